@@ -4,7 +4,9 @@ export default defineConfig({
   test: {
     include: ["test/**/*.test.ts"],
     testTimeout: 60_000,
-    hookTimeout: 120_000,
+    hookTimeout: 180_000,
     pool: "forks",
+    reporters: ["default", "json"],
+    outputFile: { json: ".changecast/test-results.json" },
   },
 });

@@ -1,0 +1,10 @@
+// Output channels of a command, so commands run the same from the CLI and from tests.
+export interface CommandIO {
+  out(line: string): void;
+  err(line: string): void;
+}
+
+export const processIO: CommandIO = {
+  out: (line) => process.stdout.write(line + "\n"),
+  err: (line) => process.stderr.write(line + "\n"),
+};

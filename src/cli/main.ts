@@ -1,0 +1,117 @@
+// The `changecast` command line (SPEC §6).
+import { resolve } from "node:path";
+import { Command, InvalidArgumentError } from "commander";
+import { ConfigError } from "../config/yaml-source.js";
+import { checkCommand } from "./check.js";
+import { connectorsCommand } from "./connectors.js";
+import { processIO } from "./io.js";
+import { replayCommand } from "./replay.js";
+import { runCommand } from "./run.js";
+import { runSchemasCompat } from "./schemas-compat.js";
+import { schemasCommand } from "./schemas.js";
+import { runRegistryServe } from "./registry-serve.js";
+
+const program = new Command();
+program.name("changecast").description("Debezium change streams → versioned Avro business events").showHelpAfterError();
+
+const configOption = ["-c, --config <file>", "pipeline config", "changecast.yaml"] as const;
+const port = (v: string) => {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 0 || n > 65535) throw new InvalidArgumentError("not a port number");
+  return n;
+};
+
+let exitCode = 0;
+const finish = (code: number) => {
+  exitCode = code;
+};
+
+program
+  .command("run")
+  .description("run the worker (embedded mode without kafka.brokers)")
+  .option(...configOption)
+  .option("--batch-size <n>", "records per batch", (v) => Number(v))
+  .action(async (o: { config: string; batchSize?: number }) => finish(await runCommand(o, processIO)));
+
+program
+  .command("check")
+  .description("validate config, transforms, schemas and expressions")
+  .option(...configOption)
+  .action((o: { config: string }) => finish(checkCommand(o, processIO)));
+
+program
+  .command("replay")
+  .description("map Debezium records offline and print the resulting records")
+  .option(...configOption)
+  .option("-i, --input <file>", "kcat -J lines or Debezium values, - for stdin", "-")
+  .option("-t, --topic <topic>", "topic of input lines that are bare Debezium values")
+  .action(async (o: { config: string; input: string; topic?: string }) => finish(await replayCommand(o, processIO)));
+
+const schemas = program.command("schemas").description("event schemas and the registry");
+schemas
+  .command("compat")
+  .description("offline compatibility check: exit 0 compatible, 1 incompatible, 2 invalid input")
+  .requiredOption("-l, --level <level>", "NONE, BACKWARD, BACKWARD_TRANSITIVE, FORWARD, FORWARD_TRANSITIVE, FULL, FULL_TRANSITIVE")
+  .argument("<new>", "the new schema (.avsc)")
+  .argument("[previous...]", "previous schemas, oldest first")
+  .action(async (newFile: string, previousFiles: string[], o: { level: string }) =>
+    finish(
+      await runSchemasCompat(
+        { level: o.level, newFile, previousFiles },
+        { write: (s) => process.stdout.write(s) },
+        { write: (s) => process.stderr.write(s) },
+      ),
+    ),
+  );
+for (const action of ["plan", "apply"] as const) {
+  schemas
+    .command(action)
+    .description(
+      action === "plan"
+        ? "compare schemas/ with the registry per subject (exit 1 if any is incompatible)"
+        : "register the schemas that are new or compatible",
+    )
+    .option(...configOption)
+    .action(async (o: { config: string }) => finish(await schemasCommand(action, o, processIO)));
+}
+
+const registry = program.command("registry").description("the embedded Confluent-compatible Schema Registry");
+registry
+  .command("serve")
+  .description("serve the embedded registry over HTTP")
+  .option("-p, --port <port>", "port", port, 8081)
+  .option("--host <host>", "address to bind", "127.0.0.1")
+  .option("--state <url>", "state store URL (default: $STATE_URL, else sqlite:.changecast/state.sqlite)")
+  .action(async (o: { port: number; host: string; state?: string }) => {
+    const state = o.state ?? process.env.STATE_URL ?? "sqlite:.changecast/state.sqlite";
+    const server = await runRegistryServe({ port: o.port, host: o.host, stateUrl: state, baseDir: resolve(".") });
+    processIO.err(`changecast registry listening on ${server.url}`);
+    await new Promise<void>((done) => {
+      const stop = () => void server.close().then(done);
+      process.once("SIGTERM", stop);
+      process.once("SIGINT", stop);
+    });
+  });
+
+const connectors = program.command("connectors").description("Debezium connector configs in Kafka Connect");
+for (const action of ["apply", "status"] as const) {
+  connectors
+    .command(action)
+    .description(action === "apply" ? "create or update the connectors from connectors/" : "report connector and task states")
+    .option("-d, --dir <dir>", "connector configs", "connectors")
+    .option("--connect-url <url>", "Kafka Connect REST URL", process.env.KAFKA_CONNECT_URL ?? "http://localhost:8083")
+    .action(async (o: { dir: string; connectUrl: string }) => finish(await connectorsCommand(action, o, processIO)));
+}
+
+try {
+  await program.parseAsync(process.argv);
+  process.exitCode = exitCode;
+} catch (err) {
+  if (err instanceof ConfigError) {
+    processIO.err(err.message);
+    process.exitCode = 1;
+  } else {
+    processIO.err(`changecast: ${(err as Error).message}`);
+    process.exitCode = 2;
+  }
+}

@@ -1,0 +1,50 @@
+// Shared by the commands that run a pipeline (run, replay): config → transforms → registry → processor.
+import { loadPipelineConfig, type PipelineConfig } from "../config/pipeline-config.js";
+import { ConfigError } from "../config/yaml-source.js";
+import type { SchemaRegistry } from "../schemas/registry.js";
+import { openStateStore, type StateStore } from "../state/store.js";
+import { loadTransforms, openRegistry, registerEventSchemas } from "../worker/pipeline-setup.js";
+import { RecordProcessor } from "../worker/record-processor.js";
+
+export interface OpenPipeline {
+  config: PipelineConfig;
+  store: StateStore;
+  registry: SchemaRegistry;
+  processor: RecordProcessor;
+  close(): Promise<void>;
+}
+
+export async function openPipeline(
+  configFile: string,
+  options: { stateUrl?: string; embeddedRegistry?: boolean } = {},
+): Promise<OpenPipeline> {
+  const config = loadPipelineConfig(configFile);
+  const { transforms, problems } = loadTransforms(config);
+  if (problems.length) throw new ConfigError(problems);
+  const store = await openStateStore(options.stateUrl ?? config.state, config.baseDir);
+  try {
+    const registry = await openRegistry(options.embeddedRegistry ? { ...config, registry: { ...config.registry, url: "" } } : config, store);
+    const registrations = await registerEventSchemas(config, transforms, registry);
+    const processor = new RecordProcessor({
+      pipeline: config.pipeline,
+      transforms,
+      registrations,
+      deadLetterTopic: config.errors.deadLetterTopic,
+      maxRecordBytes: config.limits.maxRecordBytes,
+      maxEventBytes: config.limits.maxEventBytes,
+    });
+    return {
+      config,
+      store,
+      registry,
+      processor,
+      close: async () => {
+        await registry.close?.();
+        await store.close();
+      },
+    };
+  } catch (err) {
+    await store.close();
+    throw err;
+  }
+}

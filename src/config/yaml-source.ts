@@ -1,0 +1,73 @@
+// YAML documents with line numbers, so that every config problem is reported as `file:line: message`.
+import { readFileSync } from "node:fs";
+import { isMap, isScalar, isSeq, LineCounter, parseDocument, type Document, type Node } from "yaml";
+
+export interface Problem {
+  file: string;
+  line: number;
+  message: string;
+}
+
+export class ConfigError extends Error {
+  override readonly name = "ConfigError";
+  constructor(readonly problems: Problem[]) {
+    super(problems.map(formatProblem).join("\n"));
+  }
+}
+
+export function formatProblem(p: Problem): string {
+  return `${p.file}:${p.line}: ${p.message}`;
+}
+
+/** A parsed YAML file that can answer "which line is this node on". */
+export class YamlSource {
+  private constructor(
+    readonly file: string,
+    readonly doc: Document.Parsed,
+    private readonly lines: LineCounter,
+  ) {}
+
+  static read(file: string, text?: string): { source: YamlSource | null; problems: Problem[] } {
+    let content: string;
+    try {
+      content = text ?? readFileSync(file, "utf8");
+    } catch (err) {
+      return { source: null, problems: [{ file, line: 1, message: `cannot read file: ${(err as Error).message}` }] };
+    }
+    const lines = new LineCounter();
+    const doc = parseDocument(content, { lineCounter: lines, prettyErrors: false, uniqueKeys: true });
+    const problems = doc.errors.map((e) => ({
+      file,
+      line: e.linePos?.[0]?.line ?? 1,
+      message: `invalid YAML: ${e.message.split("\n")[0]}`,
+    }));
+    return { source: problems.length ? null : new YamlSource(file, doc, lines), problems };
+  }
+
+  lineOf(node: unknown): number {
+    const range = (node as Node | null)?.range;
+    return range ? this.lines.linePos(range[0]).line : 1;
+  }
+
+  problem(node: unknown, message: string): Problem {
+    return { file: this.file, line: this.lineOf(node), message };
+  }
+}
+
+export type YamlNode = Node | null | undefined;
+
+/** The entries of a mapping node as [key, keyNode, valueNode]. */
+export function mapEntries(node: YamlNode): [string, Node, YamlNode][] {
+  if (!isMap(node)) return [];
+  return node.items.map((pair) => {
+    const keyNode = pair.key as Node;
+    const key = isScalar(keyNode) ? String(keyNode.value) : String(keyNode);
+    return [key, keyNode, pair.value as YamlNode];
+  });
+}
+
+export function seqItems(node: YamlNode): Node[] {
+  return isSeq(node) ? (node.items as Node[]) : [];
+}
+
+export { isMap, isScalar, isSeq };

@@ -1,0 +1,186 @@
+// Maps one ChangeEvent to the business events its table's transform files declare.
+import { UNAVAILABLE, type ChangeEvent, type ColumnValue, type Row } from "../decode/change-event.js";
+import { ExpressionError, type Bindings } from "./expression.js";
+import type { EventDeclaration, TransformFile } from "./transform-file.js";
+
+/** A business event derived from a change, fields not yet coerced to the schema. */
+export interface MappedEvent {
+  declaration: EventDeclaration;
+  /** the aggregate key as text (the Kafka record key) */
+  key: string;
+  fields: Record<string, unknown>;
+}
+
+export class MappingError extends Error {
+  override readonly name = "MappingError";
+  constructor(
+    message: string,
+    readonly eventName: string,
+    readonly fieldName: string | null,
+  ) {
+    super(message);
+  }
+}
+
+/** The placeholder text CEL sees for an unavailable column; a field that carries it is a mapping error. */
+export const UNAVAILABLE_TEXT = "__debezium_unavailable_value";
+
+/** Routes tables to their event declarations (several transform files may serve one table). */
+export class TransformSet {
+  private readonly byTable = new Map<string, EventDeclaration[]>();
+  constructor(readonly files: TransformFile[]) {
+    for (const file of files) {
+      const list = this.byTable.get(file.table) ?? [];
+      list.push(...file.events);
+      this.byTable.set(file.table, list);
+    }
+  }
+  forTable(table: string): EventDeclaration[] | undefined {
+    return this.byTable.get(table);
+  }
+  get tables(): string[] {
+    return [...this.byTable.keys()];
+  }
+  get declarations(): EventDeclaration[] {
+    return [...this.byTable.values()].flat();
+  }
+}
+
+/** Evaluates every declaration for the change: `when`, then key and fields. All-or-nothing per change. */
+export function mapChange(change: ChangeEvent, declarations: EventDeclaration[]): MappedEvent[] {
+  const vars = bindingsFor(change);
+  const out: MappedEvent[] = [];
+  for (const declaration of declarations) {
+    if (declaration.when) {
+      const pass = evaluate(declaration, null, "when", () => declaration.when!.evaluate(vars));
+      if (pass === false) continue;
+      if (pass !== true) {
+        throw new MappingError(
+          `event ${declaration.name}: when must yield a bool, got ${describe(pass)}`,
+          declaration.name,
+          null,
+        );
+      }
+    }
+    const keyValue = evaluate(declaration, null, "key", () => declaration.key.evaluate(vars));
+    const key = keyText(declaration, keyValue);
+    const fields: Record<string, unknown> = {};
+    for (const field of declaration.fields) {
+      const value = evaluate(declaration, field.name, `field "${field.name}"`, () => field.expression.evaluate(vars));
+      if (carriesUnavailable(value)) {
+        throw new MappingError(
+          `event ${declaration.name}: field "${field.name}" maps an unavailable column value ` +
+            `(unchanged TOAST/LOB column, Debezium sent ${UNAVAILABLE_TEXT})`,
+          declaration.name,
+          field.name,
+        );
+      }
+      fields[field.name] = value;
+    }
+    out.push({ declaration, key, fields });
+  }
+  return out;
+}
+
+function evaluate(declaration: EventDeclaration, field: string | null, what: string, run: () => unknown): unknown {
+  try {
+    return run();
+  } catch (err) {
+    const message = err instanceof ExpressionError ? err.message : String(err);
+    throw new MappingError(`event ${declaration.name}: ${what}: ${message}`, declaration.name, field);
+  }
+}
+
+function keyText(declaration: EventDeclaration, value: unknown): string {
+  if (typeof value === "string" || typeof value === "bigint" || typeof value === "number" || typeof value === "boolean") {
+    const text = String(value);
+    if (text.includes(UNAVAILABLE_TEXT)) {
+      throw new MappingError(`event ${declaration.name}: key maps an unavailable column value`, declaration.name, null);
+    }
+    return text;
+  }
+  throw new MappingError(
+    `event ${declaration.name}: key must yield a string or number, got ${describe(value)}`,
+    declaration.name,
+    null,
+  );
+}
+
+function describe(value: unknown): string {
+  if (value === null || value === undefined) return "null";
+  if (Array.isArray(value)) return "list";
+  if (value instanceof Uint8Array) return "bytes";
+  return typeof value === "object" ? "map" : `${typeof value} ${String(value)}`;
+}
+
+function carriesUnavailable(value: unknown): boolean {
+  if (typeof value === "string") return value.includes(UNAVAILABLE_TEXT);
+  if (value === UNAVAILABLE) return true;
+  if (Array.isArray(value)) return value.some(carriesUnavailable);
+  if (value && typeof value === "object" && !(value instanceof Uint8Array)) {
+    return Object.values(value).some(carriesUnavailable);
+  }
+  return false;
+}
+
+/** The CEL variables of a change (SPEC §4). */
+export function bindingsFor(change: ChangeEvent): Bindings {
+  return {
+    op: change.op,
+    before: celRow(change.before),
+    after: celRow(change.after),
+    key: celRow(change.key),
+    source: change.source,
+    changed: changedColumns(change.before, change.after),
+    tx: change.transaction
+      ? {
+          id: change.transaction.id,
+          total_order: change.transaction.totalOrder,
+          data_collection_order: change.transaction.dataCollectionOrder,
+        }
+      : null,
+  };
+}
+
+// CEL cannot carry our marker object, so unavailable columns become the placeholder text; the copy is only
+// made for the rare rows that hold one.
+function celRow(row: Row | null): Row | null {
+  if (!row) return null;
+  let copy: Row | null = null;
+  for (const name in row) {
+    if (row[name] === UNAVAILABLE) {
+      copy ??= { ...row };
+      copy[name] = UNAVAILABLE_TEXT;
+    }
+  }
+  return copy ?? row;
+}
+
+/** Columns whose value differs between before and after; empty when before is unknown. Unavailable never counts. */
+export function changedColumns(before: Row | null, after: Row | null): string[] {
+  if (!before || !after) return [];
+  const names: string[] = [];
+  for (const name in after) {
+    const a = after[name];
+    const b = before[name];
+    if (a === UNAVAILABLE || b === UNAVAILABLE || a === undefined) continue;
+    if (!sameValue(a, b ?? null)) names.push(name);
+  }
+  return names;
+}
+
+function sameValue(a: ColumnValue, b: ColumnValue): boolean {
+  if (a === b) return true;
+  if (a === null || b === null || typeof a !== "object" || typeof b !== "object") return false;
+  if (a instanceof Uint8Array || b instanceof Uint8Array) {
+    return a instanceof Uint8Array && b instanceof Uint8Array && Buffer.from(a).equals(Buffer.from(b));
+  }
+  if (Array.isArray(a) || Array.isArray(b)) {
+    return Array.isArray(a) && Array.isArray(b) && a.length === b.length && a.every((v, i) => sameValue(v, b[i] ?? null));
+  }
+  const ka = Object.keys(a);
+  const kb = Object.keys(b);
+  const ra = a as Record<string, ColumnValue>;
+  const rb = b as Record<string, ColumnValue>;
+  return ka.length === kb.length && ka.every((k) => k in rb && sameValue(ra[k] ?? null, rb[k] ?? null));
+}

@@ -1,0 +1,20 @@
+// The transport port: where source records come from and where published records go. Two adapters:
+// embedded (kcat files in, JSON lines out, offsets in the state store) and Kafka.
+import type { SourceRecord } from "../decode/change-event.js";
+import type { PublishedRecord } from "./output-record.js";
+
+export interface ConsumedBatch {
+  /** the source records of this batch, in consumption order */
+  records: SourceRecord[];
+}
+
+export interface ChangeTransport {
+  /** The next batch, or null when the input is exhausted (embedded) or the worker is stopping. */
+  poll(maxRecords: number): Promise<ConsumedBatch | null>;
+  /**
+   * Makes `outputs` durable, then commits the source positions of `consumed` (a prefix of the last polled
+   * batch, or all of it). Exactly-once transports do both atomically.
+   */
+  deliver(consumed: SourceRecord[], outputs: PublishedRecord[]): Promise<void>;
+  close(): Promise<void>;
+}

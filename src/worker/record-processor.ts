@@ -1,0 +1,169 @@
+// The per-record core of the worker, shared by `run` (embedded and Kafka) and `replay`:
+// Debezium record → decode → route → map → coerce/encode → records to publish, or one dead letter.
+import type { SourceRecord } from "../decode/change-event.js";
+import { decodeDebeziumJson } from "../decode/debezium-json.js";
+import { toWireFormat } from "../encode/wire.js";
+import { mapChange, MappingError, type TransformSet } from "../map/mapper.js";
+import type { EventDeclaration } from "../map/transform-file.js";
+import { eventId, formatPosition } from "../publish/event-id.js";
+import { DLQ_HEADERS, type PublishedRecord } from "../publish/output-record.js";
+
+/** Where each event's schema is registered (resolved once at start-up). */
+export interface EventRegistration {
+  id: number;
+  subject: string;
+  version: number;
+}
+
+export interface ProcessorOptions {
+  pipeline: string;
+  transforms: TransformSet;
+  registrations: Map<EventDeclaration, EventRegistration>;
+  deadLetterTopic: string;
+  maxRecordBytes: number;
+  maxEventBytes: number;
+  /** decodes one record; the default is Debezium JsonConverter */
+  decode?: (record: SourceRecord) => ReturnType<typeof decodeDebeziumJson>;
+}
+
+export type ErrorStage = "DECODE" | "ROUTE" | "MAP" | "ENCODE" | "PUBLISH";
+
+export type Outcome =
+  | { kind: "events"; records: PublishedRecord[] }
+  | { kind: "filtered"; reason: "tombstone" | "heartbeat" | "transaction" | "no-matching-event" }
+  | { kind: "dead-letter"; record: PublishedRecord; stage: ErrorStage; error: Error };
+
+export class RecordProcessor {
+  private readonly decode: (record: SourceRecord) => ReturnType<typeof decodeDebeziumJson>;
+  constructor(private readonly options: ProcessorOptions) {
+    this.decode = options.decode ?? ((r) => decodeDebeziumJson(r));
+  }
+
+  process(record: SourceRecord): Outcome {
+    const size = (record.value?.length ?? 0) + (record.key?.length ?? 0);
+    if (size > this.options.maxRecordBytes) {
+      return this.deadLetter(
+        record,
+        "DECODE",
+        new RecordTooLargeError(`source record of ${size} bytes exceeds limits.maxRecordBytes (${this.options.maxRecordBytes})`),
+      );
+    }
+    let decoded: ReturnType<typeof decodeDebeziumJson>;
+    try {
+      decoded = this.decode(record);
+    } catch (err) {
+      return this.deadLetter(record, "DECODE", asError(err));
+    }
+    if (decoded.kind !== "change") return { kind: "filtered", reason: decoded.kind };
+    const change = decoded.event;
+    const declarations = this.options.transforms.forTable(change.table);
+    if (!declarations) {
+      return this.deadLetter(
+        record,
+        "ROUTE",
+        new UnknownTableError(
+          `no transform for table "${change.table}" (known: ${this.options.transforms.tables.join(", ") || "none"})`,
+        ),
+      );
+    }
+    let mapped: ReturnType<typeof mapChange>;
+    try {
+      mapped = mapChange(change, declarations);
+    } catch (err) {
+      return this.deadLetter(record, "MAP", asError(err));
+    }
+    if (mapped.length === 0) return { kind: "filtered", reason: "no-matching-event" };
+
+    const records: PublishedRecord[] = [];
+    for (const event of mapped) {
+      const { declaration } = event;
+      const registration = this.options.registrations.get(declaration);
+      if (!registration) throw new Error(`internal: schema of ${declaration.name} was not registered`);
+      let body: Buffer;
+      let rendered: unknown;
+      try {
+        const value = declaration.schema.coerce(event.fields);
+        body = declaration.schema.encode(value);
+        rendered = declaration.schema.render(value);
+      } catch (err) {
+        const error = asError(err);
+        return this.deadLetter(record, "ENCODE", new MappingError(`event ${declaration.name}: ${error.message}`, declaration.name, null));
+      }
+      const value = toWireFormat(registration.id, body);
+      if (value.length > this.options.maxEventBytes) {
+        return this.deadLetter(
+          record,
+          "ENCODE",
+          new RecordTooLargeError(
+            `event ${declaration.name} of ${value.length} bytes exceeds limits.maxEventBytes (${this.options.maxEventBytes})`,
+          ),
+        );
+      }
+      const headers: Record<string, string> = {
+        ce_specversion: "1.0",
+        ce_id: eventId(change, declaration.name),
+        ce_type: declaration.schema.fullName,
+        ce_source: `changecast/${this.options.pipeline}/${change.table}`,
+        ce_time: new Date(change.commitTimeMs).toISOString(),
+        "content-type": "application/avro",
+        changecast_position: formatPosition(change.position),
+      };
+      records.push({
+        record: { topic: declaration.topic, key: Buffer.from(event.key, "utf8"), value, timestamp: change.commitTimeMs, headers },
+        view: {
+          topic: declaration.topic,
+          key: event.key,
+          headers,
+          subject: registration.subject,
+          version: registration.version,
+          value: rendered,
+        },
+      });
+    }
+    return { kind: "events", records };
+  }
+
+  deadLetter(record: SourceRecord, stage: ErrorStage, error: Error): Outcome {
+    const headers: Record<string, string> = {
+      ...record.headers,
+      [DLQ_HEADERS.topic]: record.topic,
+      [DLQ_HEADERS.partition]: String(record.partition),
+      [DLQ_HEADERS.offset]: record.offset,
+      [DLQ_HEADERS.stage]: stage,
+      [DLQ_HEADERS.className]: `changecast.${error.name}`,
+      [DLQ_HEADERS.message]: error.message,
+    };
+    const dlq = this.options.deadLetterTopic;
+    return {
+      kind: "dead-letter",
+      stage,
+      error,
+      record: {
+        record: {
+          topic: dlq,
+          key: record.key,
+          value: record.value,
+          timestamp: record.timestamp ?? Date.now(),
+          headers,
+        },
+        view: {
+          topic: dlq,
+          key: record.key ? record.key.toString("utf8") : null,
+          headers,
+          payload: record.value ? record.value.toString("utf8") : null,
+        },
+      },
+    };
+  }
+}
+
+export class UnknownTableError extends Error {
+  override readonly name = "UnknownTableError";
+}
+export class RecordTooLargeError extends Error {
+  override readonly name = "RecordTooLargeError";
+}
+
+function asError(err: unknown): Error {
+  return err instanceof Error ? err : new Error(String(err));
+}
