@@ -1,6 +1,7 @@
 // Shared by the commands that run a pipeline (run, replay): config → transforms → registry → processor.
 import { loadPipelineConfig, type PipelineConfig } from "../config/pipeline-config.js";
 import { ConfigError } from "../config/yaml-source.js";
+import type { TransformSet } from "../map/mapper.js";
 import type { SchemaRegistry } from "../schemas/registry.js";
 import { openStateStore, type StateStore } from "../state/store.js";
 import { loadTransforms, openRegistry, registerEventSchemas } from "../worker/pipeline-setup.js";
@@ -10,6 +11,7 @@ export interface OpenPipeline {
   config: PipelineConfig;
   store: StateStore;
   registry: SchemaRegistry;
+  transforms: TransformSet;
   processor: RecordProcessor;
   close(): Promise<void>;
 }
@@ -37,6 +39,7 @@ export async function openPipeline(
       config,
       store,
       registry,
+      transforms,
       processor,
       close: async () => {
         await registry.close?.();

@@ -4,7 +4,7 @@ import { createInterface } from "node:readline";
 import type { Readable } from "node:stream";
 import type { SourceRecord } from "../decode/change-event.js";
 import { parseKcatLine } from "../decode/kcat.js";
-import { stringifyJson } from "../encode/event-schema.js";
+import { stringifyJson } from "../encode/json.js";
 import { RunStats } from "../worker/run-stats.js";
 import type { CommandIO } from "./io.js";
 import { openPipeline } from "./pipeline.js";

@@ -1,9 +1,20 @@
-// `changecast run`: the worker. Embedded mode without kafka.brokers (SPEC §7).
+// `changecast run`: the worker. Embedded mode without kafka.brokers (SPEC §7); with brokers, the same processor
+// and worker loop over the Kafka transport (consumer group changecast.<pipeline>, SPEC §8).
+import { hostname } from "node:os";
+import { destination, pino, type Logger } from "pino";
+import type { PipelineConfig } from "../config/pipeline-config.js";
 import { EmbeddedTransport } from "../publish/embedded-transport.js";
+import { consumerTiming, kafkaClientConfig } from "../publish/kafka-client.js";
+import { KafkaTransport } from "../publish/kafka-transport.js";
 import { OffsetStore } from "../state/offsets.js";
+import type { TransformSet } from "../map/mapper.js";
+import type { RunStats } from "../worker/run-stats.js";
 import { runWorker } from "../worker/worker.js";
 import type { CommandIO } from "./io.js";
-import { openPipeline } from "./pipeline.js";
+import { openPipeline, type OpenPipeline } from "./pipeline.js";
+
+/** Records per worker batch in Kafka mode: a kafkajs fetch batch is cut into slices of this size. */
+export const KAFKA_BATCH_SIZE = 2_000;
 
 export async function runCommand(opts: { config: string; batchSize?: number }, io: CommandIO): Promise<number> {
   const pipeline = await openPipeline(opts.config);
@@ -17,8 +28,12 @@ export async function runCommand(opts: { config: string; batchSize?: number }, i
   process.once("SIGINT", stop);
   try {
     if (config.kafka.brokers.length > 0) {
-      io.err("changecast: Kafka mode is not available in this build; unset kafka.brokers for embedded mode");
-      return 2;
+      const stats = await runKafkaWorker(pipeline, {
+        signal: controller.signal,
+        ...(opts.batchSize ? { batchSize: opts.batchSize } : {}),
+      });
+      io.out(stats.summary());
+      return stats.balanced ? 0 : 1;
     }
     const offsets = await OffsetStore.open(pipeline.store.knex, config.pipeline);
     const transport = await EmbeddedTransport.open({
@@ -43,5 +58,59 @@ export async function runCommand(opts: { config: string; batchSize?: number }, i
     process.off("SIGTERM", stop);
     process.off("SIGINT", stop);
     await pipeline.close();
+  }
+}
+
+/** The Debezium topics of the configured transforms: table S.T is read from <source.topicPrefix>.S.T. */
+export function sourceTopics(config: PipelineConfig, transforms: TransformSet): string[] {
+  return transforms.tables.map((table) => `${config.source.topicPrefix}.${table}`).sort();
+}
+
+export interface KafkaWorkerOptions {
+  /** abort to stop: the current batch is finished and committed, then the worker leaves the group */
+  signal: AbortSignal;
+  batchSize?: number;
+  env?: NodeJS.ProcessEnv;
+  logger?: Logger;
+}
+
+/** Runs the worker loop over the Kafka transport until the signal aborts (or a fatal error). */
+export async function runKafkaWorker(pipeline: OpenPipeline, options: KafkaWorkerOptions): Promise<RunStats> {
+  const { config } = pipeline;
+  const env = options.env ?? process.env;
+  const log =
+    options.logger ?? pino({ name: "changecast", level: env.LOG_LEVEL || "info", base: { pipeline: config.pipeline } }, destination(2));
+  const topics = sourceTopics(config, pipeline.transforms);
+  const transport = await KafkaTransport.open({
+    client: kafkaClientConfig({
+      brokers: config.kafka.brokers,
+      clientId: `${config.kafka.clientId}-${hostname()}-${process.pid}`,
+      env,
+      log: (level, message, fields) => log[level](fields, message),
+    }),
+    pipeline: config.pipeline,
+    topics,
+    delivery: config.delivery,
+    signal: options.signal,
+    ...consumerTiming(env),
+    log: (level, message, fields) => log[level](fields, message),
+  });
+  log.info(
+    { group: transport.groupId, topics, delivery: config.delivery, brokers: config.kafka.brokers },
+    `changecast: pipeline ${config.pipeline} consuming ${topics.length} topics as ${transport.groupId} (${config.delivery})`,
+  );
+  try {
+    const stats = await runWorker({
+      transport,
+      processor: pipeline.processor,
+      tolerance: config.errors.tolerance,
+      batchSize: options.batchSize ?? KAFKA_BATCH_SIZE,
+      signal: options.signal,
+      onDeadLetter: (m) => log.warn(m),
+    });
+    log.info({ ...transport.stats }, "changecast: stopped, leaving the group");
+    return stats;
+  } finally {
+    await transport.close();
   }
 }

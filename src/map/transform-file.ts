@@ -115,11 +115,12 @@ function readEvent(yaml: YamlSource, node: Node, baseDir: string, problems: Prob
   // paths are relative to the config file's directory (SPEC §3)
   const schemaFile = schemaPath ? resolve(baseDir, schemaPath) : "";
   if (schemaPath) {
-    schema = loadSchema(schemaFile, schemaPath);
-    if (typeof schema === "string") {
-      problems.push(yaml.problem(byKey.get("schema")?.value, schema));
-      schema = null;
+    const loaded = loadSchema(schemaFile, schemaPath);
+    if (typeof loaded === "string") {
+      problems.push(yaml.problem(byKey.get("schema")?.value, loaded));
       ok = false;
+    } else {
+      schema = loaded;
     }
   }
   if (schema && name && name !== schema.name && name !== schema.fullName) {
@@ -160,7 +161,7 @@ function readEvent(yaml: YamlSource, node: Node, baseDir: string, problems: Prob
     for (const f of schema.fields) {
       if (f.required && !mapped.has(f.name) && !mapEntries(fieldsNode).some(([n]) => n === f.name)) {
         problems.push(
-          yaml.problem(fieldsNode ?? node, `schema field "${f.name}" (${f.avroType}) has no default and is not mapped`),
+          yaml.problem(byKey.get("fields")?.keyNode ?? node, `schema field "${f.name}" (${f.avroType}) has no default and is not mapped`),
         );
         ok = false;
       }

@@ -1,0 +1,102 @@
+import { mkdtempSync, mkdirSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { checkCommand } from "../../src/cli/check.js";
+
+const schema = {
+  type: "record",
+  name: "CustomerRegistered",
+  namespace: "io.example.customer",
+  fields: [
+    { name: "customerId", type: "long" },
+    { name: "email", type: "string" },
+    { name: "note", type: ["null", "string"], default: null },
+  ],
+};
+
+function project(files: Record<string, string>): string {
+  const dir = mkdtempSync(join(tmpdir(), "cc-check-"));
+  mkdirSync(join(dir, "transforms"));
+  mkdirSync(join(dir, "schemas"));
+  writeFileSync(join(dir, "schemas", "CustomerRegistered.avsc"), JSON.stringify(schema));
+  writeFileSync(join(dir, "input.jsonl"), "");
+  const config = [
+    "pipeline: test",
+    "source:",
+    "  connector: postgres",
+    "  topicPrefix: dbserver1",
+    "  format: json",
+    "  files: [input.jsonl]",
+    "transforms: [transforms/*.yaml]",
+  ].join("\n");
+  writeFileSync(join(dir, "changecast.yaml"), files["changecast.yaml"] ?? config);
+  for (const [name, text] of Object.entries(files)) if (name !== "changecast.yaml") writeFileSync(join(dir, name), text);
+  return dir;
+}
+
+const goodTransform = [
+  "table: inventory.customers",
+  "events:",
+  "  - name: CustomerRegistered",
+  "    schema: schemas/CustomerRegistered.avsc",
+  "    topic: inventory.customer-events",
+  '    when: op == "c"',
+  "    key: after.id",
+  "    fields:",
+  "      customerId: after.id",
+  "      email: after.email",
+].join("\n");
+
+function check(dir: string): { code: number; out: string[]; err: string[] } {
+  const out: string[] = [];
+  const err: string[] = [];
+  const code = checkCommand({ config: join(dir, "changecast.yaml") }, { out: (l) => out.push(l), err: (l) => err.push(l) });
+  return { code, out, err };
+}
+
+function lineOf(text: string, needle: string): number {
+  return text.split("\n").findIndex((l) => l.includes(needle)) + 1;
+}
+
+describe("changecast check", () => {
+  it("accepts a valid project", () => {
+    const r = check(project({ "transforms/customers.yaml": goodTransform }));
+    expect(r.err).toEqual([]);
+    expect(r.code).toBe(0);
+    expect(r.out[0]).toMatch(/1 transform files, 1 tables, 1 events, 1 subjects/);
+  });
+
+  const cases: [string, (t: string) => string, string, RegExp][] = [
+    ["bad YAML", () => "table: [unclosed\nevents: x", "table", /invalid YAML/],
+    ["unknown key in an event", (t) => t.replace("    topic:", "    topik: x\n    topic:"), "topik", /unknown key "topik"/],
+    ["expression that does not compile", (t) => t.replace("key: after.id", "key: after.id +"), "key:", /does not compile/],
+    ["unknown variable", (t) => t.replace("email: after.email", "email: row.email"), "row.email", /unknown variable "row"/],
+    ["field missing from the schema", (t) => t + "\n      nickname: after.nick", "nickname", /"nickname" is not in schema/],
+    ["literal not coercible to the field type", (t) => t.replace("customerId: after.id", 'customerId: "abc"'), '"abc"', /customerId/],
+    ["required schema field not mapped", (t) => t.replace("      email: after.email\n", "").replace(/\n      email: after.email$/, ""), "fields:", /"email".*not mapped/],
+    ["schema file missing", (t) => t.replace("schemas/CustomerRegistered.avsc", "schemas/Nope.avsc"), "Nope", /not found/],
+  ];
+  for (const [name, edit, needle, message] of cases) {
+    it(`reports ${name} with file:line`, () => {
+      const text = edit(goodTransform);
+      const dir = project({ "transforms/customers.yaml": text });
+      const r = check(dir);
+      expect(r.code).toBe(1);
+      const file = join(dir, "transforms", "customers.yaml");
+      const line = lineOf(text, needle);
+      expect(r.err.some((l) => l.startsWith(`${file}:${line}: `) && message.test(l)), r.err.join("\n")).toBe(true);
+    });
+  }
+
+  it("reports config problems with file:line", () => {
+    const config = "pipeline: test\nsource:\n  connector: mysql\n  topicPrefix: x\n  files: [none/*.jsonl]\ntransforms: [transforms/*.yaml]\nbogus: 1\n";
+    const dir = project({ "changecast.yaml": config, "transforms/customers.yaml": goodTransform });
+    const r = check(dir);
+    expect(r.code).toBe(1);
+    const file = join(dir, "changecast.yaml");
+    expect(r.err).toContainEqual(expect.stringMatching(new RegExp(`^${file}:3: .*"mysql" is not one of postgres, oracle`)));
+    expect(r.err).toContainEqual(expect.stringMatching(new RegExp(`^${file}:5: .*matches no file`)));
+    expect(r.err).toContainEqual(expect.stringMatching(new RegExp(`^${file}:7: unknown key "bogus"`)));
+  });
+});
