@@ -1,0 +1,361 @@
+// Kafka Connect JSON schemas (JsonConverter `schemas.enable=true`) compiled once into value decoders.
+// A decoder turns one payload value into a ColumnValue per the conventions of change-event.ts.
+import { DecodeError, UNAVAILABLE, type ColumnValue, type Row } from "./change-event.js";
+import { parseJsonIntegersAsBigint } from "./json-text.js";
+import {
+  decodeBase64Decimal,
+  formatDecimal,
+  formatEpochDay,
+  formatEpochTimestamp,
+  formatTimeOfDay,
+} from "./logical.js";
+import { twosComplementToBigInt, type TimeUnit } from "./logical.js";
+
+/** A Connect schema as JsonConverter writes it. */
+export interface ConnectSchema {
+  type: string;
+  optional?: boolean;
+  name?: string;
+  version?: number;
+  doc?: string;
+  parameters?: Record<string, string>;
+  default?: unknown;
+  field?: string;
+  fields?: ConnectSchema[];
+  items?: ConnectSchema;
+  keys?: ConnectSchema;
+  values?: ConnectSchema;
+}
+
+/** Decodes one payload value; throws DecodeError naming the field path. */
+export type ValueDecoder = (value: unknown) => ColumnValue;
+
+export const PLACEHOLDER = "__debezium_unavailable_value";
+/** The placeholder's UTF-8 bytes in base64 (bytea / BLOB form). */
+const PLACEHOLDER_BASE64 = Buffer.from(PLACEHOLDER, "utf8").toString("base64");
+const PLACEHOLDER_BYTES = Array.from(Buffer.from(PLACEHOLDER, "utf8"));
+/** Name-based UUID of the placeholder (uuid[] form). */
+const PLACEHOLDER_UUID = "b68a35a7-17ad-35b3-af2a-ae46edb4545a";
+
+/** Describes a JSON value's kind for error messages. */
+export function describe(value: unknown): string {
+  if (value === null) return "null";
+  if (value === undefined) return "nothing";
+  if (Array.isArray(value)) return "array";
+  if (typeof value === "bigint") return "number";
+  if (typeof value === "string")
+    return `string ${JSON.stringify(value.length > 40 ? value.slice(0, 40) + "…" : value)}`;
+  return typeof value;
+}
+
+function mismatch(path: string, expected: string, value: unknown): never {
+  throw new DecodeError(`${path || "payload"}: expected ${expected}, got ${describe(value)}`);
+}
+
+/** Reads a Connect schema object (from parsed JSON), validating the parts the decoders rely on. */
+export function asConnectSchema(raw: unknown, path: string): ConnectSchema {
+  if (raw === null || typeof raw !== "object" || Array.isArray(raw))
+    mismatch(path, "a Connect schema object", raw);
+  const s = raw as Record<string, unknown>;
+  if (typeof s.type !== "string") mismatch(path + ".type", "a Connect schema type name", s.type);
+  return s as unknown as ConnectSchema;
+}
+
+/** Compiles a Connect schema into a decoder; `path` names the value in error messages ("after", "key"). */
+export function compileSchema(raw: unknown, path: string): ValueDecoder {
+  const schema = asConnectSchema(raw, path);
+  const inner = compileNonNull(schema, path);
+  if (schema.optional === true) {
+    // a nullable column keeps its null (Debezium sends null, not the column default)
+    return (value) => (value === null || value === undefined ? null : inner(value));
+  }
+  // a required field can only be null if a producer skipped it: Connect reads that as the schema default
+  const hasDefault = schema.default !== undefined && schema.default !== null;
+  const fallback = hasDefault ? inner(schema.default) : null;
+  return (value) => {
+    if (value === null || value === undefined) {
+      if (hasDefault) return fallback;
+      return mismatch(path, `a ${schema.type} (field is not optional)`, value);
+    }
+    return inner(value);
+  };
+}
+
+function compileNonNull(schema: ConnectSchema, path: string): ValueDecoder {
+  const name = schema.name;
+  switch (schema.type) {
+    case "int8":
+    case "int16":
+    case "int32":
+    case "int64":
+      return compileInteger(name, path);
+    case "float32":
+    case "float64":
+    case "float":
+    case "double":
+      return (v) => toDouble(v, path);
+    case "boolean":
+      return (v) => (typeof v === "boolean" ? v : mismatch(path, "boolean", v));
+    case "string":
+      return compileString(name, path);
+    case "bytes":
+      return compileBytes(schema, path);
+    case "array":
+      return compileArray(schema, path);
+    case "map":
+      return compileMap(schema, path);
+    case "struct":
+      return compileStruct(schema, path);
+    default:
+      throw new DecodeError(
+        `${path || "payload"}: unsupported Connect schema type ${JSON.stringify(schema.type)}`,
+      );
+  }
+}
+
+/** A JSON integer (number or bigint from the parser) as bigint. */
+function toBigInt(v: unknown, path: string, what: string): bigint {
+  if (typeof v === "number") {
+    if (Number.isInteger(v)) return BigInt(v);
+  } else if (typeof v === "bigint") return v;
+  return mismatch(path, what, v);
+}
+
+/** A JSON integer as number when safe, else bigint (for the epoch formatters). */
+function toEpoch(v: unknown, path: string, what: string): number | bigint {
+  if (typeof v === "number" && Number.isInteger(v)) return v;
+  if (typeof v === "bigint") return v;
+  return mismatch(path, what, v);
+}
+
+function compileInteger(name: string | undefined, path: string): ValueDecoder {
+  const timestamp = (unit: TimeUnit, what: string): ValueDecoder => {
+    return (v) => formatEpochTimestamp(toEpoch(v, path, what), unit);
+  };
+  const time = (unit: TimeUnit, what: string): ValueDecoder => {
+    return (v) => {
+      const t = toEpoch(v, path, what);
+      if (t < 0) mismatch(path, what, v);
+      return formatTimeOfDay(t, unit);
+    };
+  };
+  switch (name) {
+    case "io.debezium.time.Date":
+    case "org.apache.kafka.connect.data.Date":
+      return (v) => {
+        const days = Number(toEpoch(v, path, "an integer day count (Date)"));
+        if (!Number.isSafeInteger(days)) return mismatch(path, "a day count in range (Date)", v);
+        return formatEpochDay(days);
+      };
+    case "io.debezium.time.Time":
+    case "org.apache.kafka.connect.data.Time":
+      return time("ms", "milliseconds of the day (Time)");
+    case "io.debezium.time.MicroTime":
+      return time("us", "microseconds of the day (MicroTime)");
+    case "io.debezium.time.NanoTime":
+      return time("ns", "nanoseconds of the day (NanoTime)");
+    case "io.debezium.time.Timestamp":
+    case "org.apache.kafka.connect.data.Timestamp":
+      return timestamp("ms", "epoch milliseconds (Timestamp)");
+    case "io.debezium.time.MicroTimestamp":
+      return timestamp("us", "epoch microseconds (MicroTimestamp)");
+    case "io.debezium.time.NanoTimestamp":
+      return timestamp("ns", "epoch nanoseconds (NanoTimestamp)");
+    default:
+      // plain ints, MicroDuration (bigint µs), Year, …
+      return (v) => toBigInt(v, path, "an integer");
+  }
+}
+
+const SPECIAL_DOUBLES: Record<string, number> = { NaN: NaN, Infinity: Infinity, "-Infinity": -Infinity };
+
+function toDouble(v: unknown, path: string): number {
+  if (typeof v === "number") return v;
+  if (typeof v === "bigint") return Number(v);
+  if (typeof v === "string") {
+    // Jackson writes non-finite doubles as quoted strings
+    const special = SPECIAL_DOUBLES[v];
+    if (special !== undefined) return special;
+  }
+  return mismatch(path, "a floating-point number", v);
+}
+
+function compileString(name: string | undefined, path: string): ValueDecoder {
+  if (name === "io.debezium.data.Json") {
+    return (v) => {
+      if (typeof v !== "string") return mismatch(path, "a JSON document string (Json)", v);
+      if (v === PLACEHOLDER) return UNAVAILABLE;
+      let doc: unknown;
+      try {
+        doc = parseJsonIntegersAsBigint(v);
+      } catch (err) {
+        throw new DecodeError(`${path}: Json column is not valid JSON (${(err as Error).message})`);
+      }
+      // hstore (json mode) placeholder: {"__debezium_unavailable_value":"__debezium_unavailable_value"}
+      if (isPlaceholderMap(doc)) return UNAVAILABLE;
+      // the parser yields only null/boolean/number/bigint/string/array/object: already ColumnValues
+      return doc as ColumnValue;
+    };
+  }
+  // Uuid, Enum, Xml, ZonedTimestamp, ZonedTime, Iso*, Interval, decimal string mode: kept as sent
+  return (v) => {
+    if (typeof v !== "string") return mismatch(path, "string", v);
+    return v === PLACEHOLDER ? UNAVAILABLE : v;
+  };
+}
+
+function decodeBase64(v: string): Uint8Array {
+  const buf = Buffer.from(v, "base64");
+  // copy out of Node's shared pool so the value owns its memory
+  return new Uint8Array(buf);
+}
+
+function compileBytes(schema: ConnectSchema, path: string): ValueDecoder {
+  if (schema.name === "org.apache.kafka.connect.data.Decimal") {
+    const scale = Number(schema.parameters?.scale ?? "0");
+    if (!Number.isInteger(scale)) {
+      throw new DecodeError(
+        `${path}: Decimal schema has an invalid scale ${JSON.stringify(schema.parameters?.scale)}`,
+      );
+    }
+    return (v) => {
+      if (typeof v !== "string") return mismatch(path, "base64 Decimal bytes", v);
+      if (v === PLACEHOLDER_BASE64 || v === PLACEHOLDER) return UNAVAILABLE;
+      return decodeBase64Decimal(v, scale);
+    };
+  }
+  // plain bytes, io.debezium.data.Bits (little-endian bit order, kept as bytes)
+  return (v) => {
+    if (typeof v !== "string") return mismatch(path, "base64 bytes", v);
+    if (v === PLACEHOLDER_BASE64) return UNAVAILABLE;
+    return decodeBase64(v);
+  };
+}
+
+function compileArray(schema: ConnectSchema, path: string): ValueDecoder {
+  if (schema.items === undefined) throw new DecodeError(`${path}: array schema without items`);
+  const item = compileSchema(schema.items, path + "[]");
+  const itemType = schema.items.type;
+  const isUuid = schema.items.name === "io.debezium.data.Uuid";
+  const isInt = itemType === "int8" || itemType === "int16" || itemType === "int32" || itemType === "int64";
+  return (v) => {
+    if (!Array.isArray(v)) return mismatch(path, "array", v);
+    if (v.length === 1 && (v[0] === PLACEHOLDER || (isUuid && v[0] === PLACEHOLDER_UUID))) return UNAVAILABLE;
+    if (isInt && v.length === PLACEHOLDER_BYTES.length && isPlaceholderBytes(v)) return UNAVAILABLE;
+    const out: ColumnValue[] = new Array<ColumnValue>(v.length);
+    for (let i = 0; i < v.length; i++) out[i] = item(v[i]);
+    return out;
+  };
+}
+
+function isPlaceholderBytes(v: unknown[]): boolean {
+  for (let i = 0; i < v.length; i++) {
+    const x = v[i];
+    if ((typeof x !== "number" && typeof x !== "bigint") || Number(x) !== PLACEHOLDER_BYTES[i]) return false;
+  }
+  return true;
+}
+
+function isPlaceholderMap(v: unknown): boolean {
+  if (v === null || typeof v !== "object" || Array.isArray(v)) return false;
+  const keys = Object.keys(v);
+  return (
+    keys.length === 1 &&
+    keys[0] === PLACEHOLDER &&
+    (v as Record<string, unknown>)[PLACEHOLDER] === PLACEHOLDER
+  );
+}
+
+function compileMap(schema: ConnectSchema, path: string): ValueDecoder {
+  if (schema.keys === undefined || schema.values === undefined) {
+    throw new DecodeError(`${path}: map schema without keys/values`);
+  }
+  const keyDecoder = compileSchema(schema.keys, path + "{key}");
+  const valueDecoder = compileSchema(schema.values, path + "{}");
+  return (v) => {
+    if (isPlaceholderMap(v)) return UNAVAILABLE;
+    const out: { [k: string]: ColumnValue } = {};
+    if (Array.isArray(v)) {
+      // JsonConverter writes maps with non-string keys as [[key, value], …]
+      for (const entry of v) {
+        if (!Array.isArray(entry) || entry.length !== 2)
+          return mismatch(path, "a [key, value] map entry", entry);
+        out[String(keyDecoder(entry[0]))] = valueDecoder(entry[1]);
+      }
+      return out;
+    }
+    if (v === null || typeof v !== "object") return mismatch(path, "map object", v);
+    for (const k of Object.keys(v)) out[k] = valueDecoder((v as Record<string, unknown>)[k]);
+    return out;
+  };
+}
+
+function compileStruct(schema: ConnectSchema, path: string): ValueDecoder {
+  const fieldSchemas = schema.fields;
+  if (!Array.isArray(fieldSchemas))
+    throw new DecodeError(`${path || "payload"}: struct schema without fields`);
+  const names: string[] = [];
+  const decoders: ValueDecoder[] = [];
+  for (const f of fieldSchemas) {
+    const fs = asConnectSchema(f, path);
+    if (typeof fs.field !== "string")
+      throw new DecodeError(`${path || "payload"}: struct field without a name`);
+    names.push(fs.field);
+    decoders.push(compileSchema(fs, path ? path + "." + fs.field : fs.field));
+  }
+  const count = names.length;
+  const struct: ValueDecoder = (v) => {
+    if (v === null || typeof v !== "object" || Array.isArray(v)) return mismatch(path, "struct object", v);
+    const obj = v as Record<string, unknown>;
+    const row: Row = {};
+    for (let i = 0; i < count; i++) {
+      const n = names[i] as string;
+      row[n] = (decoders[i] as ValueDecoder)(obj[n]);
+    }
+    return row;
+  };
+  if (schema.name === "io.debezium.data.VariableScaleDecimal") {
+    return (v) => {
+      const row = struct(v) as Row;
+      const scale = row.scale;
+      const value = row.value;
+      if (value === UNAVAILABLE) return UNAVAILABLE;
+      if (typeof scale !== "bigint" || !(value instanceof Uint8Array)) {
+        return mismatch(path, "{scale, value} (VariableScaleDecimal)", v);
+      }
+      return formatDecimal(twosComplementToBigInt(value), Number(scale));
+    };
+  }
+  return struct;
+}
+
+/**
+ * Schemaless JSON → ColumnValue: values stay as JSON gives them (integers as the parser made them). Only the
+ * unavailable placeholder becomes UNAVAILABLE, in the forms that cannot be mistaken for data even without a
+ * schema: the string, its base64 bytes, `["__debezium_unavailable_value"]`, its bytes as an int array, the
+ * placeholder uuid array and the hstore map.
+ */
+export function jsonToColumnValue(v: unknown): ColumnValue {
+  if (v === null || v === undefined) return null;
+  switch (typeof v) {
+    case "string":
+      return v === PLACEHOLDER || v === PLACEHOLDER_BASE64 ? UNAVAILABLE : v;
+    case "number":
+    case "bigint":
+    case "boolean":
+      return v;
+    case "object": {
+      if (Array.isArray(v)) {
+        if (v.length === 1 && (v[0] === PLACEHOLDER || v[0] === PLACEHOLDER_UUID)) return UNAVAILABLE;
+        if (v.length === PLACEHOLDER_BYTES.length && isPlaceholderBytes(v)) return UNAVAILABLE;
+        return v.map(jsonToColumnValue);
+      }
+      if (isPlaceholderMap(v)) return UNAVAILABLE;
+      const out: { [k: string]: ColumnValue } = {};
+      for (const k of Object.keys(v)) out[k] = jsonToColumnValue((v as Record<string, unknown>)[k]);
+      return out;
+    }
+    default:
+      return null;
+  }
+}
