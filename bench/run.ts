@@ -21,11 +21,21 @@ const minSeconds = Number(process.env.BENCH_SECONDS ?? 3);
 function loadRecords(pattern: string): SourceRecord[] {
   return globSync(pattern, { cwd: root, absolute: true })
     .sort()
-    .flatMap((f) => readFileSync(f, "utf8").split("\n").filter(Boolean).map((l) => parseKcatLine(l)));
+    .flatMap((f) =>
+      readFileSync(f, "utf8")
+        .split("\n")
+        .filter(Boolean)
+        .map((l) => parseKcatLine(l)),
+    );
 }
 
 /** Runs `pass` over the records until minSeconds have passed; returns records/s. */
-function measure(name: string, records: SourceRecord[], note: string, pass: (r: SourceRecord) => void): Result {
+function measure(
+  name: string,
+  records: SourceRecord[],
+  note: string,
+  pass: (r: SourceRecord) => void,
+): Result {
   for (const r of records.slice(0, 500)) pass(r); // warm-up
   let n = 0;
   const start = process.hrtime.bigint();
@@ -40,11 +50,17 @@ function measure(name: string, records: SourceRecord[], note: string, pass: (r: 
 
 async function benchFlavour(flavour: "postgres" | "oracle", configFile: string): Promise<Result[]> {
   const records = loadRecords(`captures/${flavour}/*.jsonl`);
-  const pipeline = await openPipeline(join(root, configFile), { stateUrl: "sqlite::memory:", embeddedRegistry: true });
+  const pipeline = await openPipeline(join(root, configFile), {
+    stateUrl: "sqlite::memory:",
+    embeddedRegistry: true,
+  });
   try {
     const { processor } = pipeline;
-    const replay = measure(`replay ${flavour} (decode+map+encode)`, records, "JsonConverter schemas.enable=true", (r) =>
-      processor.process(r),
+    const replay = measure(
+      `replay ${flavour} (decode+map+encode)`,
+      records,
+      "JsonConverter schemas.enable=true",
+      (r) => processor.process(r),
     );
     // The floor: only JSON.parse of each payload and the Avro encoding of the events it yields.
     const schemas = new Map(pipeline.transforms.declarations.map((d) => [d.schema.fullName, d.schema]));
@@ -61,11 +77,16 @@ async function benchFlavour(flavour: "postgres" | "oracle", configFile: string):
         return [r, { text: r.value ? r.value.toString("utf8") : "null", values }] as const;
       }),
     );
-    const floor = measure(`floor ${flavour} (JSON.parse + avsc encode)`, records, "no logical types, no CEL", (r) => {
-      const item = floorItems.get(r)!;
-      JSON.parse(item.text);
-      for (const v of item.values) v.schema.encode(v.value);
-    });
+    const floor = measure(
+      `floor ${flavour} (JSON.parse + avsc encode)`,
+      records,
+      "no logical types, no CEL",
+      (r) => {
+        const item = floorItems.get(r)!;
+        JSON.parse(item.text);
+        for (const v of item.values) v.schema.encode(v.value);
+      },
+    );
     return [replay, floor];
   } finally {
     await pipeline.close();
@@ -78,7 +99,11 @@ const results = [
 ];
 const outDir = join(root, "bench", "results");
 mkdirSync(outDir, { recursive: true });
-const meta = { date: new Date().toISOString(), node: process.version, cpu: (await import("node:os")).cpus()[0]?.model ?? "" };
+const meta = {
+  date: new Date().toISOString(),
+  node: process.version,
+  cpu: (await import("node:os")).cpus()[0]?.model ?? "",
+};
 writeFileSync(join(outDir, "latest.json"), JSON.stringify({ ...meta, results }, null, 2) + "\n");
 const md = [
   `# Benchmark ${meta.date}`,
@@ -87,7 +112,9 @@ const md = [
   "",
   "| benchmark | records/s | records | seconds | note |",
   "| --- | ---: | ---: | ---: | --- |",
-  ...results.map((r) => `| ${r.name} | ${r.recordsPerSecond} | ${r.records} | ${r.seconds.toFixed(2)} | ${r.note} |`),
+  ...results.map(
+    (r) => `| ${r.name} | ${r.recordsPerSecond} | ${r.records} | ${r.seconds.toFixed(2)} | ${r.note} |`,
+  ),
   "",
 ].join("\n");
 writeFileSync(join(outDir, "latest.md"), md);

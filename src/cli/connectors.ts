@@ -19,7 +19,11 @@ export function readConnectorFiles(dir: string): { file: string; connector: Conn
     });
 }
 
-async function connectRequest(url: string, method: string, body?: unknown): Promise<{ status: number; json: unknown }> {
+async function connectRequest(
+  url: string,
+  method: string,
+  body?: unknown,
+): Promise<{ status: number; json: unknown }> {
   const res = await fetch(url, {
     method,
     headers: { "content-type": "application/json", accept: "application/json" },
@@ -57,10 +61,14 @@ export async function connectorsCommand(
           failures++;
           continue;
         }
-        const status = res.json as { connector?: { state?: string }; tasks?: { id: number; state: string; trace?: string }[] };
+        const status = res.json as {
+          connector?: { state?: string };
+          tasks?: { id: number; state: string; trace?: string }[];
+        };
         const tasks = (status.tasks ?? []).map((t) => `task ${t.id} ${t.state}`).join(", ");
         io.out(`${connector.name}: ${status.connector?.state ?? "UNKNOWN"}${tasks ? ` (${tasks})` : ""}`);
-        if (status.connector?.state !== "RUNNING" || (status.tasks ?? []).some((t) => t.state !== "RUNNING")) failures++;
+        if (status.connector?.state !== "RUNNING" || (status.tasks ?? []).some((t) => t.state !== "RUNNING"))
+          failures++;
       }
     } catch (err) {
       io.err(`${connector.name}: ${(err as Error).message} (Kafka Connect at ${base})`);

@@ -12,7 +12,10 @@ import { schemasCommand } from "./schemas.js";
 import { runRegistryServe } from "./registry-serve.js";
 
 const program = new Command();
-program.name("changecast").description("Debezium change streams → versioned Avro business events").showHelpAfterError();
+program
+  .name("changecast")
+  .description("Debezium change streams → versioned Avro business events")
+  .showHelpAfterError();
 
 const configOption = ["-c, --config <file>", "pipeline config", "changecast.yaml"] as const;
 const port = (v: string) => {
@@ -45,13 +48,18 @@ program
   .option(...configOption)
   .option("-i, --input <file>", "kcat -J lines or Debezium values, - for stdin", "-")
   .option("-t, --topic <topic>", "topic of input lines that are bare Debezium values")
-  .action(async (o: { config: string; input: string; topic?: string }) => finish(await replayCommand(o, processIO)));
+  .action(async (o: { config: string; input: string; topic?: string }) =>
+    finish(await replayCommand(o, processIO)),
+  );
 
 const schemas = program.command("schemas").description("event schemas and the registry");
 schemas
   .command("compat")
   .description("offline compatibility check: exit 0 compatible, 1 incompatible, 2 invalid input")
-  .requiredOption("-l, --level <level>", "NONE, BACKWARD, BACKWARD_TRANSITIVE, FORWARD, FORWARD_TRANSITIVE, FULL, FULL_TRANSITIVE")
+  .requiredOption(
+    "-l, --level <level>",
+    "NONE, BACKWARD, BACKWARD_TRANSITIVE, FORWARD, FORWARD_TRANSITIVE, FULL, FULL_TRANSITIVE",
+  )
   .argument("<new>", "the new schema (.avsc)")
   .argument("[previous...]", "previous schemas, oldest first")
   .action(async (newFile: string, previousFiles: string[], o: { level: string }) =>
@@ -84,7 +92,12 @@ registry
   .option("--state <url>", "state store URL (default: $STATE_URL, else sqlite:.changecast/state.sqlite)")
   .action(async (o: { port: number; host: string; state?: string }) => {
     const state = o.state ?? process.env.STATE_URL ?? "sqlite:.changecast/state.sqlite";
-    const server = await runRegistryServe({ port: o.port, host: o.host, stateUrl: state, baseDir: resolve(".") });
+    const server = await runRegistryServe({
+      port: o.port,
+      host: o.host,
+      stateUrl: state,
+      baseDir: resolve("."),
+    });
     processIO.err(`changecast registry listening on ${server.url}`);
     await new Promise<void>((done) => {
       const stop = () => void server.close().then(done);
@@ -97,10 +110,20 @@ const connectors = program.command("connectors").description("Debezium connector
 for (const action of ["apply", "status"] as const) {
   connectors
     .command(action)
-    .description(action === "apply" ? "create or update the connectors from connectors/" : "report connector and task states")
+    .description(
+      action === "apply"
+        ? "create or update the connectors from connectors/"
+        : "report connector and task states",
+    )
     .option("-d, --dir <dir>", "connector configs", "connectors")
-    .option("--connect-url <url>", "Kafka Connect REST URL", process.env.KAFKA_CONNECT_URL ?? "http://localhost:8083")
-    .action(async (o: { dir: string; connectUrl: string }) => finish(await connectorsCommand(action, o, processIO)));
+    .option(
+      "--connect-url <url>",
+      "Kafka Connect REST URL",
+      process.env.KAFKA_CONNECT_URL ?? "http://localhost:8083",
+    )
+    .action(async (o: { dir: string; connectUrl: string }) =>
+      finish(await connectorsCommand(action, o, processIO)),
+    );
 }
 
 try {

@@ -4,6 +4,7 @@ import { ConfigError } from "../config/yaml-source.js";
 import type { TransformSet } from "../map/mapper.js";
 import type { SchemaRegistry } from "../schemas/registry.js";
 import { openStateStore, type StateStore } from "../state/store.js";
+import { watchMigrations } from "../migrate/majors.js";
 import { loadTransforms, openRegistry, registerEventSchemas } from "../worker/pipeline-setup.js";
 import { RecordProcessor } from "../worker/record-processor.js";
 
@@ -25,8 +26,13 @@ export async function openPipeline(
   if (problems.length) throw new ConfigError(problems);
   const store = await openStateStore(options.stateUrl ?? config.state, config.baseDir);
   try {
-    const registry = await openRegistry(options.embeddedRegistry ? { ...config, registry: { ...config.registry, url: "" } } : config, store);
+    const registry = await openRegistry(
+      options.embeddedRegistry ? { ...config, registry: { ...config.registry, url: "" } } : config,
+      store,
+    );
     const registrations = await registerEventSchemas(config, transforms, registry);
+    // the majors being published (dual publishing during a migration), kept current while the worker runs
+    const migrations = await watchMigrations(store.knex, config.pipeline, transforms);
     const processor = new RecordProcessor({
       pipeline: config.pipeline,
       transforms,
@@ -42,6 +48,7 @@ export async function openPipeline(
       transforms,
       processor,
       close: async () => {
+        migrations.stop();
         await registry.close?.();
         await store.close();
       },

@@ -6,7 +6,11 @@ import { COMPATIBILITY_LEVELS, isCompatibilityLevel, type CompatibilityLevel } f
 import { ConfigError, mapEntries, seqItems, YamlSource, type Problem, type YamlNode } from "./yaml-source.js";
 
 export type SubjectNameStrategy = "TopicNameStrategy" | "RecordNameStrategy" | "TopicRecordNameStrategy";
-const STRATEGIES: SubjectNameStrategy[] = ["TopicNameStrategy", "RecordNameStrategy", "TopicRecordNameStrategy"];
+const STRATEGIES: SubjectNameStrategy[] = [
+  "TopicNameStrategy",
+  "RecordNameStrategy",
+  "TopicRecordNameStrategy",
+];
 
 export interface PipelineConfig {
   /** absolute path of the config file */
@@ -111,7 +115,9 @@ export function readPipelineConfig(
   const unknownKeys = (node: YamlNode, allowed: string[], where: string) => {
     for (const [key, keyNode] of mapEntries(node)) {
       if (!allowed.includes(key)) {
-        problems.push(yaml.problem(keyNode, `unknown key "${key}" in ${where} (allowed: ${allowed.join(", ")})`));
+        problems.push(
+          yaml.problem(keyNode, `unknown key "${key}" in ${where} (allowed: ${allowed.join(", ")})`),
+        );
       }
     }
   };
@@ -127,10 +133,18 @@ export function readPipelineConfig(
     }
     return expandEnv(String(node.value), env);
   };
-  const oneOf = <T extends string>(parent: YamlNode, key: string, allowed: readonly T[], def: T, where: string): T => {
+  const oneOf = <T extends string>(
+    parent: YamlNode,
+    key: string,
+    allowed: readonly T[],
+    def: T,
+    where: string,
+  ): T => {
     const value = str(parent, key, def, where);
     if ((allowed as readonly string[]).includes(value)) return value as T;
-    problems.push(yaml.problem(get(parent, key), `${where}.${key}: "${value}" is not one of ${allowed.join(", ")}`));
+    problems.push(
+      yaml.problem(get(parent, key), `${where}.${key}: "${value}" is not one of ${allowed.join(", ")}`),
+    );
     return def;
   };
   const num = (parent: YamlNode, key: string, def: number, where: string): number => {
@@ -169,7 +183,9 @@ export function readPipelineConfig(
 
   const pipeline = str(root, "pipeline", undefined, "config");
   if (pipeline && !/^[A-Za-z0-9._-]+$/.test(pipeline)) {
-    problems.push(yaml.problem(get(root, "pipeline"), `pipeline "${pipeline}" may only use letters, digits, . _ -`));
+    problems.push(
+      yaml.problem(get(root, "pipeline"), `pipeline "${pipeline}" may only use letters, digits, . _ -`),
+    );
   }
   if (!source) problems.push(yaml.problem(root, "source is required"));
   const brokersText = str(kafka, "brokers", "", "kafka");
@@ -186,7 +202,8 @@ export function readPipelineConfig(
     }
   }
   const transformGlobs = list(root, "transforms", "config");
-  if (transformGlobs.length === 0) problems.push(yaml.problem(root, "transforms: at least one file is required"));
+  if (transformGlobs.length === 0)
+    problems.push(yaml.problem(root, "transforms: at least one file is required"));
   const transforms = expandPaths(transformGlobs, baseDir);
   for (const m of transforms.missing) {
     problems.push(yaml.problem(get(root, "transforms"), `transforms: "${m}" matches no file`));
@@ -215,7 +232,13 @@ export function readPipelineConfig(
     registry: {
       url: str(registry, "url", "", "registry"),
       compatibility: isCompatibilityLevel(level) ? level : "BACKWARD",
-      subjectNameStrategy: oneOf(registry, "subjectNameStrategy", STRATEGIES, "TopicRecordNameStrategy", "registry"),
+      subjectNameStrategy: oneOf(
+        registry,
+        "subjectNameStrategy",
+        STRATEGIES,
+        "TopicRecordNameStrategy",
+        "registry",
+      ),
     },
     state: str(root, "state", "sqlite:.changecast/state.sqlite", "config"),
     delivery: oneOf(root, "delivery", ["exactly-once", "at-least-once"] as const, "exactly-once", "config"),

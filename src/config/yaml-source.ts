@@ -32,7 +32,10 @@ export class YamlSource {
     try {
       content = text ?? readFileSync(file, "utf8");
     } catch (err) {
-      return { source: null, problems: [{ file, line: 1, message: `cannot read file: ${(err as Error).message}` }] };
+      return {
+        source: null,
+        problems: [{ file, line: 1, message: `cannot read file: ${(err as Error).message}` }],
+      };
     }
     const lines = new LineCounter();
     const doc = parseDocument(content, { lineCounter: lines, prettyErrors: false, uniqueKeys: true });

@@ -1,5 +1,14 @@
 // CEL expressions of transform files: compiled once at start-up, evaluated per change.
-import { celEnv, isCelError, isCelList, isCelMap, parse, plan, CelScalar, type CelInput } from "@bufbuild/cel";
+import {
+  celEnv,
+  isCelError,
+  isCelList,
+  isCelMap,
+  parse,
+  plan,
+  CelScalar,
+  type CelInput,
+} from "@bufbuild/cel";
 import { strings } from "@bufbuild/cel/ext";
 
 /** The variables a transform expression may use (SPEC §4). */
@@ -30,7 +39,9 @@ export function compileExpression(text: string): Expression {
   } catch (err) {
     throw new ExpressionError(`expression does not compile: ${firstLine(err)}`);
   }
-  const unknown = freeIdentifiers(parsed.expr).filter((name) => !(VARIABLES as readonly string[]).includes(name));
+  const unknown = freeIdentifiers(parsed.expr).filter(
+    (name) => !(VARIABLES as readonly string[]).includes(name),
+  );
   if (unknown.length) {
     throw new ExpressionError(
       `unknown variable${unknown.length > 1 ? "s" : ""} ${unknown.map((u) => `"${u}"`).join(", ")} ` +
@@ -85,7 +96,8 @@ function freeIdentifiers(root: unknown): string[] {
         visit(v.iterRange, bound);
         visit(v.accuInit, bound);
         const inner = new Set(bound);
-        for (const name of [v.iterVar, v.iterVar2, v.accuVar]) if (typeof name === "string" && name) inner.add(name);
+        for (const name of [v.iterVar, v.iterVar2, v.accuVar])
+          if (typeof name === "string" && name) inner.add(name);
         visit(v.loopCondition, inner);
         visit(v.loopStep, inner);
         visit(v.result, inner);
@@ -127,6 +139,10 @@ function timestampToIso(ts: TimeMessage): string {
   const seconds = ts.seconds ?? 0n;
   const nanos = ts.nanos ?? 0;
   const date = new Date(Number(seconds) * 1000).toISOString().slice(0, 19);
-  const fraction = nanos ? `.${String(nanos).padStart(9, "0").replace(/(\d{3})(?:000)+$|0+$/, "$1")}` : "";
+  const fraction = nanos
+    ? `.${String(nanos)
+        .padStart(9, "0")
+        .replace(/(\d{3})(?:000)+$|0+$/, "$1")}`
+    : "";
   return `${date}${fraction}Z`;
 }

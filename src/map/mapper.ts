@@ -25,15 +25,37 @@ export class MappingError extends Error {
 /** The placeholder text CEL sees for an unavailable column; a field that carries it is a mapping error. */
 export const UNAVAILABLE_TEXT = "__debezium_unavailable_value";
 
+/** Active majors per event name, as the migrator decides them (see src/migrate/majors.ts). */
+export type MajorSelection = ReadonlyMap<string, ReadonlySet<number>>;
+
 /** Routes tables to their event declarations (several transform files may serve one table). */
 export class TransformSet {
   private readonly byTable = new Map<string, EventDeclaration[]>();
+  private readonly lowestMajor = new Map<string, number>();
+  private selection: MajorSelection = new Map();
   constructor(readonly files: TransformFile[]) {
     for (const file of files) {
       const list = this.byTable.get(file.table) ?? [];
       list.push(...file.events);
       this.byTable.set(file.table, list);
+      for (const d of file.events) {
+        const major = d.major ?? 1;
+        this.lowestMajor.set(d.name, Math.min(major, this.lowestMajor.get(d.name) ?? major));
+      }
     }
+  }
+  /**
+   * Whether a declaration is published now. Without a selection for its event, only the event's lowest declared
+   * major is (declaring a new major publishes nothing until `changecast migrate start`).
+   */
+  isActive(declaration: EventDeclaration): boolean {
+    const major = declaration.major ?? 1;
+    const active = this.selection.get(declaration.name);
+    return active ? active.has(major) : major === this.lowestMajor.get(declaration.name);
+  }
+  /** Replaces the active majors (the worker refreshes them from the state store's `migrations` table). */
+  selectMajors(selection: MajorSelection): void {
+    this.selection = selection;
   }
   forTable(table: string): EventDeclaration[] | undefined {
     return this.byTable.get(table);
@@ -66,7 +88,9 @@ export function mapChange(change: ChangeEvent, declarations: EventDeclaration[])
     const key = keyText(declaration, keyValue);
     const fields: Record<string, unknown> = {};
     for (const field of declaration.fields) {
-      const value = evaluate(declaration, field.name, `field "${field.name}"`, () => field.expression.evaluate(vars));
+      const value = evaluate(declaration, field.name, `field "${field.name}"`, () =>
+        field.expression.evaluate(vars),
+      );
       if (carriesUnavailable(value)) {
         throw new MappingError(
           `event ${declaration.name}: field "${field.name}" maps an unavailable column value ` +
@@ -82,7 +106,12 @@ export function mapChange(change: ChangeEvent, declarations: EventDeclaration[])
   return out;
 }
 
-function evaluate(declaration: EventDeclaration, field: string | null, what: string, run: () => unknown): unknown {
+function evaluate(
+  declaration: EventDeclaration,
+  field: string | null,
+  what: string,
+  run: () => unknown,
+): unknown {
   try {
     return run();
   } catch (err) {
@@ -92,10 +121,19 @@ function evaluate(declaration: EventDeclaration, field: string | null, what: str
 }
 
 function keyText(declaration: EventDeclaration, value: unknown): string {
-  if (typeof value === "string" || typeof value === "bigint" || typeof value === "number" || typeof value === "boolean") {
+  if (
+    typeof value === "string" ||
+    typeof value === "bigint" ||
+    typeof value === "number" ||
+    typeof value === "boolean"
+  ) {
     const text = String(value);
     if (text.includes(UNAVAILABLE_TEXT)) {
-      throw new MappingError(`event ${declaration.name}: key maps an unavailable column value`, declaration.name, null);
+      throw new MappingError(
+        `event ${declaration.name}: key maps an unavailable column value`,
+        declaration.name,
+        null,
+      );
     }
     return text;
   }
@@ -176,7 +214,12 @@ function sameValue(a: ColumnValue, b: ColumnValue): boolean {
     return a instanceof Uint8Array && b instanceof Uint8Array && Buffer.from(a).equals(Buffer.from(b));
   }
   if (Array.isArray(a) || Array.isArray(b)) {
-    return Array.isArray(a) && Array.isArray(b) && a.length === b.length && a.every((v, i) => sameValue(v, b[i] ?? null));
+    return (
+      Array.isArray(a) &&
+      Array.isArray(b) &&
+      a.length === b.length &&
+      a.every((v, i) => sameValue(v, b[i] ?? null))
+    );
   }
   const ka = Object.keys(a);
   const kb = Object.keys(b);

@@ -24,6 +24,12 @@ export interface EventDeclaration {
   fields: FieldMapping[];
   file: string;
   line: number;
+  /**
+   * Major version (absent: 1). Each major of an event is its own declaration with the same `name`, so that
+   * `eventId(change, name)` gives both the same ce_id; which majors are published is the migrator's choice
+   * (TransformSet.isActive, driven by the `migrations` table).
+   */
+  major?: number;
 }
 
 export interface TransformFile {
@@ -34,7 +40,17 @@ export interface TransformFile {
 }
 
 const FILE_KEYS = ["table", "events"];
-const EVENT_KEYS = ["name", "schema", "topic", "when", "key", "fields"];
+const EVENT_KEYS = ["name", "schema", "topic", "when", "key", "fields", "major", "majors"];
+const MAJOR_KEYS = ["schema", "topic", "when", "key", "fields"];
+
+/** What a `majors:` entry inherits from its event (SPEC: when/key shared unless overridden). */
+interface MajorBase {
+  name: string;
+  topic: string;
+  major: number;
+  whenText: string | null;
+  keyText: string;
+}
 
 /** Loads a transform file, collecting every problem with its line rather than stopping at the first. */
 export function readTransformFile(
@@ -46,21 +62,27 @@ export function readTransformFile(
   if (!yaml) return { transform: null, problems };
   const root = yaml.doc.contents as YamlNode;
   const entries = mapEntries(root);
-  if (!entries.length) return { transform: null, problems: [yaml.problem(root, "transform file must be a mapping")] };
+  if (!entries.length)
+    return { transform: null, problems: [yaml.problem(root, "transform file must be a mapping")] };
   const get = (node: YamlNode, key: string) => mapEntries(node).find(([k]) => k === key);
 
   for (const [key, keyNode] of entries) {
-    if (!FILE_KEYS.includes(key)) problems.push(yaml.problem(keyNode, `unknown key "${key}" (allowed: ${FILE_KEYS.join(", ")})`));
+    if (!FILE_KEYS.includes(key))
+      problems.push(yaml.problem(keyNode, `unknown key "${key}" (allowed: ${FILE_KEYS.join(", ")})`));
   }
   const tableEntry = get(root, "table");
   const table = scalarText(tableEntry?.[2]);
-  if (!table) problems.push(yaml.problem(root, 'table is required ("<schema>.<table>", e.g. inventory.customers)'));
+  if (!table)
+    problems.push(yaml.problem(root, 'table is required ("<schema>.<table>", e.g. inventory.customers)'));
   else if (!/^[^.\s]+\.[^.\s]+$/.test(table)) {
-    problems.push(yaml.problem(tableEntry?.[2], `table "${table}" must be "<schema>.<table>" as Debezium names it`));
+    problems.push(
+      yaml.problem(tableEntry?.[2], `table "${table}" must be "<schema>.<table>" as Debezium names it`),
+    );
   }
   const eventsNode = get(root, "events")?.[2];
   const eventNodes = seqItems(eventsNode);
-  if (!eventNodes.length) problems.push(yaml.problem(eventsNode ?? root, "events: at least one event is required"));
+  if (!eventNodes.length)
+    problems.push(yaml.problem(eventsNode ?? root, "events: at least one event is required"));
 
   const events: EventDeclaration[] = [];
   const names = new Set<string>();
@@ -70,32 +92,133 @@ export function readTransformFile(
     if (names.has(event.name)) problems.push(yaml.problem(node, `event "${event.name}" is declared twice`));
     names.add(event.name);
     events.push(event);
+    events.push(...readMajors(yaml, node, event, baseDir, problems));
   }
   return { transform: { file, table: table ?? "", events }, problems };
 }
 
-function readEvent(yaml: YamlSource, node: Node, baseDir: string, problems: Problem[]): EventDeclaration | null {
-  const entries = mapEntries(node);
+function readEvent(
+  yaml: YamlSource,
+  node: Node,
+  baseDir: string,
+  problems: Problem[],
+): EventDeclaration | null {
+  return readDeclaration(yaml, node, baseDir, problems, null);
+}
+
+/**
+ * The `majors:` block of an event: each entry `N: {schema, topic?, when?, key?, fields}` becomes a declaration
+ * of the same event with `major: N`, published to its own topic (default `<topic>.v<N>`).
+ */
+function readMajors(
+  yaml: YamlSource,
+  node: Node,
+  event: EventDeclaration,
+  baseDir: string,
+  problems: Problem[],
+): EventDeclaration[] {
+  const eventEntries = mapEntries(node);
+  const majorsNode = eventEntries.find(([k]) => k === "majors")?.[2];
+  if (!majorsNode) return [];
+  const entries = mapEntries(majorsNode);
   if (!entries.length) {
-    problems.push(yaml.problem(node, "an event must be a mapping with name, schema, topic, key, fields"));
+    problems.push(
+      yaml.problem(majorsNode, "majors must be a mapping of major version → {schema, topic, fields}"),
+    );
+    return [];
+  }
+  const text = (key: string) => scalarText(eventEntries.find(([k]) => k === key)?.[2]);
+  const baseMajor = event.major ?? 1;
+  const out: EventDeclaration[] = [];
+  const topics = new Map<string, number>([[event.topic, baseMajor]]);
+  for (const [label, keyNode, value] of entries) {
+    const major = Number(label);
+    if (!Number.isInteger(major) || major <= baseMajor) {
+      problems.push(
+        yaml.problem(
+          keyNode,
+          `majors: "${label}" must be an integer major version above ${baseMajor} (the event's own major)`,
+        ),
+      );
+      continue;
+    }
+    const inherit: MajorBase = {
+      name: event.name,
+      topic: event.topic,
+      major,
+      whenText: text("when"),
+      keyText: text("key") ?? "",
+    };
+    const declaration = readDeclaration(yaml, value ?? keyNode, baseDir, problems, inherit);
+    if (!declaration) continue;
+    const clash = topics.get(declaration.topic);
+    if (clash !== undefined) {
+      problems.push(
+        yaml.problem(
+          value ?? keyNode,
+          `majors.${major}: topic "${declaration.topic}" is already used by major ${clash}; each major needs its own topic`,
+        ),
+      );
+      continue;
+    }
+    topics.set(declaration.topic, major);
+    out.push(declaration);
+  }
+  return out;
+}
+
+function readDeclaration(
+  yaml: YamlSource,
+  node: Node,
+  baseDir: string,
+  problems: Problem[],
+  inherit: MajorBase | null,
+): EventDeclaration | null {
+  const entries = mapEntries(node);
+  const what = inherit ? `majors.${inherit.major}` : "event";
+  if (!entries.length) {
+    problems.push(
+      yaml.problem(
+        node,
+        inherit
+          ? `${what} must be a mapping with schema, topic, fields`
+          : "an event must be a mapping with name, schema, topic, key, fields",
+      ),
+    );
     return null;
   }
   const byKey = new Map(entries.map(([k, keyNode, value]) => [k, { keyNode, value }]));
+  const allowed = inherit ? MAJOR_KEYS : EVENT_KEYS;
   for (const [key, keyNode] of entries) {
-    if (!EVENT_KEYS.includes(key)) {
-      problems.push(yaml.problem(keyNode, `unknown key "${key}" in event (allowed: ${EVENT_KEYS.join(", ")})`));
+    if (!allowed.includes(key)) {
+      problems.push(
+        yaml.problem(keyNode, `unknown key "${key}" in ${what} (allowed: ${allowed.join(", ")})`),
+      );
     }
   }
   const required = (key: string): string | null => {
     const text = scalarText(byKey.get(key)?.value);
-    if (!text) problems.push(yaml.problem(byKey.get(key)?.value ?? node, `event.${key} is required`));
+    if (!text) problems.push(yaml.problem(byKey.get(key)?.value ?? node, `${what}.${key} is required`));
     return text;
   };
-  const name = required("name");
+  // a major inherits the event's name, key and when; its topic defaults to <topic>.v<N>
+  const name = inherit ? inherit.name : required("name");
   const schemaPath = required("schema");
-  const topic = required("topic");
-  const keyText = required("key");
+  const topic = inherit
+    ? (scalarText(byKey.get("topic")?.value) ?? `${inherit.topic}.v${inherit.major}`)
+    : required("topic");
+  const keyText = inherit ? (scalarText(byKey.get("key")?.value) ?? inherit.keyText) : required("key");
   let ok = Boolean(name && schemaPath && topic && keyText);
+  let major = inherit?.major ?? 1;
+  if (!inherit && byKey.has("major")) {
+    const value = Number(scalarText(byKey.get("major")?.value));
+    if (!Number.isInteger(value) || value < 1) {
+      problems.push(yaml.problem(byKey.get("major")?.value, "event.major must be a positive integer"));
+      ok = false;
+    } else {
+      major = value;
+    }
+  }
 
   const compile = (text: string, at: YamlNode, what: string): Expression | null => {
     try {
@@ -107,9 +230,11 @@ function readEvent(yaml: YamlSource, node: Node, baseDir: string, problems: Prob
       return null;
     }
   };
-  const whenText = scalarText(byKey.get("when")?.value);
-  const when = whenText ? compile(whenText, byKey.get("when")?.value, "when") : null;
-  const key = keyText ? compile(keyText, byKey.get("key")?.value, "key") : null;
+  const whenText = inherit
+    ? (scalarText(byKey.get("when")?.value) ?? inherit.whenText)
+    : scalarText(byKey.get("when")?.value);
+  const when = whenText ? compile(whenText, byKey.get("when")?.value ?? node, "when") : null;
+  const key = keyText ? compile(keyText, byKey.get("key")?.value ?? node, "key") : null;
 
   let schema: EventSchema | null = null;
   // paths are relative to the config file's directory (SPEC §3)
@@ -125,7 +250,10 @@ function readEvent(yaml: YamlSource, node: Node, baseDir: string, problems: Prob
   }
   if (schema && name && name !== schema.name && name !== schema.fullName) {
     problems.push(
-      yaml.problem(byKey.get("name")?.value, `event name "${name}" does not match the schema's record name "${schema.fullName}"`),
+      yaml.problem(
+        byKey.get("name")?.value ?? byKey.get("schema")?.value,
+        `event name "${name}" does not match the schema's record name "${schema.fullName}"`,
+      ),
     );
     ok = false;
   }
@@ -141,7 +269,10 @@ function readEvent(yaml: YamlSource, node: Node, baseDir: string, problems: Prob
     }
     if (schema && !schema.field(fieldName)) {
       problems.push(
-        yaml.problem(keyNode, `field "${fieldName}" is not in schema ${schema.fullName} (fields: ${schema.fields.map((f: { name: string }) => f.name).join(", ")})`),
+        yaml.problem(
+          keyNode,
+          `field "${fieldName}" is not in schema ${schema.fullName} (fields: ${schema.fields.map((f: { name: string }) => f.name).join(", ")})`,
+        ),
       );
       ok = false;
       continue;
@@ -161,14 +292,30 @@ function readEvent(yaml: YamlSource, node: Node, baseDir: string, problems: Prob
     for (const f of schema.fields) {
       if (f.required && !mapped.has(f.name) && !mapEntries(fieldsNode).some(([n]) => n === f.name)) {
         problems.push(
-          yaml.problem(byKey.get("fields")?.keyNode ?? node, `schema field "${f.name}" (${f.avroType}) has no default and is not mapped`),
+          yaml.problem(
+            byKey.get("fields")?.keyNode ?? node,
+            `schema field "${f.name}" (${f.avroType}) has no default and is not mapped`,
+          ),
         );
         ok = false;
       }
     }
   }
   if (!ok || !schema || !key || !name || !topic) return null;
-  return { name, schema, schemaFile, topic, when, key, fields, file: yaml.file, line: yaml.lineOf(node) };
+  const declaration: EventDeclaration = {
+    name,
+    schema,
+    schemaFile,
+    topic,
+    when,
+    key,
+    fields,
+    file: yaml.file,
+    line: yaml.lineOf(node),
+  };
+  // only set when not 1, so declarations of files without majors stay exactly as before
+  if (major !== 1) declaration.major = major;
+  return declaration;
 }
 
 function scalarText(node: YamlNode): string | null {

@@ -7,7 +7,7 @@ import { createInterface } from "node:readline";
 import type { SourceRecord } from "../decode/change-event.js";
 import { parseKcatLine } from "../decode/kcat.js";
 import type { OffsetStore } from "../state/offsets.js";
-import { stringifyJson } from "../encode/event-schema.js";
+import { stringifyJson } from "../encode/json.js";
 import type { PublishedRecord } from "./output-record.js";
 import type { ChangeTransport, ConsumedBatch } from "./transport.js";
 
@@ -27,7 +27,9 @@ class FileCursor {
     readonly key: string,
     private readonly skip: number,
   ) {
-    this.lines = createInterface({ input: createReadStream(path), crlfDelay: Infinity })[Symbol.asyncIterator]();
+    this.lines = createInterface({ input: createReadStream(path), crlfDelay: Infinity })[
+      Symbol.asyncIterator
+    ]();
   }
 
   /** Advances to the next non-empty, not yet committed line. */
@@ -76,7 +78,12 @@ export class EmbeddedTransport implements ChangeTransport {
     private readonly outputDir: string,
   ) {}
 
-  static async open(options: { files: string[]; baseDir: string; outputDir: string; offsets: OffsetStore }): Promise<EmbeddedTransport> {
+  static async open(options: {
+    files: string[];
+    baseDir: string;
+    outputDir: string;
+    offsets: OffsetStore;
+  }): Promise<EmbeddedTransport> {
     const transport = new EmbeddedTransport(options.offsets, options.outputDir);
     const committed = await options.offsets.offsets();
     for (const path of options.files) {
@@ -155,4 +162,3 @@ export class EmbeddedTransport implements ChangeTransport {
     this.cursors = [];
   }
 }
-

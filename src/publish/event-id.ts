@@ -18,7 +18,11 @@ export function parsePosition(text: string): SourcePosition {
 
 /** Commit order first, then log order inside the commit, then the row's order in its transaction. */
 export function comparePositions(a: SourcePosition, b: SourcePosition): number {
-  return cmp(BigInt(a.commit), BigInt(b.commit)) || cmp(BigInt(a.change), BigInt(b.change)) || cmp(a.order, b.order);
+  return (
+    cmp(BigInt(a.commit), BigInt(b.commit)) ||
+    cmp(BigInt(a.change), BigInt(b.change)) ||
+    cmp(a.order, b.order)
+  );
 }
 
 function cmp(a: bigint, b: bigint): number {
@@ -56,6 +60,7 @@ function canonicalKey(row: Row | null): string {
 
 function stringify(value: unknown): string {
   if (value instanceof Uint8Array) return Buffer.from(value).toString("base64");
-  if (typeof value === "object" && value !== null) return JSON.stringify(value, (_k, v: unknown) => (typeof v === "bigint" ? v.toString() : v));
+  if (typeof value === "object" && value !== null)
+    return JSON.stringify(value, (_k, v: unknown) => (typeof v === "bigint" ? v.toString() : v));
   return String(value);
 }

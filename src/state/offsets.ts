@@ -34,7 +34,9 @@ export class OffsetStore {
   }
 
   async offsets(): Promise<Map<string, bigint>> {
-    const rows: { topic: string; partition: number; next_offset: string }[] = await this.knex("source_offsets")
+    const rows: { topic: string; partition: number; next_offset: string }[] = await this.knex(
+      "source_offsets",
+    )
       .where({ pipeline: this.pipeline })
       .select("topic", "partition", "next_offset");
     return new Map(rows.map((r) => [`${r.topic}/${r.partition}`, BigInt(r.next_offset)]));
@@ -48,7 +50,10 @@ export class OffsetStore {
   }
 
   /** Commits offsets (and output file lengths) atomically. */
-  async commit(offsets: TopicPartitionOffset[], outputLengths: Map<string, number> = new Map()): Promise<void> {
+  async commit(
+    offsets: TopicPartitionOffset[],
+    outputLengths: Map<string, number> = new Map(),
+  ): Promise<void> {
     await this.knex.transaction(async (trx) => {
       for (const o of offsets) {
         await trx("source_offsets")

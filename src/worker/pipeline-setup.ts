@@ -30,12 +30,21 @@ export function desiredSubjects(
   config: PipelineConfig,
   transforms: TransformSet,
 ): { subject: string; schema: string; origin: string; declarations: EventDeclaration[] }[] {
-  const bySubject = new Map<string, { subject: string; schema: string; origin: string; declarations: EventDeclaration[] }>();
+  const bySubject = new Map<
+    string,
+    { subject: string; schema: string; origin: string; declarations: EventDeclaration[] }
+  >();
   for (const d of transforms.declarations) {
     const subject = subjectName(config.registry.subjectNameStrategy, d.topic, d.schema.fullName);
     const entry = bySubject.get(subject);
     if (entry) entry.declarations.push(d);
-    else bySubject.set(subject, { subject, schema: d.schema.canonical, origin: d.schemaFile, declarations: [d] });
+    else
+      bySubject.set(subject, {
+        subject,
+        schema: d.schema.canonical,
+        origin: d.schemaFile,
+        declarations: [d],
+      });
   }
   return [...bySubject.values()];
 }

@@ -45,7 +45,9 @@ export class RecordProcessor {
       return this.deadLetter(
         record,
         "DECODE",
-        new RecordTooLargeError(`source record of ${size} bytes exceeds limits.maxRecordBytes (${this.options.maxRecordBytes})`),
+        new RecordTooLargeError(
+          `source record of ${size} bytes exceeds limits.maxRecordBytes (${this.options.maxRecordBytes})`,
+        ),
       );
     }
     let decoded: ReturnType<typeof decodeDebeziumJson>;
@@ -68,7 +70,12 @@ export class RecordProcessor {
     }
     let mapped: ReturnType<typeof mapChange>;
     try {
-      mapped = mapChange(change, declarations);
+      // majors of an event under migration are just more outputs of the same record (same batch, same transaction)
+      const transforms = this.options.transforms;
+      mapped = mapChange(
+        change,
+        declarations.filter((d) => transforms.isActive(d)),
+      );
     } catch (err) {
       return this.deadLetter(record, "MAP", asError(err));
     }
@@ -87,7 +94,11 @@ export class RecordProcessor {
         rendered = declaration.schema.render(value);
       } catch (err) {
         const error = asError(err);
-        return this.deadLetter(record, "ENCODE", new MappingError(`event ${declaration.name}: ${error.message}`, declaration.name, null));
+        return this.deadLetter(
+          record,
+          "ENCODE",
+          new MappingError(`event ${declaration.name}: ${error.message}`, declaration.name, null),
+        );
       }
       const value = toWireFormat(registration.id, body);
       if (value.length > this.options.maxEventBytes) {
@@ -109,7 +120,13 @@ export class RecordProcessor {
         changecast_position: formatPosition(change.position),
       };
       records.push({
-        record: { topic: declaration.topic, key: Buffer.from(event.key, "utf8"), value, timestamp: change.commitTimeMs, headers },
+        record: {
+          topic: declaration.topic,
+          key: Buffer.from(event.key, "utf8"),
+          value,
+          timestamp: change.commitTimeMs,
+          headers,
+        },
         view: {
           topic: declaration.topic,
           key: event.key,

@@ -31,7 +31,8 @@ function project(files: Record<string, string>): string {
     "transforms: [transforms/*.yaml]",
   ].join("\n");
   writeFileSync(join(dir, "changecast.yaml"), files["changecast.yaml"] ?? config);
-  for (const [name, text] of Object.entries(files)) if (name !== "changecast.yaml") writeFileSync(join(dir, name), text);
+  for (const [name, text] of Object.entries(files))
+    if (name !== "changecast.yaml") writeFileSync(join(dir, name), text);
   return dir;
 }
 
@@ -51,7 +52,10 @@ const goodTransform = [
 function check(dir: string): { code: number; out: string[]; err: string[] } {
   const out: string[] = [];
   const err: string[] = [];
-  const code = checkCommand({ config: join(dir, "changecast.yaml") }, { out: (l) => out.push(l), err: (l) => err.push(l) });
+  const code = checkCommand(
+    { config: join(dir, "changecast.yaml") },
+    { out: (l) => out.push(l), err: (l) => err.push(l) },
+  );
   return { code, out, err };
 }
 
@@ -69,13 +73,48 @@ describe("changecast check", () => {
 
   const cases: [string, (t: string) => string, string, RegExp][] = [
     ["bad YAML", () => "table: [unclosed\nevents: x", "table", /invalid YAML/],
-    ["unknown key in an event", (t) => t.replace("    topic:", "    topik: x\n    topic:"), "topik", /unknown key "topik"/],
-    ["expression that does not compile", (t) => t.replace("key: after.id", "key: after.id +"), "key:", /does not compile/],
-    ["unknown variable", (t) => t.replace("email: after.email", "email: row.email"), "row.email", /unknown variable "row"/],
-    ["field missing from the schema", (t) => t + "\n      nickname: after.nick", "nickname", /"nickname" is not in schema/],
-    ["literal not coercible to the field type", (t) => t.replace("customerId: after.id", 'customerId: "abc"'), '"abc"', /customerId/],
-    ["required schema field not mapped", (t) => t.replace("      email: after.email\n", "").replace(/\n      email: after.email$/, ""), "fields:", /"email".*not mapped/],
-    ["schema file missing", (t) => t.replace("schemas/CustomerRegistered.avsc", "schemas/Nope.avsc"), "Nope", /not found/],
+    [
+      "unknown key in an event",
+      (t) => t.replace("    topic:", "    topik: x\n    topic:"),
+      "topik",
+      /unknown key "topik"/,
+    ],
+    [
+      "expression that does not compile",
+      (t) => t.replace("key: after.id", "key: after.id +"),
+      "key:",
+      /does not compile/,
+    ],
+    [
+      "unknown variable",
+      (t) => t.replace("email: after.email", "email: row.email"),
+      "row.email",
+      /unknown variable "row"/,
+    ],
+    [
+      "field missing from the schema",
+      (t) => t + "\n      nickname: after.nick",
+      "nickname",
+      /"nickname" is not in schema/,
+    ],
+    [
+      "literal not coercible to the field type",
+      (t) => t.replace("customerId: after.id", 'customerId: "abc"'),
+      '"abc"',
+      /customerId/,
+    ],
+    [
+      "required schema field not mapped",
+      (t) => t.replace(/\n {6}email: after.email$/, ""),
+      "fields:",
+      /"email".*not mapped/,
+    ],
+    [
+      "schema file missing",
+      (t) => t.replace("schemas/CustomerRegistered.avsc", "schemas/Nope.avsc"),
+      "Nope",
+      /not found/,
+    ],
   ];
   for (const [name, edit, needle, message] of cases) {
     it(`reports ${name} with file:line`, () => {
@@ -85,17 +124,23 @@ describe("changecast check", () => {
       expect(r.code).toBe(1);
       const file = join(dir, "transforms", "customers.yaml");
       const line = lineOf(text, needle);
-      expect(r.err.some((l) => l.startsWith(`${file}:${line}: `) && message.test(l)), r.err.join("\n")).toBe(true);
+      expect(
+        r.err.some((l) => l.startsWith(`${file}:${line}: `) && message.test(l)),
+        r.err.join("\n"),
+      ).toBe(true);
     });
   }
 
   it("reports config problems with file:line", () => {
-    const config = "pipeline: test\nsource:\n  connector: mysql\n  topicPrefix: x\n  files: [none/*.jsonl]\ntransforms: [transforms/*.yaml]\nbogus: 1\n";
+    const config =
+      "pipeline: test\nsource:\n  connector: mysql\n  topicPrefix: x\n  files: [none/*.jsonl]\ntransforms: [transforms/*.yaml]\nbogus: 1\n";
     const dir = project({ "changecast.yaml": config, "transforms/customers.yaml": goodTransform });
     const r = check(dir);
     expect(r.code).toBe(1);
     const file = join(dir, "changecast.yaml");
-    expect(r.err).toContainEqual(expect.stringMatching(new RegExp(`^${file}:3: .*"mysql" is not one of postgres, oracle`)));
+    expect(r.err).toContainEqual(
+      expect.stringMatching(new RegExp(`^${file}:3: .*"mysql" is not one of postgres, oracle`)),
+    );
     expect(r.err).toContainEqual(expect.stringMatching(new RegExp(`^${file}:5: .*matches no file`)));
     expect(r.err).toContainEqual(expect.stringMatching(new RegExp(`^${file}:7: unknown key "bogus"`)));
   });

@@ -5,7 +5,8 @@ import type { SourceRecord } from "../../src/decode/change-event.js";
 
 // shared/ sits beside the repository (also in CI's clean clone)
 export const FIXTURES =
-  process.env.DEBEZIUM_FIXTURES ?? join(import.meta.dirname, "..", "..", "..", "shared", "fixtures", "debezium");
+  process.env.DEBEZIUM_FIXTURES ??
+  join(import.meta.dirname, "..", "..", "..", "shared", "fixtures", "debezium");
 
 export interface FixtureRecord {
   keyFile: string;

@@ -26,7 +26,17 @@ export function readFixture(flavour: string, file: string): string | null {
 }
 
 export function kcatLine(topic: string, offset: number, key: string | null, payload: string | null): string {
-  return JSON.stringify({ topic, partition: 0, offset, tstype: "create", ts: 1710497000000 + offset, broker: 1, headers: [], key, payload });
+  return JSON.stringify({
+    topic,
+    partition: 0,
+    offset,
+    tstype: "create",
+    ts: 1710497000000 + offset,
+    broker: 1,
+    headers: [],
+    key,
+    payload,
+  });
 }
 
 /** Writes files (path → content; objects as JSON) into a new temp directory and returns it. */

@@ -75,9 +75,15 @@ function project(): string {
 }
 
 /** Edits a fixture's value JSON (parsed without care for int64 precision: only test data). */
-function editValue(base: string, edit: (v: { schema: Record<string, unknown>; payload: Record<string, unknown> }) => void): string {
+function editValue(
+  base: string,
+  edit: (v: { schema: Record<string, unknown>; payload: Record<string, unknown> }) => void,
+): string {
   const line = JSON.parse(fixtureLine("postgres", base)) as { topic: string; key: string; payload: string };
-  const value = JSON.parse(line.payload) as { schema: Record<string, unknown>; payload: Record<string, unknown> };
+  const value = JSON.parse(line.payload) as {
+    schema: Record<string, unknown>;
+    payload: Record<string, unknown>;
+  };
   edit(value);
   return kcatLine(line.topic, 0, line.key, JSON.stringify(value));
 }
@@ -113,15 +119,27 @@ const big = (n: bigint) => {
 describe("bad input catalogue", () => {
   const good = () => fixtureLine("postgres", "05-create");
   const cases: { name: string; line: () => string; stage: string; message: RegExp }[] = [
-    { name: "payload that is not JSON", line: () => kcatLine("dbserver1.inventory.customers", 0, null, "{not json"), stage: "DECODE", message: /JSON/i },
-    { name: "JSON that is not a Debezium envelope", line: () => kcatLine("dbserver1.inventory.customers", 0, null, '{"hello":"world"}'), stage: "DECODE", message: /envelope|op/i },
+    {
+      name: "payload that is not JSON",
+      line: () => kcatLine("dbserver1.inventory.customers", 0, null, "{not json"),
+      stage: "DECODE",
+      message: /JSON/i,
+    },
+    {
+      name: "JSON that is not a Debezium envelope",
+      line: () => kcatLine("dbserver1.inventory.customers", 0, null, '{"hello":"world"}'),
+      stage: "DECODE",
+      message: /envelope|op/i,
+    },
     {
       name: "a column missing from the row",
       line: () =>
         editValue("05-create", (v) => {
           const after = v.payload.after as Record<string, unknown>;
           delete after.email;
-          const fields = (v.schema.fields as { field: string; fields: { field: string }[] }[]).find((f) => f.field === "after")!;
+          const fields = (v.schema.fields as { field: string; fields: { field: string }[] }[]).find(
+            (f) => f.field === "after",
+          )!;
           fields.fields = fields.fields.filter((f) => f.field !== "email");
         }),
       stage: "MAP",
@@ -129,7 +147,11 @@ describe("bad input catalogue", () => {
     },
     {
       name: "10^40 into decimal(12,2)",
-      line: () => editValue("14-create-all-types-decimal-precise", (v) => ((v.payload.after as Record<string, unknown>).amount = big(10n ** 42n))),
+      line: () =>
+        editValue(
+          "14-create-all-types-decimal-precise",
+          (v) => ((v.payload.after as Record<string, unknown>).amount = big(10n ** 42n)),
+        ),
       stage: "ENCODE",
       message: /amount.*decimal\(12,2\)|decimal\(12,2\).*amount/,
     },
@@ -138,23 +160,40 @@ describe("bad input catalogue", () => {
       line: () =>
         editValue("05-create", (v) => {
           (v.payload.after as Record<string, unknown>).id = "abc";
-          const after = (v.schema.fields as { field: string; fields: { field: string; type: string; default?: unknown }[] }[]).find(
-            (f) => f.field === "after",
-          )!;
+          const after = (
+            v.schema.fields as {
+              field: string;
+              fields: { field: string; type: string; default?: unknown }[];
+            }[]
+          ).find((f) => f.field === "after")!;
           after.fields.find((f) => f.field === "id")!.type = "string";
           delete after.fields.find((f) => f.field === "id")!.default;
         }),
       stage: "ENCODE",
       message: /customerId/,
     },
-    { name: "a CEL null dereference (update without before image)", line: () => fixtureLine("postgres", "06-update-replica-identity-default"), stage: "MAP", message: /CustomerTouched.*previousEmail/ },
+    {
+      name: "a CEL null dereference (update without before image)",
+      line: () => fixtureLine("postgres", "06-update-replica-identity-default"),
+      stage: "MAP",
+      message: /CustomerTouched.*previousEmail/,
+    },
     {
       name: "an oversize record",
-      line: () => editValue("05-create", (v) => ((v.payload.after as Record<string, unknown>).email = "x".repeat(30000))),
+      line: () =>
+        editValue(
+          "05-create",
+          (v) => ((v.payload.after as Record<string, unknown>).email = "x".repeat(30000)),
+        ),
       stage: "DECODE",
       message: /maxRecordBytes/,
     },
-    { name: "a table without transform", line: () => fixtureLine("postgres", "13-update-unchanged-toast"), stage: "ROUTE", message: /inventory\.documents/ },
+    {
+      name: "a table without transform",
+      line: () => fixtureLine("postgres", "13-update-unchanged-toast"),
+      stage: "ROUTE",
+      message: /inventory\.documents/,
+    },
   ];
 
   for (const c of cases) {
@@ -165,7 +204,10 @@ describe("bad input catalogue", () => {
       const dlq = out.filter((l) => l.topic === "badinput.dlq");
       expect(dlq).toHaveLength(1);
       const letter = dlq[0]!;
-      expect(letter.headers["__connect.errors.stage"], letter.headers["__connect.errors.exception.message"]).toBe(c.stage);
+      expect(
+        letter.headers["__connect.errors.stage"],
+        letter.headers["__connect.errors.exception.message"],
+      ).toBe(c.stage);
       expect(letter.headers["__connect.errors.exception.message"]).toMatch(c.message);
       expect(letter.headers["__connect.errors.topic"]).toBeTruthy();
       // the original payload travels with the dead letter, unchanged
@@ -178,9 +220,18 @@ describe("bad input catalogue", () => {
 
   it("unavailable (unchanged TOAST) column mapped to a field is a dead letter, not data", async () => {
     const dir = tempProject({
-      "changecast.yaml": "pipeline: toast\nsource: { connector: postgres, topicPrefix: dbserver1 }\ntransforms: [t.yaml]\n",
-      "s.avsc": { type: "record", name: "DocumentChanged", fields: [{ name: "id", type: "long" }, { name: "body", type: ["null", "string"], default: null }] },
-      "t.yaml": "table: inventory.documents\nevents:\n  - name: DocumentChanged\n    schema: s.avsc\n    topic: docs\n    key: after.id\n    fields: { id: after.id, body: after.body }\n",
+      "changecast.yaml":
+        "pipeline: toast\nsource: { connector: postgres, topicPrefix: dbserver1 }\ntransforms: [t.yaml]\n",
+      "s.avsc": {
+        type: "record",
+        name: "DocumentChanged",
+        fields: [
+          { name: "id", type: "long" },
+          { name: "body", type: ["null", "string"], default: null },
+        ],
+      },
+      "t.yaml":
+        "table: inventory.documents\nevents:\n  - name: DocumentChanged\n    schema: s.avsc\n    topic: docs\n    key: after.id\n    fields: { id: after.id, body: after.body }\n",
     });
     const { out } = await replay(dir, [fixtureLine("postgres", "13-update-unchanged-toast")]);
     expect(out).toHaveLength(1);
@@ -199,5 +250,4 @@ describe("bad input catalogue", () => {
     expect(out).toEqual([]);
     expect(err.at(-1)).toMatch(/4 records in = 0 mapped \(0 events out\) \+ 4 filtered \+ 0 dead letters ✓/);
   });
-
 });

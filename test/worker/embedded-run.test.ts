@@ -1,6 +1,6 @@
 // `changecast run` in embedded mode on the example: counts, idempotent re-run, restart after kill -9.
 import { spawn, spawnSync } from "node:child_process";
-import { cpSync, existsSync, mkdtempSync, readFileSync, readdirSync } from "node:fs";
+import { cpSync, existsSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
@@ -10,7 +10,8 @@ const CLI = [join(ROOT, "node_modules", "tsx", "dist", "cli.mjs"), join(ROOT, "s
 
 function copyExample(): string {
   const dir = mkdtempSync(join(tmpdir(), "changecast-run-"));
-  for (const p of ["changecast.yaml", "transforms", "schemas", "captures"]) cpSync(join(ROOT, p), join(dir, p), { recursive: true });
+  for (const p of ["changecast.yaml", "transforms", "schemas", "captures"])
+    cpSync(join(ROOT, p), join(dir, p), { recursive: true });
   return dir;
 }
 
@@ -66,7 +67,9 @@ describe("changecast run (embedded)", () => {
     const dir = copyExample();
     const first = run(dir);
     expect(first.code, first.stderr).toBe(0);
-    expect(first.stdout).toMatch(/reconciliation: 2313 records in = \d+ mapped \(1737 events out\) \+ \d+ filtered \+ 0 dead letters ✓/);
+    expect(first.stdout).toMatch(
+      /reconciliation: 2313 records in = \d+ mapped \(1737 events out\) \+ \d+ filtered \+ 0 dead letters ✓/,
+    );
     const lines = outputs(dir);
     const byType = new Map<string, number>();
     for (const l of lines) {
@@ -97,14 +100,20 @@ describe("changecast run (embedded)", () => {
   it("killed with SIGKILL at random moments, it resumes with nothing lost and nothing twice", async () => {
     const reference = copyExample();
     expect(run(reference).code).toBe(0);
-    const expected = outputs(reference).map((l) => l.headers.ce_id).sort();
+    const expected = outputs(reference)
+      .map((l) => l.headers.ce_id)
+      .sort();
 
     const dir = copyExample();
     let kills = 0;
     for (let attempt = 0; attempt < 8; attempt++) {
-      const child = spawn(process.execPath, [...CLI, "run", "--config", join(dir, "changecast.yaml"), "--batch-size", "20"], {
-        stdio: "ignore",
-      });
+      const child = spawn(
+        process.execPath,
+        [...CLI, "run", "--config", join(dir, "changecast.yaml"), "--batch-size", "20"],
+        {
+          stdio: "ignore",
+        },
+      );
       const exited = new Promise<number | null>((done) => child.on("exit", (code) => done(code)));
       const delay = 1200 + Math.floor(Math.random() * 2500);
       const timer = setTimeout(() => child.kill("SIGKILL"), delay);
@@ -123,7 +132,10 @@ describe("changecast run (embedded)", () => {
 
   it("with errors.tolerance=none it stops at a bad record and commits nothing past it", () => {
     const dir = copyExample();
-    const config = readFileSync(join(dir, "changecast.yaml"), "utf8").replace(/tolerance: all/, "tolerance: none");
+    const config = readFileSync(join(dir, "changecast.yaml"), "utf8").replace(
+      /tolerance: all/,
+      "tolerance: none",
+    );
     expect(config).toContain("tolerance: none");
     cpSync(join(dir, "changecast.yaml"), join(dir, "orig.yaml"));
     // a capture line whose payload is not JSON, as the 3rd record of the customers topic
@@ -132,14 +144,20 @@ describe("changecast run (embedded)", () => {
     const bad = JSON.parse(lines[2]!) as { payload: string };
     bad.payload = "{broken";
     lines[2] = JSON.stringify(bad);
-    const { writeFileSync } = require("node:fs") as typeof import("node:fs");
     writeFileSync(file, lines.join("\n"));
     writeFileSync(join(dir, "changecast.yaml"), config);
     const r = run(dir);
     expect(r.code).not.toBe(0);
     expect(r.stderr).toMatch(/stopped at dbserver1\.inventory\.customers\[0\]@2 \(errors\.tolerance=none\)/);
     // fixing the record and running again picks up exactly at the bad record
-    lines[2] = JSON.stringify({ ...bad, payload: JSON.parse(readFileSync(join(ROOT, "captures", "postgres", "dbserver1.inventory.customers.jsonl"), "utf8").split("\n")[2]!).payload });
+    lines[2] = JSON.stringify({
+      ...bad,
+      payload: JSON.parse(
+        readFileSync(join(ROOT, "captures", "postgres", "dbserver1.inventory.customers.jsonl"), "utf8").split(
+          "\n",
+        )[2]!,
+      ).payload,
+    });
     writeFileSync(file, lines.join("\n"));
     const again = run(dir);
     expect(again.code, again.stderr).toBe(0);
