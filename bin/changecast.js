@@ -1,14 +1,6 @@
 #!/usr/bin/env node
-// Runs the TypeScript CLI through tsx so that a clone works without a build step.
-import { spawnSync } from "node:child_process";
-import { createRequire } from "node:module";
-import { dirname, join } from "node:path";
-import { fileURLToPath } from "node:url";
+// Runs the TypeScript CLI in this very process (tsx's ESM loader), so signals such as SIGTERM reach the worker.
+import { register } from "tsx/esm/api";
 
-const here = dirname(fileURLToPath(import.meta.url));
-const require = createRequire(import.meta.url);
-const tsx = require.resolve("tsx/cli");
-const result = spawnSync(process.execPath, [tsx, join(here, "..", "src", "cli", "main.ts"), ...process.argv.slice(2)], {
-  stdio: "inherit",
-});
-process.exit(result.status ?? 1);
+register();
+await import("../src/cli/main.ts");

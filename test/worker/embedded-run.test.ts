@@ -6,7 +6,8 @@ import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 
 const ROOT = join(import.meta.dirname, "..", "..");
-const CLI = [join(ROOT, "node_modules", "tsx", "dist", "cli.mjs"), join(ROOT, "src", "cli", "main.ts")];
+// one process (no tsx wrapper process), so that SIGKILL really kills the worker
+const CLI = ["--import", "tsx", join(ROOT, "src", "cli", "main.ts")];
 
 function copyExample(): string {
   const dir = mkdtempSync(join(tmpdir(), "changecast-run-"));
