@@ -30,9 +30,10 @@ function cmp(a: bigint, b: bigint): number {
 }
 
 /**
- * ce_id: a UUID-shaped SHA-256 digest of what identifies the fact — table, source position, operation, the
- * record key (separates snapshot rows, which share a position) and the event name (not its major version, so
- * both majors of a migration carry the same id).
+ * ce_id: a UUID-shaped SHA-256 digest of what identifies the fact — table, source position, operation and the
+ * event name (not its major version, so both majors of a migration carry the same id). A log position
+ * identifies one change; snapshot reads share one position, so for them (and for connectors that report no
+ * position) the row identity is added: the record key, or the row itself when the record came without a key.
  */
 export function eventId(change: ChangeEvent, eventName: string): string {
   const hash = createHash("sha256");
@@ -42,12 +43,19 @@ export function eventId(change: ChangeEvent, eventName: string): string {
   hash.update("\u0000");
   hash.update(change.op);
   hash.update("\u0000");
-  hash.update(canonicalKey(change.key ?? change.after ?? change.before));
+  if (change.position.snapshot || change.op === "r" || !hasLogPosition(change.position)) {
+    hash.update(canonicalKey(change.key ?? change.after ?? change.before));
+  }
   hash.update("\u0000");
   hash.update(eventName);
   const hex = hash.digest("hex");
   // RFC 9562 version 8 (custom) layout, so consumers that expect a UUID accept it
-  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-8${hex.slice(13, 16)}-${((parseInt(hex[16] ?? "0", 16) & 3) | 8).toString(16)}${hex.slice(17, 20)}-${hex.slice(20, 32)}`;
+  const variant = ((parseInt(hex[16] ?? "0", 16) & 3) | 8).toString(16);
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-8${hex.slice(13, 16)}-${variant}${hex.slice(17, 20)}-${hex.slice(20, 32)}`;
+}
+
+function hasLogPosition(p: SourcePosition): boolean {
+  return (p.change !== "" && p.change !== "0") || p.detail !== "";
 }
 
 function canonicalKey(row: Row | null): string {
