@@ -324,23 +324,25 @@ function scalarText(node: YamlNode): string | null {
   return text || null;
 }
 
+// Several events often share one schema file: parse each distinct text once.
 const schemaCache = new Map<string, EventSchema | string>();
 function loadSchema(file: string, path: string): EventSchema | string {
-  const cached = schemaCache.get(file);
-  if (cached) return cached;
   let text: string;
   try {
     text = readFileSync(file, "utf8");
   } catch {
     return `schema file "${path}" not found (${file})`;
   }
+  const cacheKey = `${file}\u0000${text}`;
+  const cached = schemaCache.get(cacheKey);
+  if (cached) return cached;
   let result: EventSchema | string;
   try {
     result = EventSchema.parse(JSON.parse(text) as unknown, file);
   } catch (err) {
     result = `schema "${path}" is invalid: ${(err as Error).message}`;
   }
-  schemaCache.set(file, result);
+  schemaCache.set(cacheKey, result);
   return result;
 }
 
