@@ -13,3 +13,4 @@ export {
   type TimeUnit,
 } from "./logical.js";
 export { compileSchema, type ConnectSchema, type ValueDecoder } from "./connect-schema.js";
+export { DebeziumAvroDecoder, type DebeziumAvroOptions } from "./debezium-avro.js";
