@@ -10,6 +10,7 @@ import { runCommand } from "./run.js";
 import { runSchemasCompat } from "./schemas-compat.js";
 import { schemasCommand } from "./schemas.js";
 import { runRegistryServe } from "./registry-serve.js";
+import { registerMigrateCommands } from "../migrate/cli.js";
 
 const program = new Command();
 program
@@ -82,6 +83,8 @@ for (const action of ["plan", "apply"] as const) {
     .option(...configOption)
     .action(async (o: { config: string }) => finish(await schemasCommand(action, o, processIO)));
 }
+
+registerMigrateCommands(program, finish);
 
 const registry = program.command("registry").description("the embedded Confluent-compatible Schema Registry");
 registry

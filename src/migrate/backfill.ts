@@ -1,0 +1,165 @@
+// Backfill (embedded mode): re-derives the new major's history from the source files, publishing only the new
+// major and only the facts its topic does not carry yet (by ce_id), so a re-run after a crash publishes the rest.
+import { appendFileSync, existsSync, mkdirSync, readFileSync, statSync, truncateSync } from "node:fs";
+import { join } from "node:path";
+import type { PipelineConfig } from "../config/pipeline-config.js";
+import type { SourceRecord } from "../decode/change-event.js";
+import { parseKcatLine } from "../decode/kcat.js";
+import { stringifyJson } from "../encode/json.js";
+import { TransformSet } from "../map/mapper.js";
+import type { EventDeclaration } from "../map/transform-file.js";
+import { comparePositions, parsePosition } from "../publish/event-id.js";
+import type { PublishedRecord } from "../publish/output-record.js";
+import type { SchemaRegistry } from "../schemas/registry.js";
+import { OffsetStore } from "../state/offsets.js";
+import type { StateStore } from "../state/store.js";
+import { registerEventSchemas } from "../worker/pipeline-setup.js";
+import { RecordProcessor } from "../worker/record-processor.js";
+import { readEmbeddedTopic } from "./topics.js";
+
+export interface BackfillOptions {
+  config: PipelineConfig;
+  store: StateStore;
+  registry: SchemaRegistry;
+  /** the pipeline's transforms; only the event's new major is used */
+  transforms: TransformSet;
+  event: string;
+  major: number;
+  /** only changes at or after this changecast_position */
+  from?: string;
+  batchSize?: number;
+  onProgress?: (p: BackfillProgress) => void;
+  /** set to stop after the current batch (the next run continues by ce_id) */
+  signal?: AbortSignal;
+}
+
+export interface BackfillProgress {
+  read: number;
+  total: number;
+  published: number;
+  alreadyPresent: number;
+  /** changes the new major's mapping rejects (the live run dead-letters them) */
+  failed: number;
+  etaSeconds: number | null;
+  done: boolean;
+}
+
+/** Source records of every embedded source file, in the order the embedded worker consumes them. */
+export function readSourceRecords(config: PipelineConfig): SourceRecord[] {
+  const all: { record: SourceRecord; ts: number; file: number; line: number }[] = [];
+  config.source.files.forEach((path, file) => {
+    const lines = readFileSync(path, "utf8").split("\n");
+    lines.forEach((text, line) => {
+      if (text.trim() === "") return;
+      try {
+        const record = parseKcatLine(text);
+        all.push({ record, ts: record.timestamp ?? 0, file, line });
+      } catch {
+        // not a kcat line: the live run dead-lettered it; nothing to backfill
+      }
+    });
+  });
+  // the embedded transport's k-way merge by timestamp: earlier file first on ties, file order kept
+  all.sort((a, b) => a.ts - b.ts || a.file - b.file || a.line - b.line);
+  return all.map((r) => r.record);
+}
+
+export async function backfillEmbedded(options: BackfillOptions): Promise<BackfillProgress> {
+  const { config, store } = options;
+  // only the new major of this event: other events and the old major are untouched
+  const isTarget = (d: EventDeclaration) => d.name === options.event && (d.major ?? 1) === options.major;
+  const files = options.transforms.files
+    .map((f) => ({ ...f, events: f.events.filter(isTarget) }))
+    .filter((f) => f.events.length > 0);
+  const first = files[0]?.events[0];
+  if (!first) throw new Error(`backfill: no transform file declares ${options.event} major ${options.major}`);
+  const topic = first.topic;
+  const name = `${topic}.jsonl`;
+  const path = join(config.outputDir, name);
+  const transforms = new TransformSet(files);
+  transforms.selectMajors(new Map([[options.event, new Set([options.major])]]));
+  const registrations = await registerEventSchemas(config, transforms, options.registry);
+  const processor = new RecordProcessor({
+    pipeline: config.pipeline,
+    transforms,
+    registrations,
+    deadLetterTopic: config.errors.deadLetterTopic,
+    maxRecordBytes: config.limits.maxRecordBytes,
+    maxEventBytes: config.limits.maxEventBytes,
+  });
+
+  const offsets = await OffsetStore.open(store.knex, config.pipeline);
+  mkdirSync(config.outputDir, { recursive: true });
+  // output of an interrupted batch (worker or backfill) is not part of the topic: cut it off, as the worker does
+  let length = (await offsets.outputLengths()).get(name) ?? 0;
+  if (existsSync(path) && statSync(path).size > length) truncateSync(path, length);
+  const present = new Set(
+    (await readEmbeddedTopic(store.knex, config.pipeline, config.outputDir, topic)).map(
+      (r) => r.headers.ce_id,
+    ),
+  );
+
+  const from = options.from ? parsePosition(options.from) : null;
+  const records = readSourceRecords(config);
+  const progress: BackfillProgress = {
+    read: 0,
+    total: records.length,
+    published: 0,
+    alreadyPresent: 0,
+    failed: 0,
+    etaSeconds: null,
+    done: false,
+  };
+  const started = Date.now();
+  const batchSize = options.batchSize ?? 500;
+  for (let i = 0; i < records.length && !options.signal?.aborted; i += batchSize) {
+    const lines: string[] = [];
+    for (const record of records.slice(i, i + batchSize)) {
+      const outcome = processor.process(record);
+      progress.read++;
+      if (outcome.kind === "dead-letter") {
+        if (outcome.stage !== "ROUTE") progress.failed++;
+        continue;
+      }
+      if (outcome.kind !== "events") continue;
+      for (const out of outcome.records) {
+        const id = out.record.headers.ce_id ?? "";
+        if (from && comparePositions(parsePosition(out.record.headers.changecast_position ?? ""), from) < 0)
+          continue;
+        if (present.has(id)) {
+          progress.alreadyPresent++;
+          continue;
+        }
+        present.add(id);
+        lines.push(outputLine(out));
+        progress.published++;
+      }
+    }
+    if (lines.length) {
+      const text = lines.join("\n") + "\n";
+      appendFileSync(path, text);
+      length += Buffer.byteLength(text);
+      // the same bookkeeping as the worker: the line counts once its length is committed
+      await offsets.commit([], new Map([[name, length]]));
+    }
+    const elapsed = (Date.now() - started) / 1000;
+    progress.etaSeconds =
+      progress.read > 0 ? Math.round((elapsed / progress.read) * (progress.total - progress.read)) : null;
+    options.onProgress?.({ ...progress });
+  }
+  progress.done = progress.read === progress.total;
+  progress.etaSeconds = 0;
+  return progress;
+}
+
+/** The embedded output line of a published record (the same format the embedded transport writes). */
+function outputLine({ record, view }: PublishedRecord): string {
+  return stringifyJson({
+    ...view,
+    wire: {
+      key: record.key ? record.key.toString("base64") : null,
+      value: record.value ? record.value.toString("base64") : null,
+      timestamp: record.timestamp,
+    },
+  });
+}

@@ -1,0 +1,47 @@
+// The `changecast migrate` command group (registered by src/cli/main.ts).
+import { type Command, InvalidArgumentError } from "commander";
+import { processIO } from "../cli/io.js";
+import { migrateCommand, type MigrateAction, type MigrateOptions } from "./commands.js";
+
+const DESCRIPTIONS: Record<MigrateAction, string> = {
+  plan: "show the incompatibilities between the majors, the new topic and subject, the consumer groups",
+  start: "publish both majors for every change from now on",
+  backfill: "embedded mode: re-derive the new major's history from source.files (deduplicated by ce_id)",
+  status: "per consumer group: position and lag on the old and the new topic, switched or not",
+  cutover: "readiness check: backfill done or not needed, every registered group switched (exit 1 if not)",
+  finish: "stop publishing the old major (its topic stays)",
+  abort: "stop publishing the new major (the old one is untouched)",
+  switch: "move a stopped consumer group from the old topic to exact offsets on the new one",
+  "register-consumer": "register a consumer group of the event (status and cutover account for it)",
+};
+
+const major = (v: string) => {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError("not a major version");
+  return n;
+};
+
+export function registerMigrateCommands(program: Command, finish: (code: number) => void): void {
+  const migrate = program
+    .command("migrate")
+    .description("the dual-publish migrator for incompatible schema changes");
+  for (const action of Object.keys(DESCRIPTIONS) as MigrateAction[]) {
+    const cmd = migrate
+      .command(action)
+      .description(DESCRIPTIONS[action])
+      .option("-c, --config <file>", "pipeline config", "changecast.yaml")
+      .requiredOption("-e, --event <name>", "the event (its name in the transform files)")
+      .option("--to <major>", "the target major (default: the next declared one)", major);
+    if (action === "switch" || action === "register-consumer")
+      cmd.requiredOption("-g, --group <group>", "consumer group id");
+    if (action === "switch")
+      cmd.option("--filter-file <file>", "write the switch filter's skip set (JSON) for consumers");
+    if (action === "switch" || action === "finish" || action === "abort")
+      cmd.option("--force", "skip the safety check");
+    if (action === "backfill")
+      cmd.option("--from <position>", "only changes at or after this changecast_position");
+    if (action === "cutover")
+      cmd.option("--skip-backfill", "accept that history before the start stays on the old topic only");
+    cmd.action(async (o: MigrateOptions) => finish(await migrateCommand(action, o, processIO)));
+  }
+}

@@ -1,0 +1,554 @@
+// `changecast migrate …`: the dual-publish lifecycle plan → start → [backfill] → switch (per group) → status →
+// cutover → finish | abort. Every step reads the state first and is a no-op when already done, so any step can
+// be re-run after a crash.
+import { writeFileSync } from "node:fs";
+import { hostname } from "node:os";
+import { loadPipelineConfig, type PipelineConfig } from "../config/pipeline-config.js";
+import { ConfigError } from "../config/yaml-source.js";
+import type { CommandIO } from "../cli/io.js";
+import { TransformSet } from "../map/mapper.js";
+import type { EventDeclaration } from "../map/transform-file.js";
+import { kafkaClientConfig } from "../publish/kafka-client.js";
+import { checkCompatibility } from "../schemas/compat.js";
+import type { SchemaRegistry } from "../schemas/registry.js";
+import { subjectName } from "../schemas/subject-name.js";
+import { openStateStore, type StateStore } from "../state/store.js";
+import { loadTransforms, openRegistry, registerEventSchemas } from "../worker/pipeline-setup.js";
+import { backfillEmbedded } from "./backfill.js";
+import { activeMajors, MIGRATIONS_POLL_MS } from "./majors.js";
+import { MigrationStore, type Migration } from "./state.js";
+import { computeSwitch, describeSwitch, type SwitchPlan } from "./switch.js";
+import { EmbeddedTopicAccess, KafkaTopicAccess, type TopicAccess } from "./topics.js";
+
+export interface MigrateOptions {
+  config: string;
+  event: string;
+  /** target major (default: the next declared major above the current one) */
+  to?: number;
+  group?: string;
+  force?: boolean;
+  from?: string;
+  filterFile?: string;
+  skipBackfill?: boolean;
+}
+
+/** Everything a migrate step needs, opened once. */
+interface Context {
+  config: PipelineConfig;
+  transforms: TransformSet;
+  store: StateStore;
+  migrations: MigrationStore;
+  registry: SchemaRegistry;
+  event: string;
+  current: number;
+  target: number;
+  oldDecl: EventDeclaration;
+  newDecl: EventDeclaration;
+  oldSubject: string;
+  newSubject: string;
+  /** the migration row for (event, target), if any */
+  row: Migration | null;
+  topics(): Promise<TopicAccess>;
+}
+
+export class MigrateError extends Error {
+  override readonly name = "MigrateError";
+}
+
+async function openContext(opts: MigrateOptions): Promise<Context & { close(): Promise<void> }> {
+  const config = loadPipelineConfig(opts.config);
+  const { transforms, problems } = loadTransforms(config);
+  if (problems.length) throw new ConfigError(problems);
+  const declared = transforms.declarations.filter((d) => d.name === opts.event);
+  if (!declared.length) {
+    const names = [...new Set(transforms.declarations.map((d) => d.name))].join(", ");
+    throw new MigrateError(`no event "${opts.event}" in the transform files (events: ${names})`);
+  }
+  const majors = [...new Set(declared.map((d) => d.major ?? 1))].sort((a, b) => a - b);
+  const store = await openStateStore(config.state, config.baseDir);
+  let access: TopicAccess | null = null;
+  let registry: SchemaRegistry | null = null;
+  try {
+    const migrations = await MigrationStore.open(store.knex, config.pipeline);
+    const rows = await migrations.migrations(opts.event);
+    const published =
+      [
+        ...activeMajors(
+          majors[0] ?? 1,
+          rows.filter((r) => r.status === "finished"),
+        ),
+      ][0] ?? 1;
+    const inProgress = rows.find((r) => r.status === "started" || r.status === "cutover");
+    const lastFinished = rows.filter((r) => r.status === "finished").at(-1);
+    // re-running a step of a finished migration addresses that migration
+    const target =
+      opts.to ?? inProgress?.toMajor ?? majors.find((m) => m > published) ?? lastFinished?.toMajor;
+    const current = rows.find((r) => r.toMajor === target)?.fromMajor ?? published;
+    if (target === undefined) {
+      throw new MigrateError(
+        `${opts.event}: no major above ${current} is declared; add one under \`majors:\` in ${declared[0]?.file ?? "its transform file"}`,
+      );
+    }
+    const oldDecl = declared.find((d) => (d.major ?? 1) === current);
+    const newDecl = declared.find((d) => (d.major ?? 1) === target);
+    if (!oldDecl || !newDecl) {
+      throw new MigrateError(
+        `${opts.event}: major ${!oldDecl ? current : target} is not declared (declared: ${majors.join(", ")})`,
+      );
+    }
+    registry = await openRegistry(config, store);
+    const strategy = config.registry.subjectNameStrategy;
+    const reg = registry;
+    return {
+      config,
+      transforms,
+      store,
+      migrations,
+      registry,
+      event: opts.event,
+      current,
+      target,
+      oldDecl,
+      newDecl,
+      oldSubject: subjectName(strategy, oldDecl.topic, oldDecl.schema.fullName),
+      newSubject: subjectName(strategy, newDecl.topic, newDecl.schema.fullName),
+      row: rows.find((r) => r.toMajor === target) ?? null,
+      topics: async () => {
+        access ??=
+          config.kafka.brokers.length > 0
+            ? await KafkaTopicAccess.open(
+                kafkaClientConfig({
+                  brokers: config.kafka.brokers,
+                  clientId: `${config.kafka.clientId}-migrate-${hostname()}`,
+                  env: process.env,
+                }),
+              )
+            : await EmbeddedTopicAccess.open(store.knex, config.pipeline, config.outputDir);
+        return access;
+      },
+      close: async () => {
+        await access?.close();
+        await reg.close?.();
+        await store.close();
+      },
+    };
+  } catch (err) {
+    await registry?.close?.();
+    await store.close();
+    throw err;
+  }
+}
+
+export type MigrateAction =
+  "plan" | "start" | "backfill" | "status" | "cutover" | "finish" | "abort" | "switch" | "register-consumer";
+
+export async function migrateCommand(
+  action: MigrateAction,
+  opts: MigrateOptions,
+  io: CommandIO,
+): Promise<number> {
+  let ctx: Awaited<ReturnType<typeof openContext>>;
+  try {
+    ctx = await openContext(opts);
+  } catch (err) {
+    if (err instanceof MigrateError) {
+      io.err(`changecast migrate ${action}: ${err.message}`);
+      return 1;
+    }
+    throw err;
+  }
+  try {
+    switch (action) {
+      case "plan":
+        return await plan(ctx, io);
+      case "start":
+        return await start(ctx, io);
+      case "backfill":
+        return await backfill(ctx, opts, io);
+      case "status":
+        return await status(ctx, io);
+      case "cutover":
+        return await cutover(ctx, opts, io);
+      case "finish":
+        return await finish(ctx, opts, io);
+      case "abort":
+        return await abort(ctx, opts, io);
+      case "switch":
+        return await switchGroup(ctx, opts, io);
+      case "register-consumer":
+        return await registerConsumer(ctx, opts, io);
+    }
+  } catch (err) {
+    if (err instanceof MigrateError) {
+      io.err(`changecast migrate ${action}: ${err.message}`);
+      return 1;
+    }
+    throw err;
+  } finally {
+    await ctx.close();
+  }
+}
+
+const label = (ctx: Context) => `${ctx.event} major ${ctx.current} → ${ctx.target}`;
+
+async function plan(ctx: Context, io: CommandIO): Promise<number> {
+  const { registry, oldDecl, newDecl } = ctx;
+  io.out(`migration plan: ${label(ctx)}`);
+  io.out(`  old: topic ${oldDecl.topic}, subject ${ctx.oldSubject} (${rel(ctx, oldDecl.schemaFile)})`);
+  const registered = await registry.lookup(ctx.newSubject, newDecl.schema.canonical);
+  const latestNew = await registry.latest(ctx.newSubject);
+  const newState = registered
+    ? `registered as version ${registered.version}`
+    : latestNew
+      ? `subject exists (version ${latestNew.version})`
+      : "new subject";
+  io.out(
+    `  new: topic ${newDecl.topic}, subject ${ctx.newSubject} (${rel(ctx, newDecl.schemaFile)}) — ${newState}`,
+  );
+  if (ctx.newSubject === ctx.oldSubject) {
+    io.out(
+      `  PROBLEM: both majors map to subject ${ctx.oldSubject} under ${ctx.config.registry.subjectNameStrategy}; give major ${ctx.target} ` +
+        `its own record namespace (e.g. ${oldDecl.schema.fullName.replace(/\.([^.]+)$/, `.v${ctx.target}.$1`)})`,
+    );
+  }
+  const previous = await registry.versions(ctx.oldSubject);
+  const level = previous.length
+    ? await registry.compatibility(ctx.oldSubject)
+    : ctx.config.registry.compatibility;
+  const verdict = checkCompatibility(
+    level,
+    newDecl.schema.canonical,
+    previous.length ? previous.map((v) => v.schema) : [oldDecl.schema.canonical],
+  );
+  if (verdict.isCompatible) {
+    io.out(
+      `  compatibility with ${ctx.oldSubject} under ${level}: compatible — a new version of the existing subject would do; a migration is optional`,
+    );
+  } else {
+    io.out(`  compatibility with ${ctx.oldSubject} under ${level}: INCOMPATIBLE`);
+    for (const m of verdict.messages) io.out(`    - ${m}`);
+  }
+  const groups = await ctx.migrations.groups(ctx.event);
+  io.out(
+    groups.length
+      ? `  consumer groups: ${groups.map((g) => `${g.group}${g.switchedTo ? ` (switched to ${g.switchedTo})` : ""}`).join(", ")}`
+      : `  consumer groups: none registered (changecast migrate register-consumer --event ${ctx.event} --group G)`,
+  );
+  io.out(`  state: ${ctx.row ? `${ctx.row.status}, backfill ${ctx.row.backfill}` : "not started"}`);
+  if (!ctx.row || ctx.row.status === "aborted") io.out(`next: changecast migrate start --event ${ctx.event}`);
+  return 0;
+}
+
+async function start(ctx: Context, io: CommandIO): Promise<number> {
+  const row = ctx.row;
+  if (row && (row.status === "started" || row.status === "cutover")) {
+    io.out(`${label(ctx)}: already started at ${row.startedAt} (nothing to do)`);
+    return 0;
+  }
+  if (row?.status === "finished") {
+    io.out(`${label(ctx)}: already finished (nothing to do)`);
+    return 0;
+  }
+  const others = (await ctx.migrations.migrations(ctx.event)).filter(
+    (m) => (m.status === "started" || m.status === "cutover") && m.toMajor !== ctx.target,
+  );
+  if (others[0])
+    throw new MigrateError(
+      `${ctx.event}: the migration to major ${others[0].toMajor} is in progress; finish or abort it first`,
+    );
+  if (ctx.newSubject === ctx.oldSubject) {
+    throw new MigrateError(`both majors map to subject ${ctx.oldSubject}; see \`changecast migrate plan\``);
+  }
+  // register first: a schema the registry refuses must stop the start, not the workers
+  const only = new TransformSet(
+    ctx.transforms.files.map((f) => ({
+      ...f,
+      events: f.events.filter((d) => d.name === ctx.event && (d.major ?? 1) === ctx.target),
+    })),
+  );
+  const registrations = await registerEventSchemas(ctx.config, only, ctx.registry);
+  const reg = registrations.get(ctx.newDecl);
+  await ctx.migrations.save({
+    pipeline: ctx.config.pipeline,
+    event: ctx.event,
+    fromMajor: ctx.current,
+    toMajor: ctx.target,
+    oldTopic: ctx.oldDecl.topic,
+    newTopic: ctx.newDecl.topic,
+    newSubject: ctx.newSubject,
+    status: "started",
+    backfill: "none",
+    backfillProgress: "",
+    startedAt: new Date().toISOString(),
+  });
+  io.out(`${label(ctx)}: started${row?.status === "aborted" ? " (again, after an abort)" : ""}`);
+  io.out(`  ${ctx.newSubject} version ${reg?.version ?? "?"} (schema id ${reg?.id ?? "?"})`);
+  io.out(
+    `  workers now publish both ${ctx.oldDecl.topic} and ${ctx.newDecl.topic} for every change, with the same ce_id`,
+  );
+  io.out(
+    ctx.config.kafka.brokers.length
+      ? `  running workers pick this up within ${MIGRATIONS_POLL_MS / 1000} s`
+      : `  embedded mode: from the next \`changecast run\``,
+  );
+  io.out(
+    `  history before now is only on ${ctx.oldDecl.topic}: \`changecast migrate backfill --event ${ctx.event}\` re-derives it`,
+  );
+  return 0;
+}
+
+function requireInProgress(ctx: Context, step: string): Migration {
+  const row = ctx.row;
+  if (!row || row.status === "aborted")
+    throw new MigrateError(`${label(ctx)} is not started; \`migrate ${step}\` needs \`migrate start\` first`);
+  return row;
+}
+
+async function backfill(ctx: Context, opts: MigrateOptions, io: CommandIO): Promise<number> {
+  const row = requireInProgress(ctx, "backfill");
+  if (row.status === "finished") throw new MigrateError(`${label(ctx)} is finished; nothing to backfill`);
+  if (ctx.config.kafka.brokers.length) {
+    throw new MigrateError(
+      "backfill re-reads source.files and runs in embedded mode only; with Kafka, re-consume the source topics with a second pipeline name publishing only the new major",
+    );
+  }
+  // backfilled history lands after the live tail: a group already switched would meet those facts again
+  const switched = (await ctx.migrations.groups(ctx.event)).filter((g) => g.switchedTo === ctx.target);
+  if (switched.length) {
+    throw new MigrateError(
+      `groups already switched to ${ctx.newDecl.topic} (${switched.map((g) => g.group).join(", ")}) would receive the backfilled facts; backfill before switching`,
+    );
+  }
+  await ctx.migrations.save({ ...row, backfill: "running" });
+  const result = await backfillEmbedded({
+    config: ctx.config,
+    store: ctx.store,
+    registry: ctx.registry,
+    transforms: ctx.transforms,
+    event: ctx.event,
+    major: ctx.target,
+    ...(opts.from ? { from: opts.from } : {}),
+    onProgress: (p) => {
+      const pct = p.total ? Math.floor((p.read / p.total) * 100) : 100;
+      io.out(
+        `backfill: ${p.read}/${p.total} source records (${pct}%), ${p.published} published, ${p.alreadyPresent} already on ${ctx.newDecl.topic}, ETA ${p.etaSeconds ?? "?"} s`,
+      );
+    },
+  });
+  const summary = `${result.read} source records read, ${result.published} facts published, ${result.alreadyPresent} already present, ${result.failed} not mappable`;
+  await ctx.migrations.save({
+    ...row,
+    backfill: result.done ? "done" : "running",
+    backfillProgress: summary,
+  });
+  io.out(`backfill ${result.done ? "done" : "interrupted"}: ${summary}`);
+  return result.done ? 0 : 1;
+}
+
+interface GroupLine {
+  group: string;
+  oldPosition: bigint | null;
+  oldLag: bigint | null;
+  newPosition: bigint | null;
+  newLag: bigint | null;
+  switched: string;
+}
+
+async function status(ctx: Context, io: CommandIO): Promise<number> {
+  const row = ctx.row;
+  io.out(
+    `${label(ctx)}: ${row ? `${row.status} (since ${row.startedAt}), backfill ${row.backfill}${row.backfillProgress ? ` — ${row.backfillProgress}` : ""}` : "not started"}`,
+  );
+  const access = await ctx.topics();
+  const oldEnd = await safeEnds(access, ctx.oldDecl.topic);
+  const newEnd = await safeEnds(access, ctx.newDecl.topic);
+  io.out(
+    `  old ${ctx.oldDecl.topic}: end ${sum(oldEnd) ?? "-"} · new ${ctx.newDecl.topic}: end ${sum(newEnd) ?? "-"}`,
+  );
+  const lines: GroupLine[] = [];
+  for (const g of await ctx.migrations.groups(ctx.event)) {
+    const o = await access.fetchGroup(g.group, ctx.oldDecl.topic);
+    const n = await access.fetchGroup(g.group, ctx.newDecl.topic);
+    lines.push({
+      group: g.group,
+      oldPosition: o.size ? sum(o) : null,
+      oldLag: o.size && oldEnd ? lag(oldEnd, o) : null,
+      newPosition: n.size ? sum(n) : null,
+      newLag: n.size && newEnd ? lag(newEnd, n) : null,
+      switched: g.switchedTo
+        ? `yes (${g.switchCase}${g.skipIds.length ? `, ${g.skipIds.length} to skip` : ""})`
+        : "no",
+    });
+  }
+  if (!lines.length)
+    io.out(
+      `  no consumer groups registered (changecast migrate register-consumer --event ${ctx.event} --group G)`,
+    );
+  else {
+    const w = Math.max(5, ...lines.map((l) => l.group.length));
+    io.out(`  ${"group".padEnd(w)}  old position  old lag  new position  new lag  switched`);
+    const c = (v: bigint | null, n: number) => (v === null ? "-" : v.toString()).padEnd(n);
+    for (const l of lines)
+      io.out(
+        `  ${l.group.padEnd(w)}  ${c(l.oldPosition, 12)}  ${c(l.oldLag, 7)}  ${c(l.newPosition, 12)}  ${c(l.newLag, 7)}  ${l.switched}`,
+      );
+  }
+  return 0;
+}
+
+async function safeEnds(access: TopicAccess, topic: string): Promise<Map<number, bigint> | null> {
+  try {
+    return await access.endOffsets(topic);
+  } catch {
+    return null;
+  }
+}
+function sum(m: Map<number, bigint> | null): bigint | null {
+  return m ? [...m.values()].reduce((a, b) => a + b, 0n) : null;
+}
+function lag(end: Map<number, bigint>, committed: Map<number, bigint>): bigint {
+  let total = 0n;
+  for (const [p, e] of end) total += e - (committed.get(p) ?? 0n);
+  return total;
+}
+
+/** Old-topic facts the new topic does not carry (what backfill would add). */
+async function missingOnNew(ctx: Context): Promise<number> {
+  const access = await ctx.topics();
+  const plan = computeSwitch(
+    await access.snapshot(ctx.oldDecl.topic),
+    await access.snapshot(ctx.newDecl.topic),
+    new Map(),
+  );
+  return plan.missing.length;
+}
+
+async function cutover(ctx: Context, opts: MigrateOptions, io: CommandIO): Promise<number> {
+  const row = requireInProgress(ctx, "cutover");
+  if (row.status === "finished") {
+    io.out(`${label(ctx)}: already finished`);
+    return 0;
+  }
+  const problems: string[] = [];
+  const missing = row.backfill === "done" ? 0 : await missingOnNew(ctx);
+  if (row.backfill === "done") io.out("  backfill: done");
+  else if (missing === 0)
+    io.out(`  backfill: not needed (every fact on ${ctx.oldDecl.topic} is on ${ctx.newDecl.topic})`);
+  else if (opts.skipBackfill)
+    io.out(`  backfill: skipped (--skip-backfill): ${missing} older facts stay only on ${ctx.oldDecl.topic}`);
+  else
+    problems.push(
+      `backfill: ${missing} facts on ${ctx.oldDecl.topic} are not on ${ctx.newDecl.topic} (run \`migrate backfill\`, or --skip-backfill)`,
+    );
+  const groups = await ctx.migrations.groups(ctx.event);
+  if (!groups.length)
+    io.out("  consumer groups: none registered — make sure nobody else consumes the old topic");
+  for (const g of groups) {
+    if (g.switchedTo === ctx.target) io.out(`  group ${g.group}: switched (${g.switchCase})`);
+    else
+      problems.push(
+        `group ${g.group}: not switched (stop it, then \`migrate switch --event ${ctx.event} --group ${g.group}\`)`,
+      );
+  }
+  for (const p of problems) io.out(`  NOT READY ${p}`);
+  if (problems.length) {
+    io.out(`${label(ctx)}: not ready for cutover`);
+    return 1;
+  }
+  if (row.status !== "cutover") await ctx.migrations.save({ ...row, status: "cutover" });
+  io.out(
+    `${label(ctx)}: ready — cut over; \`changecast migrate finish --event ${ctx.event}\` stops publishing major ${ctx.current}`,
+  );
+  return 0;
+}
+
+async function finish(ctx: Context, opts: MigrateOptions, io: CommandIO): Promise<number> {
+  const row = requireInProgress(ctx, "finish");
+  if (row.status === "finished") {
+    io.out(`${label(ctx)}: already finished (nothing to do)`);
+    return 0;
+  }
+  if (row.status !== "cutover" && !opts.force)
+    throw new MigrateError(`${label(ctx)}: run \`migrate cutover\` first (or --force)`);
+  await ctx.migrations.save({ ...row, status: "finished" });
+  io.out(
+    `${label(ctx)}: finished — major ${ctx.current} is no longer published; ${ctx.oldDecl.topic} and its subject stay as they are`,
+  );
+  return 0;
+}
+
+async function abort(ctx: Context, opts: MigrateOptions, io: CommandIO): Promise<number> {
+  const row = ctx.row;
+  if (!row || row.status === "aborted") {
+    io.out(`${label(ctx)}: not in progress (nothing to do)`);
+    return 0;
+  }
+  if (row.status === "finished") throw new MigrateError(`${label(ctx)} is finished; it cannot be aborted`);
+  const switched = (await ctx.migrations.groups(ctx.event)).filter((g) => g.switchedTo === ctx.target);
+  if (switched.length && !opts.force) {
+    throw new MigrateError(
+      `groups already consume ${ctx.newDecl.topic}: ${switched.map((g) => g.group).join(", ")} (--force to abort anyway)`,
+    );
+  }
+  await ctx.migrations.save({ ...row, status: "aborted" });
+  io.out(
+    `${label(ctx)}: aborted — ${ctx.newDecl.topic} is no longer published (it keeps what it has); ${ctx.oldDecl.topic} is untouched`,
+  );
+  return 0;
+}
+
+async function registerConsumer(ctx: Context, opts: MigrateOptions, io: CommandIO): Promise<number> {
+  if (!opts.group) throw new MigrateError("--group is required");
+  await ctx.migrations.registerGroup(ctx.event, opts.group);
+  io.out(`group ${opts.group} registered for ${ctx.event}`);
+  return 0;
+}
+
+async function switchGroup(ctx: Context, opts: MigrateOptions, io: CommandIO): Promise<number> {
+  if (!opts.group) throw new MigrateError("--group is required");
+  const row = requireInProgress(ctx, "switch");
+  const group = opts.group;
+  const known = (await ctx.migrations.groups(ctx.event)).find((g) => g.group === group);
+  if (known?.switchedTo === ctx.target && !opts.force) {
+    io.out(
+      `group ${group} already switched to ${ctx.newDecl.topic} at ${known.switchedAt} (${known.switchCase}); offsets left as they are`,
+    );
+    return 0;
+  }
+  const access = await ctx.topics();
+  const plan = await planSwitch(access, row.oldTopic, row.newTopic, group);
+  for (const line of describeSwitch(plan)) io.out(line);
+  if (plan.case === "blocked") return 1;
+  // offsets first, then the switched mark: a crash in between re-runs to the same offsets
+  await access.commitGroup(group, row.newTopic, new Map(plan.starts.map((s) => [s.partition, s.offset])));
+  await ctx.migrations.markSwitched(ctx.event, group, ctx.target, plan.case, plan.skipIds);
+  if (opts.filterFile) {
+    writeFileSync(
+      opts.filterFile,
+      JSON.stringify({ event: ctx.event, group, topic: row.newTopic, skipIds: plan.skipIds }, null, 2) + "\n",
+    );
+    io.out(`switch filter written to ${opts.filterFile}`);
+  }
+  io.out(
+    `group ${group} switched: committed offsets on ${row.newTopic}; start its ${ctx.newDecl.topic} consumer${plan.case === "filter" ? " with the switch filter (createSwitchFilter / loadSwitchFilter)" : ""}`,
+  );
+  return 0;
+}
+
+/** The switch-over for a stopped group: snapshots of both topics and its committed offsets on the old one. */
+export async function planSwitch(
+  access: TopicAccess,
+  oldTopic: string,
+  newTopic: string,
+  group: string,
+): Promise<SwitchPlan> {
+  const committed = await access.fetchGroup(group, oldTopic);
+  // the old topic first: a fact published to both after this read is on the new topic too, never lost
+  const old = await access.snapshot(oldTopic);
+  const neu = await access.snapshot(newTopic);
+  return computeSwitch(old, neu, committed);
+}
+
+function rel(ctx: Context, file: string): string {
+  return file.startsWith(ctx.config.baseDir + "/") ? file.slice(ctx.config.baseDir.length + 1) : file;
+}

@@ -1,0 +1,17 @@
+// Library exports of the migrator, for consumers that manage their own offsets.
+export { computeSwitch, createSwitchFilter, describeSwitch } from "./switch.js";
+export type {
+  FactRef,
+  HeaderBag,
+  PartitionSnapshot,
+  PartitionStart,
+  SwitchCase,
+  SwitchFilter,
+  SwitchPlan,
+  TopicSnapshot,
+} from "./switch.js";
+export { EmbeddedTopicAccess, KafkaTopicAccess, readEmbeddedTopic } from "./topics.js";
+export type { EmbeddedRecord, TopicAccess } from "./topics.js";
+export { EmbeddedGroupOffsets, MigrationStore } from "./state.js";
+export { loadSwitchFilter } from "./filter.js";
+export { planSwitch } from "./commands.js";

@@ -1,0 +1,232 @@
+// Migration state in the state store: the lifecycle of each major-version migration (`migrations`), the consumer
+// groups registered for an event (`migration_groups`) and, in embedded mode, consumer-group offsets on the output
+// files (`consumer_group_offsets`, the embedded stand-in for Kafka's __consumer_offsets).
+import type { Knex } from "knex";
+import { ensureTable } from "../state/store.js";
+
+export type MigrationStatus = "started" | "cutover" | "finished" | "aborted";
+export type BackfillStatus = "none" | "running" | "done";
+
+export interface Migration {
+  pipeline: string;
+  event: string;
+  fromMajor: number;
+  toMajor: number;
+  oldTopic: string;
+  newTopic: string;
+  newSubject: string;
+  status: MigrationStatus;
+  backfill: BackfillStatus;
+  /** records read by the last backfill run, for status output */
+  backfillProgress: string;
+  startedAt: string;
+  updatedAt: string;
+}
+
+export interface ConsumerGroupEntry {
+  event: string;
+  group: string;
+  /** the major the group consumes since `migrate switch` (null: not switched) */
+  switchedTo: number | null;
+  switchedAt: string | null;
+  /** how the switch was made: "exact" or "filter" (with the skip set in `skipIds`) */
+  switchCase: string | null;
+  /** JSON array of ce_ids the group's switch filter skips on the new topic */
+  skipIds: string[];
+}
+
+interface MigrationRow {
+  pipeline: string;
+  event: string;
+  from_major: number;
+  to_major: number;
+  old_topic: string;
+  new_topic: string;
+  new_subject: string;
+  status: string;
+  backfill: string;
+  backfill_progress: string;
+  started_at: string;
+  updated_at: string;
+}
+
+interface GroupRow {
+  event: string;
+  group_id: string;
+  switched_to: number | null;
+  switched_at: string | null;
+  switch_case: string | null;
+  skip_ids: string | null;
+}
+
+export class MigrationStore {
+  private constructor(
+    readonly knex: Knex,
+    readonly pipeline: string,
+  ) {}
+
+  static async open(knex: Knex, pipeline: string): Promise<MigrationStore> {
+    await ensureTable(knex, "migrations", (t) => {
+      t.string("pipeline", 200).notNullable();
+      t.string("event", 255).notNullable();
+      t.integer("from_major").notNullable();
+      t.integer("to_major").notNullable();
+      t.string("old_topic", 255).notNullable();
+      t.string("new_topic", 255).notNullable();
+      t.string("new_subject", 512).notNullable();
+      t.string("status", 20).notNullable();
+      t.string("backfill", 20).notNullable();
+      t.text("backfill_progress").notNullable();
+      t.string("started_at", 40).notNullable();
+      t.string("updated_at", 40).notNullable();
+      t.primary(["pipeline", "event", "to_major"]);
+    });
+    await ensureTable(knex, "migration_groups", (t) => {
+      t.string("pipeline", 200).notNullable();
+      t.string("event", 255).notNullable();
+      t.string("group_id", 255).notNullable();
+      t.integer("switched_to").nullable();
+      t.string("switched_at", 40).nullable();
+      t.string("switch_case", 20).nullable();
+      t.text("skip_ids").nullable();
+      t.primary(["pipeline", "event", "group_id"]);
+    });
+    await ensureTable(knex, "consumer_group_offsets", (t) => {
+      t.string("group_id", 255).notNullable();
+      t.string("topic", 255).notNullable();
+      t.integer("partition").notNullable();
+      t.string("next_offset", 32).notNullable();
+      t.primary(["group_id", "topic", "partition"]);
+    });
+    return new MigrationStore(knex, pipeline);
+  }
+
+  async migrations(event?: string): Promise<Migration[]> {
+    const query = this.knex<MigrationRow>("migrations").where({ pipeline: this.pipeline });
+    if (event) void query.andWhere({ event });
+    const rows = (await query.orderBy([{ column: "event" }, { column: "to_major" }])) as MigrationRow[];
+    return rows.map(toMigration);
+  }
+
+  /** Inserts or replaces a migration row (every lifecycle step writes the whole row: re-running is harmless). */
+  async save(m: Omit<Migration, "updatedAt">): Promise<void> {
+    const row: MigrationRow = {
+      pipeline: m.pipeline,
+      event: m.event,
+      from_major: m.fromMajor,
+      to_major: m.toMajor,
+      old_topic: m.oldTopic,
+      new_topic: m.newTopic,
+      new_subject: m.newSubject,
+      status: m.status,
+      backfill: m.backfill,
+      backfill_progress: m.backfillProgress,
+      started_at: m.startedAt,
+      updated_at: new Date().toISOString(),
+    };
+    await this.knex("migrations").insert(row).onConflict(["pipeline", "event", "to_major"]).merge();
+  }
+
+  async groups(event: string): Promise<ConsumerGroupEntry[]> {
+    const rows = (await this.knex("migration_groups")
+      .where({ pipeline: this.pipeline, event })
+      .orderBy("group_id")) as GroupRow[];
+    return rows.map((r) => ({
+      event: r.event,
+      group: r.group_id,
+      switchedTo: r.switched_to,
+      switchedAt: r.switched_at,
+      switchCase: r.switch_case,
+      skipIds: r.skip_ids ? (JSON.parse(r.skip_ids) as string[]) : [],
+    }));
+  }
+
+  /** Registers a consumer group of the event (idempotent: an existing entry keeps its switch state). */
+  async registerGroup(event: string, group: string): Promise<void> {
+    await this.knex("migration_groups")
+      .insert({
+        pipeline: this.pipeline,
+        event,
+        group_id: group,
+        switched_to: null,
+        switched_at: null,
+        switch_case: null,
+        skip_ids: null,
+      })
+      .onConflict(["pipeline", "event", "group_id"])
+      .ignore();
+  }
+
+  async markSwitched(
+    event: string,
+    group: string,
+    toMajor: number,
+    switchCase: string,
+    skipIds: string[],
+  ): Promise<void> {
+    await this.registerGroup(event, group);
+    await this.knex("migration_groups")
+      .where({ pipeline: this.pipeline, event, group_id: group })
+      .update({
+        switched_to: toMajor,
+        switched_at: new Date().toISOString(),
+        switch_case: switchCase,
+        skip_ids: JSON.stringify(skipIds),
+      });
+  }
+}
+
+function toMigration(r: MigrationRow): Migration {
+  return {
+    pipeline: r.pipeline,
+    event: r.event,
+    fromMajor: Number(r.from_major),
+    toMajor: Number(r.to_major),
+    oldTopic: r.old_topic,
+    newTopic: r.new_topic,
+    newSubject: r.new_subject,
+    status: r.status as MigrationStatus,
+    backfill: r.backfill as BackfillStatus,
+    backfillProgress: r.backfill_progress,
+    startedAt: r.started_at,
+    updatedAt: r.updated_at,
+  };
+}
+
+/** Consumer-group offsets of embedded mode (the output files are the topics, one partition each). */
+export class EmbeddedGroupOffsets {
+  private constructor(private readonly knex: Knex) {}
+
+  static async open(knex: Knex): Promise<EmbeddedGroupOffsets> {
+    await MigrationStore.open(knex, "");
+    return new EmbeddedGroupOffsets(knex);
+  }
+
+  /** committed next offsets of the group on the topic, by partition (empty: nothing committed) */
+  async fetch(group: string, topic: string): Promise<Map<number, bigint>> {
+    const rows = (await this.knex("consumer_group_offsets").where({ group_id: group, topic })) as {
+      partition: number;
+      next_offset: string;
+    }[];
+    return new Map(rows.map((r) => [Number(r.partition), BigInt(r.next_offset)]));
+  }
+
+  async commit(group: string, topic: string, offsets: Map<number, bigint>): Promise<void> {
+    await this.knex.transaction(async (trx) => {
+      for (const [partition, next] of offsets) {
+        await trx("consumer_group_offsets")
+          .insert({ group_id: group, topic, partition, next_offset: next.toString() })
+          .onConflict(["group_id", "topic", "partition"])
+          .merge(["next_offset"]);
+      }
+    });
+  }
+
+  /** topics the group has committed offsets on */
+  async topics(group: string): Promise<string[]> {
+    const rows = (await this.knex("consumer_group_offsets").where({ group_id: group }).distinct("topic")) as {
+      topic: string;
+    }[];
+    return rows.map((r) => r.topic).sort();
+  }
+}

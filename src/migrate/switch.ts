@@ -1,0 +1,198 @@
+// The switch-over: from a stopped consumer group's committed offsets on the old major's topic, the offsets on the
+// new major's topic from which it neither reprocesses nor skips a fact. Facts are matched by ce_id, which both
+// majors share (SPEC §5); pure functions over topic snapshots, so Kafka and embedded mode share them.
+
+/** One published record as the switch-over needs it. */
+export interface FactRef {
+  offset: bigint;
+  ceId: string;
+  /** the changecast_position header (reported, not needed for matching) */
+  position: string;
+}
+
+export interface PartitionSnapshot {
+  partition: number;
+  /** records in offset order (Kafka offsets may skip transaction markers) */
+  records: FactRef[];
+  /** the log end offset (high watermark): the next offset to be written */
+  end: bigint;
+}
+
+export interface TopicSnapshot {
+  topic: string;
+  partitions: PartitionSnapshot[];
+}
+
+export type SwitchCase = "exact" | "filter" | "blocked";
+
+export interface PartitionStart {
+  partition: number;
+  /** the offset to commit: the first fact not yet processed on the old topic (or the end) */
+  offset: bigint;
+  /** facts at or after `offset` that the group already processed on the old topic */
+  skip: number;
+  /** ce_ids either side of the boundary, as evidence for an exact switch */
+  lastProcessed: string | null;
+  firstUnprocessed: string | null;
+}
+
+export interface SwitchPlan {
+  case: SwitchCase;
+  oldTopic: string;
+  newTopic: string;
+  oldPartitions: number;
+  newPartitions: number;
+  /** facts the group processed on the old topic */
+  processed: number;
+  /** facts on the old topic the group has not processed yet */
+  pending: number;
+  starts: PartitionStart[];
+  /** ce_ids the switch filter must drop on the new topic (empty for "exact") */
+  skipIds: string[];
+  /** facts pending on the old topic that the new topic does not carry (blocked: published before `migrate start`) */
+  missing: FactRef[];
+  /** old partitions the group never committed (treated as nothing processed) */
+  uncommitted: number[];
+}
+
+/**
+ * Computes the switch. `committed` holds the group's next offset per old partition (Kafka's convention).
+ *
+ * Per new partition, the start offset is the first record whose fact the group has not processed; facts after
+ * it that the group did process (possible when partition counts differ or history was backfilled) form the
+ * skip set. Equal partition counts with the same key keep the old topic's order on the new one, so the skip
+ * set is empty and the offsets alone are exact. A pending fact missing from the new topic blocks the switch:
+ * committing past it would skip it.
+ */
+export function computeSwitch(
+  oldTopic: TopicSnapshot,
+  newTopic: TopicSnapshot,
+  committed: ReadonlyMap<number, bigint>,
+): SwitchPlan {
+  const processed = new Set<string>();
+  const pending: FactRef[] = [];
+  const uncommitted: number[] = [];
+  for (const p of oldTopic.partitions) {
+    const next = committed.get(p.partition);
+    if (next === undefined || next < 0n) uncommitted.push(p.partition);
+    const boundary = next !== undefined && next > 0n ? next : 0n;
+    for (const r of p.records) {
+      if (r.offset < boundary) processed.add(r.ceId);
+      else pending.push(r);
+    }
+  }
+  const onNew = new Set<string>();
+  for (const p of newTopic.partitions) for (const r of p.records) onNew.add(r.ceId);
+  // in at-least-once mode a fact can appear twice on the old topic: processed once is processed
+  const missing = pending.filter((r) => !onNew.has(r.ceId) && !processed.has(r.ceId));
+
+  const starts: PartitionStart[] = [];
+  const skipIds: string[] = [];
+  for (const p of [...newTopic.partitions].sort((a, b) => a.partition - b.partition)) {
+    const firstIndex = p.records.findIndex((r) => !processed.has(r.ceId));
+    const start = firstIndex < 0 ? p.end : (p.records[firstIndex] as FactRef).offset;
+    const after = firstIndex < 0 ? [] : p.records.slice(firstIndex);
+    const skips = after.filter((r) => processed.has(r.ceId)).map((r) => r.ceId);
+    skipIds.push(...skips);
+    const before = firstIndex < 0 ? p.records : p.records.slice(0, firstIndex);
+    starts.push({
+      partition: p.partition,
+      offset: start,
+      skip: skips.length,
+      lastProcessed: before.at(-1)?.ceId ?? null,
+      firstUnprocessed: firstIndex < 0 ? null : (p.records[firstIndex] as FactRef).ceId,
+    });
+  }
+  const switchCase: SwitchCase = missing.length ? "blocked" : skipIds.length ? "filter" : "exact";
+  return {
+    case: switchCase,
+    oldTopic: oldTopic.topic,
+    newTopic: newTopic.topic,
+    oldPartitions: oldTopic.partitions.length,
+    newPartitions: newTopic.partitions.length,
+    processed: processed.size,
+    pending: pending.length,
+    starts,
+    skipIds: [...new Set(skipIds)],
+    missing,
+    uncommitted,
+  };
+}
+
+/** Header values as kafkajs hands them (Buffer) or as the embedded output files hold them (string). */
+export type HeaderBag = Record<string, string | Buffer | (string | Buffer)[] | undefined>;
+
+export interface SwitchFilter {
+  /** false for a fact the group already processed on the old topic: skip it (and still commit past it) */
+  accept(headers: HeaderBag): boolean;
+  /** skip ids not met yet; 0 means the filter is inert and can be dropped */
+  readonly remaining: number;
+}
+
+/**
+ * The consumer-side filter for a "filter" switch: drops, by ce_id, the facts of the overlap that the group
+ * processed on the old topic. Each skip id is dropped once — a later record with the same id is a re-delivery
+ * the consumer's own ce_id deduplication handles as before.
+ */
+export function createSwitchFilter(skipIds: Iterable<string>): SwitchFilter {
+  const pending = new Set(skipIds);
+  return {
+    accept(headers: HeaderBag): boolean {
+      if (pending.size === 0) return true;
+      const id = headerText(headers.ce_id);
+      if (id !== null && pending.has(id)) {
+        pending.delete(id);
+        return false;
+      }
+      return true;
+    },
+    get remaining() {
+      return pending.size;
+    },
+  };
+}
+
+function headerText(value: HeaderBag[string]): string | null {
+  const v = Array.isArray(value) ? value[0] : value;
+  if (v === undefined) return null;
+  return typeof v === "string" ? v : v.toString("utf8");
+}
+
+/** One human line per partition start, for the CLI. */
+export function describeSwitch(plan: SwitchPlan): string[] {
+  const lines: string[] = [];
+  const shape = `${plan.oldTopic} (${plan.oldPartitions} partition${plan.oldPartitions === 1 ? "" : "s"}) → ${plan.newTopic} (${plan.newPartitions} partition${plan.newPartitions === 1 ? "" : "s"})`;
+  lines.push(shape);
+  lines.push(`processed on the old topic: ${plan.processed} facts; pending: ${plan.pending}`);
+  if (plan.uncommitted.length)
+    lines.push(
+      `old partitions without a committed offset (nothing processed): ${plan.uncommitted.join(", ")}`,
+    );
+  for (const s of plan.starts) {
+    const evidence =
+      s.lastProcessed || s.firstUnprocessed
+        ? ` (last processed ${s.lastProcessed ?? "-"}, first unprocessed ${s.firstUnprocessed ?? "- (end)"})`
+        : "";
+    lines.push(
+      `  partition ${s.partition}: start at offset ${s.offset}${s.skip ? `, ${s.skip} overlap facts to skip` : ""}${evidence}`,
+    );
+  }
+  if (plan.case === "exact")
+    lines.push(
+      "case: exact — offsets alone are exact (verified by ce_id at each boundary); no filter needed",
+    );
+  else if (plan.case === "filter") {
+    lines.push(
+      `case: filter — no single offset per partition is exact; committed the earliest safe offsets, ` +
+        `the switch filter skips ${plan.skipIds.length} facts already processed on ${plan.oldTopic}`,
+    );
+  } else {
+    const first = plan.missing[0];
+    lines.push(
+      `case: blocked — ${plan.missing.length} facts the group has not processed exist only on ${plan.oldTopic} ` +
+        `(published before the migration started${first ? `, first at offset ${first.offset}, position ${first.position}` : ""}); ` +
+        `run \`changecast migrate backfill\` or let the group catch up on ${plan.oldTopic} first`,
+    );
+  }
+  return lines;
+}
