@@ -1,4 +1,7 @@
 // Shared by the commands that run a pipeline (run, replay): config → transforms → registry → processor.
+import type { SourceRecord } from "../decode/change-event.js";
+import { DebeziumAvroDecoder } from "../decode/debezium-avro.js";
+import { decodeDebeziumJson } from "../decode/debezium-json.js";
 import { loadPipelineConfig, type PipelineConfig } from "../config/pipeline-config.js";
 import { ConfigError } from "../config/yaml-source.js";
 import type { TransformSet } from "../map/mapper.js";
@@ -33,7 +36,19 @@ export async function openPipeline(
     const registrations = await registerEventSchemas(config, transforms, registry);
     // the majors being published (dual publishing during a migration), kept current while the worker runs
     const migrations = await watchMigrations(store.knex, config.pipeline, transforms);
+    const topicPrefix = config.source.topicPrefix;
+    // AvroConverter sources: writer schemas come from the registry the connector registered them in
+    const avro =
+      config.source.format === "avro"
+        ? new DebeziumAvroDecoder((id) => registry.schemaById(id), { topicPrefix })
+        : null;
     const processor = new RecordProcessor({
+      ...(avro
+        ? {
+            decode: (r: SourceRecord) => avro.decode(r),
+            prepare: (rs: readonly SourceRecord[]) => avro.prefetch(rs),
+          }
+        : { decode: (r: SourceRecord) => decodeDebeziumJson(r, { topicPrefix }) }),
       pipeline: config.pipeline,
       transforms,
       registrations,

@@ -25,6 +25,7 @@ export async function replayCommand(
       lineNo++;
       if (line.trim() === "") continue;
       const record = toRecord(line, lineNo, opts.topic);
+      await pipeline.processor.prepare([record]);
       const outcome = pipeline.processor.process(record);
       stats.count(outcome);
       if (outcome.kind === "events") for (const r of outcome.records) io.out(stringifyJson(r.view));

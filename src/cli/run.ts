@@ -16,7 +16,10 @@ import { openPipeline, type OpenPipeline } from "./pipeline.js";
 /** Records per worker batch in Kafka mode: a kafkajs fetch batch is cut into slices of this size. */
 export const KAFKA_BATCH_SIZE = 2_000;
 
-export async function runCommand(opts: { config: string; batchSize?: number }, io: CommandIO): Promise<number> {
+export async function runCommand(
+  opts: { config: string; batchSize?: number },
+  io: CommandIO,
+): Promise<number> {
   const pipeline = await openPipeline(opts.config);
   const { config } = pipeline;
   const controller = new AbortController();
@@ -42,7 +45,9 @@ export async function runCommand(opts: { config: string; batchSize?: number }, i
       outputDir: config.outputDir,
       offsets,
     });
-    io.err(`changecast: pipeline ${config.pipeline} (embedded: ${config.source.files.length} source files → ${config.outputDir})`);
+    io.err(
+      `changecast: pipeline ${config.pipeline} (embedded: ${config.source.files.length} source files → ${config.outputDir})`,
+    );
     const stats = await runWorker({
       transport,
       processor: pipeline.processor,
@@ -79,7 +84,11 @@ export async function runKafkaWorker(pipeline: OpenPipeline, options: KafkaWorke
   const { config } = pipeline;
   const env = options.env ?? process.env;
   const log =
-    options.logger ?? pino({ name: "changecast", level: env.LOG_LEVEL || "info", base: { pipeline: config.pipeline } }, destination(2));
+    options.logger ??
+    pino(
+      { name: "changecast", level: env.LOG_LEVEL || "info", base: { pipeline: config.pipeline } },
+      destination(2),
+    );
   const topics = sourceTopics(config, pipeline.transforms);
   const transport = await KafkaTransport.open({
     client: kafkaClientConfig({

@@ -24,6 +24,8 @@ export interface ProcessorOptions {
   maxEventBytes: number;
   /** decodes one record; the default is Debezium JsonConverter */
   decode?: (record: SourceRecord) => ReturnType<typeof decodeDebeziumJson>;
+  /** async work before a batch is decoded (AvroConverter: fetch the writer schemas from the registry) */
+  prepare?: (records: readonly SourceRecord[]) => Promise<void>;
 }
 
 export type ErrorStage = "DECODE" | "ROUTE" | "MAP" | "ENCODE" | "PUBLISH";
@@ -37,6 +39,11 @@ export class RecordProcessor {
   private readonly decode: (record: SourceRecord) => ReturnType<typeof decodeDebeziumJson>;
   constructor(private readonly options: ProcessorOptions) {
     this.decode = options.decode ?? ((r) => decodeDebeziumJson(r));
+  }
+
+  /** Call once per batch before `process`; a failure here is transient (retry the batch), never a dead letter. */
+  async prepare(records: readonly SourceRecord[]): Promise<void> {
+    await this.options.prepare?.(records);
   }
 
   process(record: SourceRecord): Outcome {

@@ -27,6 +27,7 @@ export async function runWorker(options: WorkerOptions): Promise<RunStats> {
   while (!options.signal?.aborted) {
     const batch = await transport.poll(batchSize);
     if (!batch) break;
+    await processor.prepare(batch.records);
     const consumed: SourceRecord[] = [];
     const outputs: PublishedRecord[] = [];
     for (const record of batch.records) {
