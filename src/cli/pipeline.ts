@@ -1,15 +1,17 @@
 // Shared by the commands that run a pipeline (run, replay): config → transforms → registry → processor.
-import type { SourceRecord } from "../decode/change-event.js";
-import { DebeziumAvroDecoder } from "../decode/debezium-avro.js";
-import { decodeDebeziumJson } from "../decode/debezium-json.js";
 import { loadPipelineConfig, type PipelineConfig } from "../config/pipeline-config.js";
 import { ConfigError } from "../config/yaml-source.js";
 import type { TransformSet } from "../map/mapper.js";
 import type { SchemaRegistry } from "../schemas/registry.js";
 import { openStateStore, type StateStore } from "../state/store.js";
 import { watchMigrations } from "../migrate/majors.js";
-import { loadTransforms, openRegistry, registerEventSchemas } from "../worker/pipeline-setup.js";
-import { RecordProcessor } from "../worker/record-processor.js";
+import {
+  createRecordProcessor,
+  loadTransforms,
+  openRegistry,
+  registerEventSchemas,
+} from "../worker/pipeline-setup.js";
+import type { RecordProcessor } from "../worker/record-processor.js";
 
 export interface OpenPipeline {
   config: PipelineConfig;
@@ -36,26 +38,7 @@ export async function openPipeline(
     const registrations = await registerEventSchemas(config, transforms, registry);
     // the majors being published (dual publishing during a migration), kept current while the worker runs
     const migrations = await watchMigrations(store.knex, config.pipeline, transforms);
-    const topicPrefix = config.source.topicPrefix;
-    // AvroConverter sources: writer schemas come from the registry the connector registered them in
-    const avro =
-      config.source.format === "avro"
-        ? new DebeziumAvroDecoder((id) => registry.schemaById(id), { topicPrefix })
-        : null;
-    const processor = new RecordProcessor({
-      ...(avro
-        ? {
-            decode: (r: SourceRecord) => avro.decode(r),
-            prepare: (rs: readonly SourceRecord[]) => avro.prefetch(rs),
-          }
-        : { decode: (r: SourceRecord) => decodeDebeziumJson(r, { topicPrefix }) }),
-      pipeline: config.pipeline,
-      transforms,
-      registrations,
-      deadLetterTopic: config.errors.deadLetterTopic,
-      maxRecordBytes: config.limits.maxRecordBytes,
-      maxEventBytes: config.limits.maxEventBytes,
-    });
+    const processor = createRecordProcessor(config, transforms, registrations, registry);
     return {
       config,
       store,

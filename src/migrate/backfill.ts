@@ -13,8 +13,7 @@ import type { PublishedRecord } from "../publish/output-record.js";
 import type { SchemaRegistry } from "../schemas/registry.js";
 import { OffsetStore } from "../state/offsets.js";
 import type { StateStore } from "../state/store.js";
-import { registerEventSchemas } from "../worker/pipeline-setup.js";
-import { RecordProcessor } from "../worker/record-processor.js";
+import { createRecordProcessor, registerEventSchemas } from "../worker/pipeline-setup.js";
 import { readEmbeddedTopic } from "./topics.js";
 
 export interface BackfillOptions {
@@ -79,14 +78,7 @@ export async function backfillEmbedded(options: BackfillOptions): Promise<Backfi
   const transforms = new TransformSet(files);
   transforms.selectMajors(new Map([[options.event, new Set([options.major])]]));
   const registrations = await registerEventSchemas(config, transforms, options.registry);
-  const processor = new RecordProcessor({
-    pipeline: config.pipeline,
-    transforms,
-    registrations,
-    deadLetterTopic: config.errors.deadLetterTopic,
-    maxRecordBytes: config.limits.maxRecordBytes,
-    maxEventBytes: config.limits.maxEventBytes,
-  });
+  const processor = createRecordProcessor(config, transforms, registrations, options.registry);
 
   const offsets = await OffsetStore.open(store.knex, config.pipeline);
   mkdirSync(config.outputDir, { recursive: true });

@@ -8,7 +8,10 @@ import type { SchemaRegistry } from "../schemas/registry.js";
 import { RemoteRegistry } from "../schemas/remote-registry.js";
 import { subjectName } from "../schemas/subject-name.js";
 import type { StateStore } from "../state/store.js";
-import type { EventRegistration } from "./record-processor.js";
+import type { SourceRecord } from "../decode/change-event.js";
+import { DebeziumAvroDecoder } from "../decode/debezium-avro.js";
+import { decodeDebeziumJson } from "../decode/debezium-json.js";
+import { RecordProcessor, type EventRegistration } from "./record-processor.js";
 
 export function loadTransforms(config: PipelineConfig): { transforms: TransformSet; problems: Problem[] } {
   const files: TransformFile[] = [];
@@ -86,4 +89,33 @@ export async function registerEventSchemas(
     }
   }
   return registrations;
+}
+
+/** The per-record processor of a pipeline, with the decoder its source format needs. */
+export function createRecordProcessor(
+  config: PipelineConfig,
+  transforms: TransformSet,
+  registrations: Map<EventDeclaration, EventRegistration>,
+  registry: SchemaRegistry,
+): RecordProcessor {
+  const topicPrefix = config.source.topicPrefix;
+  // AvroConverter sources: writer schemas come from the registry the connector registered them in
+  const avro =
+    config.source.format === "avro"
+      ? new DebeziumAvroDecoder((id) => registry.schemaById(id), { topicPrefix })
+      : null;
+  return new RecordProcessor({
+    ...(avro
+      ? {
+          decode: (r: SourceRecord) => avro.decode(r),
+          prepare: (rs: readonly SourceRecord[]) => avro.prefetch(rs),
+        }
+      : { decode: (r: SourceRecord) => decodeDebeziumJson(r, { topicPrefix }) }),
+    pipeline: config.pipeline,
+    transforms,
+    registrations,
+    deadLetterTopic: config.errors.deadLetterTopic,
+    maxRecordBytes: config.limits.maxRecordBytes,
+    maxEventBytes: config.limits.maxEventBytes,
+  });
 }
