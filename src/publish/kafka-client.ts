@@ -1,0 +1,165 @@
+// kafkajs client options from the pipeline config (brokers, client id) and the environment (security, tuning).
+// Secrets come only from the environment (SPEC §3): SASL credentials and TLS material are never read from YAML.
+import { readFileSync } from "node:fs";
+import type { ConnectionOptions } from "node:tls";
+import {
+  logLevel,
+  type KafkaConfig,
+  type LogEntry,
+  type logCreator,
+  type RetryOptions,
+  type SASLOptions,
+} from "kafkajs";
+
+export class KafkaClientConfigError extends Error {
+  override readonly name = "KafkaClientConfigError";
+}
+
+const SASL_MECHANISMS = ["plain", "scram-sha-256", "scram-sha-512"] as const;
+type SaslMechanism = (typeof SASL_MECHANISMS)[number];
+
+/** One log line of kafkajs, handed to the worker's logger. */
+export type KafkaLogSink = (
+  level: "error" | "warn" | "info" | "debug",
+  message: string,
+  fields: Record<string, unknown>,
+) => void;
+
+export interface KafkaClientOptions {
+  brokers: string[];
+  clientId: string;
+  env?: NodeJS.ProcessEnv;
+  log?: KafkaLogSink;
+}
+
+/** Retry of kafkajs requests: transient broker errors back off up to 5 s; the transport retries on top of this. */
+export const CLIENT_RETRY: RetryOptions = {
+  initialRetryTime: 100,
+  maxRetryTime: 5_000,
+  factor: 0.2,
+  multiplier: 2,
+  retries: 8,
+};
+
+function flag(env: NodeJS.ProcessEnv, name: string): boolean | undefined {
+  const raw = env[name]?.trim().toLowerCase();
+  if (raw === undefined || raw === "") return undefined;
+  if (["true", "1", "yes"].includes(raw)) return true;
+  if (["false", "0", "no"].includes(raw)) return false;
+  throw new KafkaClientConfigError(`${name}: "${env[name]}" is not true or false`);
+}
+
+function readPem(env: NodeJS.ProcessEnv, name: string): string | undefined {
+  const path = env[name]?.trim();
+  if (!path) return undefined;
+  try {
+    return readFileSync(path, "utf8");
+  } catch (err) {
+    throw new KafkaClientConfigError(`${name}: cannot read ${path}: ${(err as Error).message}`);
+  }
+}
+
+/** SASL from KAFKA_SASL_MECHANISM / KAFKA_SASL_USERNAME / KAFKA_SASL_PASSWORD; undefined when no mechanism is set. */
+export function saslFromEnv(env: NodeJS.ProcessEnv): SASLOptions | undefined {
+  const raw = env.KAFKA_SASL_MECHANISM?.trim().toLowerCase();
+  if (!raw) return undefined;
+  if (!(SASL_MECHANISMS as readonly string[]).includes(raw)) {
+    throw new KafkaClientConfigError(
+      `KAFKA_SASL_MECHANISM: "${env.KAFKA_SASL_MECHANISM}" is not one of ${SASL_MECHANISMS.join(", ")}`,
+    );
+  }
+  const mechanism = raw as SaslMechanism;
+  const username = env.KAFKA_SASL_USERNAME ?? "";
+  const password = env.KAFKA_SASL_PASSWORD ?? "";
+  if (!username || !password) {
+    throw new KafkaClientConfigError(
+      `KAFKA_SASL_MECHANISM=${mechanism} needs KAFKA_SASL_USERNAME and KAFKA_SASL_PASSWORD`,
+    );
+  }
+  return { mechanism, username, password };
+}
+
+/**
+ * TLS from KAFKA_SSL and the PEM files KAFKA_SSL_CA_FILE / KAFKA_SSL_CERT_FILE / KAFKA_SSL_KEY_FILE.
+ * A file implies TLS; KAFKA_SSL=false together with a file is a contradiction and refused.
+ */
+export function sslFromEnv(env: NodeJS.ProcessEnv): ConnectionOptions | boolean | undefined {
+  const enabled = flag(env, "KAFKA_SSL");
+  const ca = readPem(env, "KAFKA_SSL_CA_FILE");
+  const cert = readPem(env, "KAFKA_SSL_CERT_FILE");
+  const key = readPem(env, "KAFKA_SSL_KEY_FILE");
+  const hasFiles = ca !== undefined || cert !== undefined || key !== undefined;
+  if (enabled === false && hasFiles) {
+    throw new KafkaClientConfigError("KAFKA_SSL=false but KAFKA_SSL_*_FILE is set");
+  }
+  if ((cert === undefined) !== (key === undefined)) {
+    throw new KafkaClientConfigError(
+      "KAFKA_SSL_CERT_FILE and KAFKA_SSL_KEY_FILE go together (client certificate)",
+    );
+  }
+  if (!hasFiles) return enabled ? true : undefined;
+  const options: ConnectionOptions = {};
+  if (ca !== undefined) options.ca = [ca];
+  if (cert !== undefined) options.cert = cert;
+  if (key !== undefined) options.key = key;
+  return options;
+}
+
+/** Positive integer from the environment (milliseconds), or the default. */
+export function msFromEnv(env: NodeJS.ProcessEnv, name: string, def: number): number {
+  const raw = env[name]?.trim();
+  if (!raw) return def;
+  const n = Number(raw);
+  if (!Number.isSafeInteger(n) || n <= 0)
+    throw new KafkaClientConfigError(`${name}: "${raw}" is not a positive integer`);
+  return n;
+}
+
+const LEVELS: Record<number, "error" | "warn" | "info" | "debug"> = {
+  [logLevel.ERROR]: "error",
+  [logLevel.WARN]: "warn",
+  [logLevel.INFO]: "info",
+  [logLevel.DEBUG]: "debug",
+};
+
+function logCreatorFor(sink: KafkaLogSink): logCreator {
+  return () =>
+    ({ level, namespace, log }: LogEntry) => {
+      const { message, timestamp: _ts, logger: _logger, ...fields } = log;
+      sink(LEVELS[level] ?? "info", `kafkajs ${namespace}: ${message}`, fields);
+    };
+}
+
+/** The kafkajs client config: brokers and client id from the pipeline config, security from the environment. */
+export function kafkaClientConfig(options: KafkaClientOptions): KafkaConfig {
+  const env = options.env ?? process.env;
+  if (options.brokers.length === 0) throw new KafkaClientConfigError("kafka.brokers is empty");
+  const config: KafkaConfig = {
+    brokers: options.brokers,
+    clientId: options.clientId,
+    connectionTimeout: msFromEnv(env, "KAFKA_CONNECTION_TIMEOUT_MS", 3_000),
+    requestTimeout: msFromEnv(env, "KAFKA_REQUEST_TIMEOUT_MS", 30_000),
+    retry: CLIENT_RETRY,
+    logLevel: logLevel.WARN,
+  };
+  const sasl = saslFromEnv(env);
+  if (sasl) config.sasl = sasl;
+  const ssl = sslFromEnv(env);
+  if (ssl !== undefined) config.ssl = ssl;
+  if (options.log) config.logCreator = logCreatorFor(options.log);
+  return config;
+}
+
+/** Consumer group timing, tunable from the environment (KAFKA_SESSION_TIMEOUT_MS, KAFKA_HEARTBEAT_INTERVAL_MS). */
+export function consumerTiming(env: NodeJS.ProcessEnv = process.env): {
+  sessionTimeout: number;
+  heartbeatInterval: number;
+} {
+  const sessionTimeout = msFromEnv(env, "KAFKA_SESSION_TIMEOUT_MS", 30_000);
+  const heartbeatInterval = msFromEnv(
+    env,
+    "KAFKA_HEARTBEAT_INTERVAL_MS",
+    Math.min(3_000, Math.floor(sessionTimeout / 3)),
+  );
+  return { sessionTimeout, heartbeatInterval };
+}
