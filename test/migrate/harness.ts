@@ -12,7 +12,8 @@ import { readEmbeddedTopic } from "../../src/migrate/topics.js";
 import { openStateStore, type StateStore } from "../../src/state/store.js";
 
 export const ROOT = join(import.meta.dirname, "..", "..");
-const CLI = [join(ROOT, "node_modules", "tsx", "dist", "cli.mjs"), join(ROOT, "src", "cli", "main.ts")];
+// one process (tsx loader in-process): kill -9 must kill the worker itself, not a wrapper that leaves it orphaned
+const CLI = ["--import", "tsx", join(ROOT, "src", "cli", "main.ts")];
 export const V1 = "inventory.customer-events";
 export const V2 = "inventory.customer-events.v2";
 export const EVENT = "CustomerRegistered";
