@@ -199,3 +199,86 @@ describe("changecast replay", () => {
     expect(JSON.parse(line).payload).toContain(`"ts_ns": ${tsNs}`);
   });
 });
+
+describe("changecast replay (Oracle)", () => {
+  const schema = {
+    type: "record",
+    name: "PurchaseOrderRecorded",
+    namespace: "io.test",
+    fields: [
+      { name: "id", type: "int" },
+      { name: "orderNo", type: "string" },
+      { name: "customer", type: ["null", "string"], default: null },
+      { name: "status", type: "string" },
+      { name: "lines", type: "int" },
+      { name: "amount", type: { type: "bytes", logicalType: "decimal", precision: 12, scale: 2 } },
+      { name: "taxRate", type: { type: "bytes", logicalType: "decimal", precision: 10, scale: 4 } },
+      { name: "bigCounter", type: { type: "bytes", logicalType: "decimal", precision: 38, scale: 0 } },
+      { name: "weight", type: "double" },
+      { name: "orderDate", type: { type: "int", logicalType: "date" } },
+      { name: "orderedAt", type: { type: "long", logicalType: "timestamp-millis" } },
+      { name: "createdAt", type: { type: "long", logicalType: "timestamp-micros" } },
+      { name: "updatedAt", type: { type: "long", logicalType: "timestamp-micros" } },
+      { name: "checksum", type: { type: "fixed", name: "Md5", size: 16 } },
+    ],
+  };
+  const transform = [
+    "table: DEBEZIUM.PURCHASE_ORDERS",
+    "events:",
+    "  - name: PurchaseOrderRecorded",
+    "    schema: s.avsc",
+    "    topic: orders",
+    "    key: after.ID",
+    "    fields:",
+    "      id: after.ID",
+    "      orderNo: after.ORDER_NO",
+    "      customer: after.CUSTOMER_NAME",
+    "      status: after.STATUS.trim()",
+    "      lines: after.LINE_COUNT",
+    "      amount: after.AMOUNT",
+    "      taxRate: after.TAX_RATE",
+    "      bigCounter: after.BIG_COUNTER",
+    "      weight: after.WEIGHT",
+    "      orderDate: after.ORDER_DATE.substring(0, 10)",
+    "      orderedAt: after.ORDER_DATE",
+    "      createdAt: after.CREATED_AT",
+    "      updatedAt: after.UPDATED_AT",
+    "      checksum: after.CHECKSUM",
+  ].join("\n");
+
+  it("decodes NUMBER, DATE, TIMESTAMP WITH TIME ZONE, CHAR and RAW as the SQL implies", async () => {
+    const dir = tempProject({
+      "changecast.yaml":
+        "pipeline: ora\nsource: { connector: oracle, topicPrefix: server1 }\ntransforms: [t.yaml]\n",
+      "s.avsc": schema,
+      "t.yaml": transform,
+    });
+    const { out, err } = await replay(
+      dir,
+      fixtureLine("oracle", "11-create-all-types-decimal-precise") + "\n",
+    );
+    expect(err.at(-1)).toMatch(/0 dead letters ✓/);
+    const line = JSON.parse(out[0]!) as { key: string; value: unknown; headers: Record<string, string> };
+    expect(line.key).toBe("1");
+    // SQL: VALUES (1,'PO-2024-0001',N'Zoë Müller','PAID',3,42,1234.56,0.0825,12345678901234567890,2.5d,
+    // TO_DATE('2024-03-15 10:15:30'),TIMESTAMP '2024-03-15 10:15:30.123456',
+    // TIMESTAMP '2024-03-15 11:15:30.123456 +01:00', …, HEXTORAW('00112233445566778899AABBCCDDEEFF'))
+    expect(line.value).toEqual({
+      id: 1,
+      orderNo: "PO-2024-0001",
+      customer: "Zoë Müller",
+      status: "PAID",
+      lines: 3,
+      amount: "1234.56",
+      taxRate: "0.0825",
+      bigCounter: "12345678901234567890",
+      weight: 2.5,
+      orderDate: "2024-03-15",
+      orderedAt: "2024-03-15T10:15:30.000Z",
+      createdAt: "2024-03-15T10:15:30.123456Z",
+      updatedAt: "2024-03-15T10:15:30.123456Z",
+      checksum: Buffer.from("00112233445566778899AABBCCDDEEFF", "hex").toString("base64"),
+    });
+    expect(line.headers.changecast_position).toMatch(/^oracle:\d+:\d+:\d+:0x[0-9a-f.]+\/\d+$/);
+  });
+});
