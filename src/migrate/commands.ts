@@ -8,7 +8,7 @@ import { ConfigError } from "../config/yaml-source.js";
 import type { CommandIO } from "../cli/io.js";
 import { TransformSet } from "../map/mapper.js";
 import type { EventDeclaration } from "../map/transform-file.js";
-import { kafkaClientConfig } from "../publish/kafka-client.js";
+import { consumerTiming, kafkaClientConfig } from "../publish/kafka-client.js";
 import { checkCompatibility } from "../schemas/compat.js";
 import type { SchemaRegistry } from "../schemas/registry.js";
 import { subjectName } from "../schemas/subject-name.js";
@@ -18,7 +18,13 @@ import { backfillEmbedded } from "./backfill.js";
 import { activeMajors, MIGRATIONS_POLL_MS } from "./majors.js";
 import { MigrationStore, type Migration } from "./state.js";
 import { computeSwitch, describeSwitch, type SwitchPlan } from "./switch.js";
-import { EmbeddedTopicAccess, KafkaTopicAccess, type TopicAccess } from "./topics.js";
+import {
+  EmbeddedTopicAccess,
+  GroupBusyError,
+  GroupMovedError,
+  KafkaTopicAccess,
+  type TopicAccess,
+} from "./topics.js";
 
 export interface MigrateOptions {
   config: string;
@@ -122,6 +128,8 @@ async function openContext(opts: MigrateOptions): Promise<Context & { close(): P
                   clientId: `${config.kafka.clientId}-migrate-${hostname()}`,
                   env: process.env,
                 }),
+                // the member `migrate switch` joins a group with (KAFKA_SESSION_TIMEOUT_MS, …)
+                consumerTiming(process.env),
               )
             : await EmbeddedTopicAccess.open(store.knex, config.pipeline, config.outputDir);
         return access;
@@ -516,11 +524,37 @@ async function switchGroup(ctx: Context, opts: MigrateOptions, io: CommandIO): P
     return 0;
   }
   const access = await ctx.topics();
+  if (access.mode === "kafka") {
+    // fail fast where the broker can tell; where it cannot, commitGroup finds out when it joins the group
+    const activity = await access.describeGroup(group);
+    if (activity.state === "active")
+      throw new MigrateError(
+        `group ${group} has active members (${activity.detail}: ${activity.members.join(", ")}); stop its consumers first`,
+      );
+    io.out(
+      activity.state === "empty"
+        ? `group ${group}: no active members (${activity.detail})`
+        : `group ${group}: membership not known yet (${activity.detail}); checked when joining the group to commit`,
+    );
+  }
   const plan = await planSwitch(access, row.oldTopic, row.newTopic, group);
   for (const line of describeSwitch(plan)) io.out(line);
   if (plan.case === "blocked") return 1;
-  // offsets first, then the switched mark: a crash in between re-runs to the same offsets
-  await access.commitGroup(group, row.newTopic, new Map(plan.starts.map((s) => [s.partition, s.offset])));
+  // offsets first, then the switched mark: a crash in between re-runs to the same offsets. The commit happens
+  // only if the group's offsets on the old topic are still those the plan rests on.
+  try {
+    const how = await access.commitGroup(
+      group,
+      row.newTopic,
+      new Map(plan.starts.map((s) => [s.partition, s.offset])),
+      { topic: row.oldTopic, offsets: plan.committed },
+    );
+    io.out(`offsets ${how}`);
+  } catch (err) {
+    if (err instanceof GroupBusyError || err instanceof GroupMovedError)
+      throw new MigrateError(`group ${group} not switched: ${err.message}`);
+    throw err;
+  }
   await ctx.migrations.markSwitched(ctx.event, group, ctx.target, plan.case, plan.skipIds);
   if (opts.filterFile) {
     writeFileSync(

@@ -10,8 +10,14 @@ export type {
   SwitchPlan,
   TopicSnapshot,
 } from "./switch.js";
-export { EmbeddedTopicAccess, KafkaTopicAccess, readEmbeddedTopic } from "./topics.js";
-export type { EmbeddedRecord, TopicAccess } from "./topics.js";
+export {
+  EmbeddedTopicAccess,
+  GroupBusyError,
+  GroupMovedError,
+  KafkaTopicAccess,
+  readEmbeddedTopic,
+} from "./topics.js";
+export type { CommitGuard, EmbeddedRecord, GroupActivity, KafkaGroupTiming, TopicAccess } from "./topics.js";
 export { EmbeddedGroupOffsets, MigrationStore } from "./state.js";
 export { loadSwitchFilter } from "./filter.js";
 export { planSwitch } from "./commands.js";

@@ -211,14 +211,35 @@ export class EmbeddedGroupOffsets {
     return new Map(rows.map((r) => [Number(r.partition), BigInt(r.next_offset)]));
   }
 
-  async commit(group: string, topic: string, offsets: Map<number, bigint>): Promise<void> {
-    await this.knex.transaction(async (trx) => {
+  /**
+   * Commits the group's next offsets. With a guard, only if the group's offsets on `guard.topic` are still
+   * exactly `guard.offsets` (checked in the same transaction); returns whether it committed.
+   */
+  async commit(
+    group: string,
+    topic: string,
+    offsets: ReadonlyMap<number, bigint>,
+    guard?: { topic: string; offsets: ReadonlyMap<number, bigint> },
+  ): Promise<boolean> {
+    return this.knex.transaction(async (trx) => {
+      if (guard) {
+        // a write first: SQLite cannot upgrade a transaction that started with a read while a worker writes
+        await trx("consumer_group_offsets").whereRaw("1 = 0").update({ next_offset: "0" });
+        const rows = (await trx("consumer_group_offsets").where({ group_id: group, topic: guard.topic })) as {
+          partition: number;
+          next_offset: string;
+        }[];
+        if (rows.length !== guard.offsets.size) return false;
+        for (const r of rows)
+          if (guard.offsets.get(Number(r.partition)) !== BigInt(r.next_offset)) return false;
+      }
       for (const [partition, next] of offsets) {
         await trx("consumer_group_offsets")
           .insert({ group_id: group, topic, partition, next_offset: next.toString() })
           .onConflict(["group_id", "topic", "partition"])
           .merge(["next_offset"]);
       }
+      return true;
     });
   }
 

@@ -53,6 +53,8 @@ export interface SwitchPlan {
   missing: FactRef[];
   /** old partitions the group never committed (treated as nothing processed) */
   uncommitted: number[];
+  /** the group's committed offsets on the old topic the plan rests on (the switch commits only if unchanged) */
+  committed: ReadonlyMap<number, bigint>;
 }
 
 /**
@@ -116,6 +118,7 @@ export function computeSwitch(
     skipIds: [...new Set(skipIds)],
     missing,
     uncommitted,
+    committed: new Map(committed),
   };
 }
 
@@ -183,7 +186,7 @@ export function describeSwitch(plan: SwitchPlan): string[] {
     );
   else if (plan.case === "filter") {
     lines.push(
-      `case: filter — no single offset per partition is exact; committed the earliest safe offsets, ` +
+      `case: filter — no single offset per partition is exact; commits the earliest safe offsets, ` +
         `the switch filter skips ${plan.skipIds.length} facts already processed on ${plan.oldTopic}`,
     );
   } else {

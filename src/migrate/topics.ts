@@ -1,10 +1,20 @@
 // Reading published topics and a consumer group's offsets, in both modes. Embedded mode: the topics are the
 // output files `<outputDir>/<topic>.jsonl` (one partition, offset = line number, only the committed length
-// counts) and group offsets live in the state store. Kafka mode: kafkajs admin and a throw-away reader.
+// counts) and group offsets live in the state store. Kafka mode: kafkajs admin and a throw-away reader; a
+// group's offsets are committed by joining the group as its only member (see KafkaTopicAccess.commitGroup).
 import { closeSync, existsSync, openSync, readSync } from "node:fs";
 import { join } from "node:path";
 import type { Knex } from "knex";
-import { Kafka, logLevel, type Admin, type KafkaConfig } from "kafkajs";
+import {
+  Kafka,
+  logLevel,
+  PartitionAssigners,
+  type Admin,
+  type Assigner,
+  type ConsumerGroupJoinEvent,
+  type KafkaConfig,
+  type PartitionAssigner,
+} from "kafkajs";
 import { EmbeddedGroupOffsets } from "./state.js";
 import type { FactRef, PartitionSnapshot, TopicSnapshot } from "./switch.js";
 
@@ -18,13 +28,48 @@ export interface EmbeddedRecord {
   value: unknown;
 }
 
+/** Whether a consumer group has members right now, as far as the deployment can tell. */
+export interface GroupActivity {
+  /** "unknown": the broker cannot describe groups (no DescribeGroups), or embedded mode (no membership) */
+  state: "empty" | "active" | "unknown";
+  /** the members, as `clientId (host)` */
+  members: string[];
+  detail: string;
+}
+
+/** A commit precondition: the group's committed offsets on `topic` are still exactly `offsets`. */
+export interface CommitGuard {
+  topic: string;
+  offsets: ReadonlyMap<number, bigint>;
+}
+
+/** The group has members (or gained one while committing): its offsets must not be moved under it. */
+export class GroupBusyError extends Error {
+  override readonly name = "GroupBusyError";
+}
+
+/** The group's offsets changed after the switch was computed (the guard failed): nothing was committed. */
+export class GroupMovedError extends Error {
+  override readonly name = "GroupMovedError";
+}
+
 /** The two things the migrator needs from a deployment: topic contents and group offsets. */
 export interface TopicAccess {
   readonly mode: "embedded" | "kafka";
   snapshot(topic: string): Promise<TopicSnapshot>;
   /** the group's committed next offsets (absent partition: nothing committed) */
   fetchGroup(group: string, topic: string): Promise<Map<number, bigint>>;
-  commitGroup(group: string, topic: string, offsets: Map<number, bigint>): Promise<void>;
+  describeGroup(group: string): Promise<GroupActivity>;
+  /**
+   * Commits the group's next offsets on `topic`, only while the group has no other member and only if the
+   * guard still holds (GroupBusyError, GroupMovedError otherwise; nothing committed). Returns how it committed.
+   */
+  commitGroup(
+    group: string,
+    topic: string,
+    offsets: ReadonlyMap<number, bigint>,
+    guard?: CommitGuard,
+  ): Promise<string>;
   /** log end offsets per partition */
   endOffsets(topic: string): Promise<Map<number, bigint>>;
   close(): Promise<void>;
@@ -121,8 +166,26 @@ export class EmbeddedTopicAccess implements TopicAccess {
     return this.groups.fetch(group, topic);
   }
 
-  commitGroup(group: string, topic: string, offsets: Map<number, bigint>): Promise<void> {
-    return this.groups.commit(group, topic, offsets);
+  describeGroup(): Promise<GroupActivity> {
+    return Promise.resolve({
+      state: "unknown",
+      members: [],
+      detail: "embedded consumer groups have no membership",
+    });
+  }
+
+  async commitGroup(
+    group: string,
+    topic: string,
+    offsets: ReadonlyMap<number, bigint>,
+    guard?: CommitGuard,
+  ): Promise<string> {
+    const ok = await this.groups.commit(group, topic, offsets, guard);
+    if (!ok && guard)
+      throw new GroupMovedError(
+        `group ${group} committed on ${guard.topic} after the switch was computed; stop its consumers and re-run`,
+      );
+    return `committed in the state store (consumer_group_offsets)`;
   }
 
   async endOffsets(topic: string): Promise<Map<number, bigint>> {
@@ -133,30 +196,50 @@ export class EmbeddedTopicAccess implements TopicAccess {
   async close(): Promise<void> {}
 }
 
+/** Consumer-group timing of the member `commitGroup` joins the group with. */
+export interface KafkaGroupTiming {
+  sessionTimeout?: number;
+  heartbeatInterval?: number;
+}
+
 export class KafkaTopicAccess implements TopicAccess {
   readonly mode = "kafka";
   private constructor(
     private readonly kafka: Kafka,
     private readonly admin: Admin,
+    private readonly timing: KafkaGroupTiming,
   ) {}
 
-  static async open(config: KafkaConfig): Promise<KafkaTopicAccess> {
-    const kafka = new Kafka({ logLevel: logLevel.NOTHING, ...config });
+  static async open(config: KafkaConfig, timing: KafkaGroupTiming = {}): Promise<KafkaTopicAccess> {
+    // quiet: kafkajs logs rebalances and retries as warnings; failures reach the caller as errors
+    const kafka = new Kafka({ ...config, logLevel: logLevel.NOTHING });
     const admin = kafka.admin();
     await admin.connect();
-    return new KafkaTopicAccess(kafka, admin);
+    return new KafkaTopicAccess(kafka, admin, timing);
+  }
+
+  /**
+   * Whether the topic exists. Checked before every per-topic request: kafkajs' admin asks for the metadata of
+   * the topics it names with auto-creation allowed, which would create a missing topic with the broker's
+   * default partition count.
+   */
+  private async exists(topic: string): Promise<boolean> {
+    return (await this.admin.listTopics()).includes(topic);
   }
 
   async endOffsets(topic: string): Promise<Map<number, bigint>> {
+    if (!(await this.exists(topic))) throw new Error(`topic ${topic} does not exist`);
     const offsets = await this.admin.fetchTopicOffsets(topic);
     return new Map(offsets.map((o) => [o.partition, BigInt(o.high)]));
   }
 
   /**
    * Reads the topic from the beginning to the high watermarks taken at the start, read_committed (aborted
-   * transactions are not facts), with a throw-away group that commits nothing.
+   * transactions are not facts), with a throw-away group that commits nothing. A missing topic has no
+   * partitions.
    */
   async snapshot(topic: string): Promise<TopicSnapshot> {
+    if (!(await this.exists(topic))) return { topic, partitions: [] };
     const offsets = await this.admin.fetchTopicOffsets(topic);
     const partitions = new Map<number, PartitionSnapshot>(
       offsets.map((o) => [o.partition, { partition: o.partition, records: [], end: BigInt(o.high) }]),
@@ -168,11 +251,23 @@ export class KafkaTopicAccess implements TopicAccess {
         groupId: `changecast-migrate-reader-${process.pid}-${Date.now()}`,
         readUncommitted: false,
         allowAutoTopicCreation: false,
+        // a reader that crashes fails the snapshot instead of restarting (or waiting) forever
+        retry: { retries: 5, restartOnFailure: () => Promise.resolve(false) },
       });
       await consumer.connect();
       try {
         await consumer.subscribe({ topic, fromBeginning: true });
         await new Promise<void>((done, fail) => {
+          // transaction markers occupy offsets: a partition is done once a batch reaches the watermark. A batch
+          // of markers only never reaches eachBatch, but ends with END_BATCH_PROCESS like every other batch.
+          consumer.on(consumer.events.CRASH, ({ payload }) => fail(payload.error));
+          consumer.on(consumer.events.END_BATCH_PROCESS, ({ payload }) => {
+            const p = partitions.get(payload.partition);
+            if (!p || payload.topic !== topic) return;
+            if (BigInt(payload.lastOffset) + 1n >= p.end || (low.get(payload.partition) ?? 0n) >= p.end)
+              remaining.delete(payload.partition);
+            if (remaining.size === 0) done();
+          });
           consumer
             .run({
               autoCommit: false,
@@ -184,11 +279,6 @@ export class KafkaTopicAccess implements TopicAccess {
                   if (offset >= p.end) continue;
                   p.records.push(factOf(offset, headerStrings(m.headers)));
                 }
-                // transaction markers occupy offsets: a partition is done once the batch reaches the watermark
-                const last = BigInt(batch.lastOffset());
-                if (last + 1n >= p.end || (low.get(batch.partition) ?? 0n) >= p.end)
-                  remaining.delete(batch.partition);
-                if (remaining.size === 0) done();
               },
             })
             .catch(fail);
@@ -205,26 +295,179 @@ export class KafkaTopicAccess implements TopicAccess {
     return { topic, partitions: [...partitions.values()].sort((a, b) => a.partition - b.partition) };
   }
 
+  /** OffsetFetch (works on any broker, the mock included); -1 (nothing committed) is left out. */
   async fetchGroup(group: string, topic: string): Promise<Map<number, bigint>> {
-    const result = await this.admin.fetchOffsets({ groupId: group, topics: [topic] });
     const out = new Map<number, bigint>();
+    if (!(await this.exists(topic))) return out;
+    const result = await this.admin.fetchOffsets({ groupId: group, topics: [topic] });
     for (const t of result) {
       for (const p of t.partitions) if (BigInt(p.offset) >= 0n) out.set(p.partition, BigInt(p.offset));
     }
     return out;
   }
 
-  async commitGroup(group: string, topic: string, offsets: Map<number, bigint>): Promise<void> {
-    await this.admin.setOffsets({
+  /** DescribeGroups; "unknown" where the broker does not implement it (librdkafka's mock cluster). */
+  async describeGroup(group: string): Promise<GroupActivity> {
+    try {
+      const { groups } = await this.admin.describeGroups([group]);
+      const g = groups.find((d) => d.groupId === group);
+      if (!g || g.state === "Empty" || g.state === "Dead")
+        return { state: "empty", members: [], detail: `state ${g?.state ?? "Dead"}` };
+      return {
+        state: "active",
+        members: g.members.map((m) => `${m.clientId} (${m.clientHost})`),
+        detail: `state ${g.state}, ${g.members.length} member${g.members.length === 1 ? "" : "s"}`,
+      };
+    } catch (err) {
+      if (!unsupportedApi(err)) throw err;
+      return { state: "unknown", members: [], detail: "the broker does not implement DescribeGroups" };
+    }
+  }
+
+  /**
+   * Commits offsets for a stopped group. kafkajs' `admin.setOffsets` needs DescribeGroups; this instead does
+   * what it does after that check, on any broker: it joins the group with a consumer (the round-robin
+   * protocol of kafkajs consumers, subscribed to `topic`, paused), and only if it is the group's leader and
+   * only member does it check the guard and commit through OffsetCommit with its own generation, then
+   * leaves. While it is a member, members of an earlier generation cannot commit, so the guard holds until
+   * the commit. Refused with GroupBusyError when DescribeGroups reports members, when the join shows other
+   * members (a consumer that crashed stays a member until its session times out), or when another member
+   * joins before the commit. Verified afterwards with OffsetFetch.
+   */
+  async commitGroup(
+    group: string,
+    topic: string,
+    offsets: ReadonlyMap<number, bigint>,
+    guard?: CommitGuard,
+  ): Promise<string> {
+    if (offsets.size === 0) return `not committed: ${topic} has no partitions`;
+    const activity = await this.describeGroup(group);
+    if (activity.state === "active")
+      throw new GroupBusyError(
+        `group ${group} has active members (${activity.detail}: ${activity.members.join(", ")}); stop its consumers first`,
+      );
+    const members: { count: number | null } = { count: null };
+    const observing: PartitionAssigner = (config) => {
+      const inner = PartitionAssigners.roundRobin(config);
+      const assigner: Assigner = {
+        name: inner.name,
+        version: inner.version,
+        assign: (g) => {
+          members.count = g.members.length;
+          return inner.assign(g);
+        },
+        protocol: (subscription) => inner.protocol(subscription),
+      };
+      return assigner;
+    };
+    const consumer = this.kafka.consumer({
       groupId: group,
-      topic,
-      partitions: [...offsets].map(([partition, offset]) => ({ partition, offset: offset.toString() })),
+      partitionAssigners: [observing],
+      allowAutoTopicCreation: false,
+      ...(this.timing.sessionTimeout ? { sessionTimeout: this.timing.sessionTimeout } : {}),
+      ...(this.timing.heartbeatInterval ? { heartbeatInterval: this.timing.heartbeatInterval } : {}),
+      retry: { retries: 5, restartOnFailure: () => Promise.resolve(false) },
     });
+    let joined: ConsumerGroupJoinEvent["payload"] | null = null;
+    let rejoined = false;
+    let crash: Error | null = null;
+    consumer.on(consumer.events.GROUP_JOIN, (e) => {
+      if (joined) rejoined = true;
+      joined ??= e.payload;
+    });
+    consumer.on(consumer.events.REBALANCING, () => {
+      rejoined = true;
+    });
+    consumer.on(consumer.events.CRASH, (e) => {
+      crash ??= e.payload.error;
+    });
+    await consumer.connect();
+    try {
+      await consumer.subscribe({ topics: [topic] });
+      // resolves once joined and synced (or crashed)
+      await consumer.run({ autoCommit: false, eachBatchAutoResolve: false, eachBatch: async () => {} });
+      const join = joined as ConsumerGroupJoinEvent["payload"] | null;
+      if (!join) {
+        const cause = crash as Error | null;
+        throw new Error(`could not join group ${group} to commit${cause ? `: ${cause.message}` : ""}`);
+      }
+      consumer.pause([{ topic }]);
+      const observed = members.count;
+      if (!join.isLeader)
+        throw new GroupBusyError(
+          `group ${group} has other active members (leader ${join.leaderId}); stop its consumers first`,
+        );
+      if (observed !== 1)
+        throw new GroupBusyError(
+          `group ${group} has ${observed === null ? "an unknown number of" : observed - 1} other member${observed === 2 ? "" : "s"}; stop its consumers first (a consumer that crashed stays a member until its session times out)`,
+        );
+      if (guard && !sameOffsets(await this.fetchGroup(group, guard.topic), guard.offsets))
+        throw new GroupMovedError(
+          `group ${group} committed on ${guard.topic} after the switch was computed; stop its consumers and re-run`,
+        );
+      try {
+        await consumer.commitOffsets(
+          [...offsets].map(([partition, offset]) => ({ topic, partition, offset: offset.toString() })),
+        );
+      } catch (err) {
+        if (rebalancing(err))
+          throw new GroupBusyError(`a consumer joined group ${group} while committing; nothing committed`, {
+            cause: err,
+          });
+        throw err;
+      }
+      if (rejoined)
+        throw new GroupBusyError(
+          `a consumer joined group ${group} during the switch; stop its consumers and re-run with --force`,
+        );
+    } finally {
+      await consumer.disconnect();
+    }
+    const after = await this.fetchGroup(group, topic);
+    const wrong = [...offsets].filter(([p, o]) => after.get(p) !== o);
+    if (wrong.length)
+      throw new Error(
+        `offsets of ${group} on ${topic} after the commit differ: ${wrong.map(([p, o]) => `partition ${p} is ${after.get(p) ?? "none"}, expected ${o}`).join("; ")}`,
+      );
+    return `committed as the only member of group ${group} (${activity.state === "empty" ? "DescribeGroups: no members" : "membership checked on joining; the broker does not implement DescribeGroups"}), verified with OffsetFetch`;
   }
 
   async close(): Promise<void> {
     await this.admin.disconnect();
   }
+}
+
+function sameOffsets(a: ReadonlyMap<number, bigint>, b: ReadonlyMap<number, bigint>): boolean {
+  if (a.size !== b.size) return false;
+  for (const [p, o] of a) if (b.get(p) !== o) return false;
+  return true;
+}
+
+/** The error chain (kafkajs wraps retried errors in `cause`). */
+function errorChain(err: unknown): { name: string; type: string; message: string }[] {
+  const out: { name: string; type: string; message: string }[] = [];
+  let e: unknown = err;
+  for (let depth = 0; e instanceof Error && depth < 8; depth++) {
+    const type = (e as { type?: unknown }).type;
+    out.push({ name: e.name, type: typeof type === "string" ? type : "", message: e.message });
+    e = e.cause;
+  }
+  return out;
+}
+
+function unsupportedApi(err: unknown): boolean {
+  return errorChain(err).some(
+    (e) =>
+      e.name === "KafkaJSServerDoesNotSupportApiKey" ||
+      e.type === "UNSUPPORTED_VERSION" ||
+      e.message.includes("does not support the requested API version"),
+  );
+}
+
+function rebalancing(err: unknown): boolean {
+  return errorChain(err).some((e) =>
+    ["REBALANCE_IN_PROGRESS", "ILLEGAL_GENERATION", "UNKNOWN_MEMBER_ID"].includes(e.type),
+  );
 }
 
 function headerStrings(

@@ -59,7 +59,10 @@ export interface Project {
   source: string;
 }
 
-export function migrationProject(): Project {
+/** A migration project; with `brokers`, a Kafka-mode one (source.files unused). */
+export function migrationProject(
+  opts: { brokers?: string; delivery?: "exactly-once" | "at-least-once" } = {},
+): Project {
   const dir = mkdtempSync(join(tmpdir(), "changecast-migrate-"));
   mkdirSync(join(dir, "transforms"));
   mkdirSync(join(dir, "source"));
@@ -76,13 +79,13 @@ export function migrationProject(): Project {
       "  format: json",
       "  files: [source/customers.jsonl]",
       "kafka:",
-      "  brokers: ''",
+      `  brokers: '${opts.brokers ?? ""}'`,
       "registry:",
       "  url: ''",
       "  compatibility: BACKWARD",
       "  subjectNameStrategy: TopicRecordNameStrategy",
       "state: sqlite:.changecast/state.sqlite",
-      "delivery: exactly-once",
+      `delivery: ${opts.delivery ?? "exactly-once"}`,
       "errors:",
       "  tolerance: all",
       "  deadLetterTopic: changecast.inventory.dlq",
@@ -98,41 +101,47 @@ export function migrationProject(): Project {
 const BASE_TS = 1_710_500_000_000;
 const BASE_LSN = 40_000_000;
 
+/** The Debezium insert of customer `id` (JsonConverter without schemas): key, value and timestamp. */
+export function insertRecord(id: number): { key: string; value: string; ts: number } {
+  const lsn = BASE_LSN + id * 100;
+  const ts = BASE_TS + id * 10;
+  const payload = {
+    before: null,
+    after: { id, first_name: `First${id}`, last_name: `Last${id}`, email: `c${id}@example.com` },
+    source: {
+      version: "3.6.1.Final",
+      connector: "postgresql",
+      name: "dbserver1",
+      ts_ms: ts,
+      snapshot: "false",
+      db: "postgres",
+      sequence: JSON.stringify([String(lsn - 50), String(lsn)]),
+      schema: "inventory",
+      table: "customers",
+      txId: 1000 + id,
+      lsn,
+    },
+    transaction: null,
+    op: "c",
+    ts_ms: ts + 5,
+  };
+  return { key: JSON.stringify({ id }), value: JSON.stringify(payload), ts: ts + 5 };
+}
+
 /** Appends Debezium inserts of customers `from`..`from+count-1` (one transaction each, increasing LSNs). */
 export function appendInserts(project: Project, from: number, count: number): void {
   const lines: string[] = [];
   for (let id = from; id < from + count; id++) {
-    const lsn = BASE_LSN + id * 100;
-    const ts = BASE_TS + id * 10;
-    const payload = {
-      before: null,
-      after: { id, first_name: `First${id}`, last_name: `Last${id}`, email: `c${id}@example.com` },
-      source: {
-        version: "3.6.1.Final",
-        connector: "postgresql",
-        name: "dbserver1",
-        ts_ms: ts,
-        snapshot: "false",
-        db: "postgres",
-        sequence: JSON.stringify([String(lsn - 50), String(lsn)]),
-        schema: "inventory",
-        table: "customers",
-        txId: 1000 + id,
-        lsn,
-      },
-      transaction: null,
-      op: "c",
-      ts_ms: ts + 5,
-    };
+    const r = insertRecord(id);
     lines.push(
       JSON.stringify({
         topic: "dbserver1.inventory.customers",
         partition: 0,
         offset: id,
-        ts: ts + 5,
+        ts: r.ts,
         headers: [],
-        key: JSON.stringify({ id }),
-        payload: JSON.stringify(payload),
+        key: r.key,
+        payload: r.value,
       }),
     );
   }

@@ -1,0 +1,266 @@
+// The Kafka side of the migration tests: the worker in-process on the mock cluster, the `changecast` CLI as a
+// child process (asynchronous, so the worker and consumers keep running meanwhile), Debezium inserts produced to
+// the source topic, and a reference kafkajs consumer group that commits exactly what it processed.
+import { spawn, type ChildProcess } from "node:child_process";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import avro from "avsc";
+import { Kafka, logLevel, Partitioners, type Consumer, type IHeaders } from "kafkajs";
+import { pino } from "pino";
+import { openPipeline, type OpenPipeline } from "../../src/cli/pipeline.js";
+import { runKafkaWorker } from "../../src/cli/run.js";
+import { fromWireFormat } from "../../src/encode/wire.js";
+import { createSwitchFilter, type SwitchFilter } from "../../src/migrate/switch.js";
+import type { RunStats } from "../../src/worker/run-stats.js";
+import { EVENT, insertRecord, ROOT, type Captured, type Project } from "./harness.js";
+
+export const SOURCE = "dbserver1.inventory.customers";
+const CLI = [join(ROOT, "node_modules", "tsx", "dist", "cli.mjs"), join(ROOT, "src", "cli", "main.ts")];
+/** Short sessions: the mock completes a join into a group that had members after session timeout − 1 s. */
+export const GROUP_TIMING = { KAFKA_SESSION_TIMEOUT_MS: "6000", KAFKA_HEARTBEAT_INTERVAL_MS: "500" };
+
+export function testKafka(brokers: string[]): Kafka {
+  return new Kafka({ brokers, clientId: "migrate-test", logLevel: logLevel.NOTHING, requestTimeout: 10_000 });
+}
+
+/** Produces the Debezium inserts of customers [from, to) to the source topic, keyed by id. */
+export async function produceInserts(kafka: Kafka, from: number, to: number): Promise<void> {
+  const producer = kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner });
+  await producer.connect();
+  try {
+    for (let start = from; start < to; start += 500) {
+      const messages = [];
+      for (let id = start; id < Math.min(to, start + 500); id++) {
+        const r = insertRecord(id);
+        messages.push({ key: r.key, value: r.value, timestamp: String(r.ts) });
+      }
+      await producer.send({ topic: SOURCE, messages, acks: -1 });
+    }
+  } finally {
+    await producer.disconnect();
+  }
+}
+
+/** Sum of the high watermarks of a topic. */
+export async function topicEnd(kafka: Kafka, topic: string): Promise<number> {
+  const admin = kafka.admin();
+  await admin.connect();
+  try {
+    return (await admin.fetchTopicOffsets(topic)).reduce((sum, o) => sum + Number(o.high), 0);
+  } finally {
+    await admin.disconnect();
+  }
+}
+
+export interface RunningWorker {
+  pipeline: OpenPipeline;
+  /** whether the worker publishes this major of the event now (it re-reads the migration state every 2 s) */
+  publishes(major: number): boolean;
+  /** throws the worker's error once it failed */
+  check(): void;
+  stop(): Promise<RunStats>;
+}
+
+/** `changecast run` with kafka.brokers, in-process (the function the CLI calls). */
+export async function startWorker(project: Project): Promise<RunningWorker> {
+  const pipeline = await openPipeline(project.config);
+  const controller = new AbortController();
+  const run = runKafkaWorker(pipeline, {
+    signal: controller.signal,
+    logger: pino({ level: "silent" }),
+    env: { ...process.env, ...GROUP_TIMING },
+  });
+  // a worker that fails early must fail the test, not leave it waiting
+  let failure: unknown = null;
+  run.catch((err: unknown) => {
+    failure = err ?? new Error("worker failed");
+  });
+  return {
+    pipeline,
+    publishes: (major) =>
+      pipeline.transforms.declarations.some(
+        (d) => d.name === EVENT && (d.major ?? 1) === major && pipeline.transforms.isActive(d),
+      ),
+    check: () => {
+      if (failure !== null) throw failure instanceof Error ? failure : new Error(String(failure));
+    },
+    stop: async () => {
+      controller.abort();
+      try {
+        return await run;
+      } finally {
+        await pipeline.close();
+      }
+    },
+  };
+}
+
+const running = new Set<ChildProcess>();
+
+/** Kills the CLI children still running (a test that failed or timed out must not leave them behind). */
+export function killClis(): void {
+  for (const child of running) child.kill("SIGKILL");
+  running.clear();
+}
+
+/** `changecast <args>` as a child process, without blocking this process' event loop. */
+export function cli(project: Project, ...args: string[]): Promise<Captured> {
+  return new Promise((done, fail) => {
+    const child = spawn(process.execPath, [...CLI, ...args, "--config", project.config], {
+      env: { ...process.env, KAFKA_BROKERS: "", SCHEMA_REGISTRY_URL: "", STATE_URL: "", ...GROUP_TIMING },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    let out = "";
+    let err = "";
+    child.stdout.on("data", (b: Buffer) => (out += b.toString("utf8")));
+    child.stderr.on("data", (b: Buffer) => (err += b.toString("utf8")));
+    child.once("error", fail);
+    if (process.env.MIGRATE_TEST_DEBUG === "1") {
+      child.stdout.on("data", (b: Buffer) => process.stderr.write(`[cli out] ${b.toString("utf8")}`));
+      child.stderr.on("data", (b: Buffer) => process.stderr.write(`[cli err] ${b.toString("utf8")}`));
+    }
+    running.add(child);
+    child.once("close", (code) => {
+      running.delete(child);
+      done({ code: code ?? -1, out, err });
+    });
+  });
+}
+
+export interface KafkaFact {
+  ceId: string;
+  /** the decoded customerId: a number on major 1, a string on major 2 */
+  customerId: number | string;
+  topic: string;
+  partition: number;
+  offset: string;
+}
+
+const schemaFile = (major: number) =>
+  join(ROOT, "schemas", "customer", ...(major === 1 ? [] : [`v${major}`]), "CustomerRegistered.avsc");
+const TYPES = new Map(
+  [1, 2].map((major) => [major, avro.Type.forSchema(JSON.parse(readFileSync(schemaFile(major), "utf8")))]),
+);
+
+function header(headers: IHeaders | undefined, name: string): string | null {
+  const v = headers?.[name];
+  const one = Array.isArray(v) ? v[0] : v;
+  return one === undefined ? null : one.toString();
+}
+
+/**
+ * A reference consumer group on one topic at a time: for each batch it processes the facts (decoding the Avro
+ * value of the major it reads), commits the next offset and only then counts the facts as processed — so
+ * `processed` is exactly what its committed offsets say, and a fact processed twice shows up twice (it never
+ * deduplicates). `limit` stops processing at that many facts in total (the group stays a member, paused).
+ */
+export class KafkaReferenceConsumer {
+  readonly processed: KafkaFact[] = [];
+  filter: SwitchFilter = createSwitchFilter([]);
+  private consumer: Consumer | null = null;
+  private topic = "";
+  private limit = Number.POSITIVE_INFINITY;
+
+  constructor(
+    private readonly kafka: Kafka,
+    readonly group: string,
+  ) {}
+
+  async start(topic: string, major: number, limit = Number.POSITIVE_INFINITY): Promise<void> {
+    const type = TYPES.get(major);
+    if (!type) throw new Error(`no schema for major ${major}`);
+    this.topic = topic;
+    this.limit = limit;
+    const consumer = this.kafka.consumer({
+      groupId: this.group,
+      sessionTimeout: Number(GROUP_TIMING.KAFKA_SESSION_TIMEOUT_MS),
+      heartbeatInterval: Number(GROUP_TIMING.KAFKA_HEARTBEAT_INTERVAL_MS),
+      maxWaitTimeInMs: 100,
+      allowAutoTopicCreation: false,
+    });
+    await consumer.connect();
+    // fromBeginning only applies where the group has no committed offset
+    await consumer.subscribe({ topic, fromBeginning: true });
+    await consumer.run({
+      autoCommit: false,
+      eachBatchAutoResolve: false,
+      eachBatch: async ({ batch, resolveOffset, heartbeat, pause, isRunning, isStale }) => {
+        const facts: KafkaFact[] = [];
+        let next: bigint | null = null;
+        let complete = true;
+        for (const m of batch.messages) {
+          if (!isRunning() || isStale()) {
+            complete = false;
+            break;
+          }
+          if (this.processed.length + facts.length >= this.limit) {
+            pause();
+            complete = false;
+            break;
+          }
+          next = BigInt(m.offset) + 1n;
+          if (!header(m.headers, "ce_type")?.endsWith(`.${EVENT}`)) continue;
+          if (!this.filter.accept(m.headers ?? {})) continue;
+          const value = type.fromBuffer(fromWireFormat(m.value ?? Buffer.alloc(0)).body) as {
+            customerId: number | string;
+          };
+          facts.push({
+            ceId: header(m.headers, "ce_id") ?? "",
+            customerId: value.customerId,
+            topic: batch.topic,
+            partition: batch.partition,
+            offset: m.offset,
+          });
+        }
+        // a transaction marker at the end of the batch (exactly-once outputs) is passed over with the batch
+        if (complete) next = BigInt(batch.lastOffset()) + 1n;
+        if (next === null) return;
+        await consumer.commitOffsets([
+          { topic: batch.topic, partition: batch.partition, offset: next.toString() },
+        ]);
+        resolveOffset((next - 1n).toString());
+        this.processed.push(...facts);
+        await heartbeat();
+      },
+    });
+    this.consumer = consumer;
+  }
+
+  /** Processes up to `limit` facts in total from now on (resuming paused partitions). */
+  setLimit(limit: number): void {
+    this.limit = limit;
+    this.consumer?.resume([{ topic: this.topic }]);
+  }
+
+  /** Leaves the group (nothing is committed on the way out: every processed fact was committed already). */
+  async stop(): Promise<void> {
+    await this.consumer?.disconnect();
+    this.consumer = null;
+  }
+}
+
+/** Duplicates (by ce_id) and missing customer ids among 1..n. */
+export function kafkaAccounting(
+  facts: KafkaFact[],
+  n: number,
+): { duplicates: string[]; missing: number[]; extra: string[] } {
+  const seen = new Set<string>();
+  const duplicates: string[] = [];
+  for (const f of facts) {
+    if (seen.has(f.ceId)) duplicates.push(f.ceId);
+    seen.add(f.ceId);
+  }
+  const ids = new Set(facts.map((f) => String(f.customerId)));
+  const missing: number[] = [];
+  for (let i = 1; i <= n; i++) if (!ids.has(String(i))) missing.push(i);
+  const extra = [...ids].filter((id) => !(Number(id) >= 1 && Number(id) <= n));
+  return { duplicates, missing, extra };
+}
+
+export async function waitFor(what: string, cond: () => boolean | Promise<boolean>, timeoutMs = 60_000) {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await cond())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
