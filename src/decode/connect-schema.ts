@@ -1,7 +1,7 @@
 // Kafka Connect JSON schemas (JsonConverter `schemas.enable=true`) compiled once into value decoders.
 // A decoder turns one payload value into a ColumnValue per the conventions of change-event.ts.
 import { DecodeError, UNAVAILABLE, type ColumnValue, type Row } from "./change-event.js";
-import { parseJsonIntegersAsBigint } from "./json-text.js";
+import { exactInteger, parseJsonIntegersAsBigint } from "./json-text.js";
 import {
   decodeBase64Decimal,
   formatDecimal,
@@ -61,10 +61,13 @@ export function asConnectSchema(raw: unknown, path: string): ConnectSchema {
   return s as unknown as ConnectSchema;
 }
 
-/** Compiles a Connect schema into a decoder; `path` names the value in error messages ("after", "key"). */
-export function compileSchema(raw: unknown, path: string): ValueDecoder {
+/**
+ * Compiles a Connect schema into a decoder; `path` names the value in error messages ("after", "key").
+ * `member`: for a struct field, its name (the JSON member the value is read from).
+ */
+export function compileSchema(raw: unknown, path: string, member?: string): ValueDecoder {
   const schema = asConnectSchema(raw, path);
-  const inner = compileNonNull(schema, path);
+  const inner = compileNonNull(schema, path, member);
   if (schema.optional === true) {
     // a nullable column keeps its null (Debezium sends null, not the column default)
     return (value) => (value === null || value === undefined ? null : inner(value));
@@ -81,14 +84,15 @@ export function compileSchema(raw: unknown, path: string): ValueDecoder {
   };
 }
 
-function compileNonNull(schema: ConnectSchema, path: string): ValueDecoder {
+/** `member`: the struct field name the value is read from (json-text.ts exactInteger), if any. */
+function compileNonNull(schema: ConnectSchema, path: string, member: string | undefined): ValueDecoder {
   const name = schema.name;
   switch (schema.type) {
     case "int8":
     case "int16":
     case "int32":
     case "int64":
-      return compileInteger(name, path);
+      return compileInteger(name, path, member);
     case "float32":
     case "float64":
     case "float":
@@ -114,27 +118,36 @@ function compileNonNull(schema: ConnectSchema, path: string): ValueDecoder {
 }
 
 /** A JSON integer (number or bigint from the parser) as bigint. */
-function toBigInt(v: unknown, path: string, what: string): bigint {
+function toBigInt(v: unknown, path: string, what: string, member: string | undefined): bigint {
   if (typeof v === "number") {
-    if (Number.isInteger(v)) return BigInt(v);
+    if (Number.isSafeInteger(v)) return BigInt(v);
+    const exact = exactInteger(v, member); // natively parsed: the literal's exact value
+    if (typeof exact === "bigint") return exact;
+    if (Number.isInteger(exact)) return BigInt(exact);
+    return mismatch(path, what, exact);
   } else if (typeof v === "bigint") return v;
   return mismatch(path, what, v);
 }
 
 /** A JSON integer as number when safe, else bigint (for the epoch formatters). */
-function toEpoch(v: unknown, path: string, what: string): number | bigint {
-  if (typeof v === "number" && Number.isInteger(v)) return v;
+function toEpoch(v: unknown, path: string, what: string, member: string | undefined): number | bigint {
+  if (typeof v === "number") {
+    if (Number.isSafeInteger(v)) return v;
+    const exact = exactInteger(v, member); // natively parsed: the literal's exact value
+    if (typeof exact === "bigint" || Number.isInteger(exact)) return exact;
+    return mismatch(path, what, exact);
+  }
   if (typeof v === "bigint") return v;
   return mismatch(path, what, v);
 }
 
-function compileInteger(name: string | undefined, path: string): ValueDecoder {
+function compileInteger(name: string | undefined, path: string, member: string | undefined): ValueDecoder {
   const timestamp = (unit: TimeUnit, what: string): ValueDecoder => {
-    return (v) => formatEpochTimestamp(toEpoch(v, path, what), unit);
+    return (v) => formatEpochTimestamp(toEpoch(v, path, what, member), unit);
   };
   const time = (unit: TimeUnit, what: string): ValueDecoder => {
     return (v) => {
-      const t = toEpoch(v, path, what);
+      const t = toEpoch(v, path, what, member);
       if (t < 0) mismatch(path, what, v);
       return formatTimeOfDay(t, unit);
     };
@@ -143,7 +156,7 @@ function compileInteger(name: string | undefined, path: string): ValueDecoder {
     case "io.debezium.time.Date":
     case "org.apache.kafka.connect.data.Date":
       return (v) => {
-        const days = Number(toEpoch(v, path, "an integer day count (Date)"));
+        const days = Number(toEpoch(v, path, "an integer day count (Date)", member));
         if (!Number.isSafeInteger(days)) return mismatch(path, "a day count in range (Date)", v);
         return formatEpochDay(days);
       };
@@ -163,7 +176,7 @@ function compileInteger(name: string | undefined, path: string): ValueDecoder {
       return timestamp("ns", "epoch nanoseconds (NanoTimestamp)");
     default:
       // plain ints, MicroDuration (bigint µs), Year, …
-      return (v) => toBigInt(v, path, "an integer");
+      return (v) => toBigInt(v, path, "an integer", member);
   }
 }
 
@@ -301,7 +314,7 @@ function compileStruct(schema: ConnectSchema, path: string): ValueDecoder {
     if (typeof fs.field !== "string")
       throw new DecodeError(`${path || "payload"}: struct field without a name`);
     names.push(fs.field);
-    decoders.push(compileSchema(fs, path ? path + "." + fs.field : fs.field));
+    decoders.push(compileSchema(fs, path ? path + "." + fs.field : fs.field, fs.field));
   }
   const count = names.length;
   const struct: ValueDecoder = (v) => {

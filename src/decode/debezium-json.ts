@@ -14,7 +14,13 @@ import {
   type ValueDecoder,
 } from "./connect-schema.js";
 import { interpretPayload, isRow } from "./envelope.js";
-import { parseJson, parseJsonIntegersAsBigint } from "./json-text.js";
+import {
+  NEEDS_LOSSLESS,
+  parseJson,
+  parseJsonIntegersAsBigint,
+  parseJsonNative,
+  withExactIntegers,
+} from "./json-text.js";
 
 export interface DebeziumJsonOptions {
   /** Debezium topic.prefix: pins the heartbeat (`__debezium-heartbeat.<prefix>`) and transaction topics */
@@ -33,7 +39,7 @@ export interface DebeziumJsonOptions {
 export function decodeDebeziumJson(record: SourceRecord, options: DebeziumJsonOptions = {}): DecodedRecord {
   const key = decodeKey(record.key);
   if (record.value === null) return { kind: "tombstone", key };
-  const value = decodeConnectJson(record.value.toString("utf8"), "", valueCache);
+  const value = decodeConnectBuffer(record.value, "", valueCache, valueBytesCache);
   if (value.payload === null) return { kind: "tombstone", key };
   if (!isRow(value.payload)) {
     throw new DecodeError(`not a Debezium record: expected a JSON object, got ${describe(value.payload)}`);
@@ -65,10 +71,100 @@ interface CompiledSchema {
 type SchemaCache = Map<string, CompiledSchema>;
 const valueCache: SchemaCache = new Map();
 const keyCache: SchemaCache = new Map();
+/** decodeConnectBuffer's: compiled schemas by the byte length of their text, confirmed by comparing bytes */
+type BytesCache = Map<number, { bytes: Buffer; compiled: CompiledSchema }[]>;
+const valueBytesCache: BytesCache = new Map();
+const keyBytesCache: BytesCache = new Map();
 const CACHE_LIMIT = 512;
 const FINGERPRINT_TAIL = 96;
 
 const SCHEMA_HEAD = /^\s*\{\s*"schema"\s*:\s*/;
+
+const HEAD_BYTES = Buffer.from('{"schema":{', "latin1");
+const PAYLOAD_BYTES = Buffer.from('"payload"', "latin1");
+
+/**
+ * decodeConnectJson(bytes.toString("utf8")) for JsonConverter's own layout, `{"schema":{…},"payload":P}`
+ * (other layouts go there as text), worked on the bytes: the split is found as decodeConnectJson finds it
+ * (the characters it looks at are ASCII, which UTF-8 never uses inside a multi-byte sequence), a known
+ * schema is compared as bytes instead of being decoded to text, and only P is decoded to text. The
+ * candidate "payload" keys are tried from the end (P is usually much shorter than S): the order does not
+ * matter, as at most one candidate S is a complete JSON object — one that is cannot be followed by a comma
+ * inside another.
+ */
+function decodeConnectBuffer(
+  bytes: Buffer,
+  path: string,
+  cache: SchemaCache,
+  bytesCache: BytesCache,
+): ConnectValue {
+  if (!startsWith(bytes, HEAD_BYTES)) return decodeConnectJson(bytes.toString("utf8"), path, cache);
+  let end = bytes.length - 1;
+  while (isWhitespace(bytes[end] as number)) end--;
+  if (bytes[end] !== 125 /* } */) return decodeConnectJson(bytes.toString("utf8"), path, cache);
+  const schemaStart = HEAD_BYTES.length - 1;
+  for (
+    let at = bytes.lastIndexOf(PAYLOAD_BYTES, end);
+    at >= schemaStart;
+    at = at > 0 ? bytes.lastIndexOf(PAYLOAD_BYTES, at - 1) : -1
+  ) {
+    const schemaEnd = skipWsBackBytes(bytes, at - 1);
+    if (bytes[schemaEnd] !== 44 /* , */) continue;
+    const colon = skipWsBytes(bytes, at + 9);
+    if (bytes[colon] !== 58 /* : */) continue;
+    const sEnd = skipWsBackBytes(bytes, schemaEnd - 1) + 1;
+    const length = sEnd - schemaStart;
+    const known = bytesCache.get(length);
+    let compiled = known?.find((c) => bytes.compare(c.bytes, 0, length, schemaStart, sEnd) === 0)?.compiled;
+    if (compiled === undefined) {
+      const schemaText = bytes.toString("utf8", schemaStart, sEnd);
+      let schemaJson: unknown;
+      try {
+        schemaJson = parseJson(schemaText);
+      } catch {
+        continue; // the candidate "payload" key sat inside the schema or the payload
+      }
+      if (schemaJson === null) break;
+      compiled = { text: schemaText, ...compile(schemaJson, path) };
+      // a copy: the record's buffer is not ours to keep
+      const entry = { bytes: Buffer.from(bytes.subarray(schemaStart, sEnd)), compiled };
+      if (cachedCount(bytesCache) >= CACHE_LIMIT) bytesCache.clear();
+      const list = bytesCache.get(length);
+      if (list) list.push(entry);
+      else bytesCache.set(length, [entry]);
+    }
+    const decoded = decodePayload(bytes.toString("utf8", colon + 1, end), compiled.decode);
+    if (decoded === NOT_JSON) break; // not the simple two-key shape: the full parse below reports precisely
+    return { schemaName: compiled.name, payload: decoded };
+  }
+  return decodeSlow(bytes.toString("utf8"), path);
+}
+
+function startsWith(bytes: Buffer, head: Buffer): boolean {
+  if (bytes.length <= head.length) return false;
+  for (let i = 0; i < head.length; i++) if (bytes[i] !== head[i]) return false;
+  return true;
+}
+
+function cachedCount(cache: BytesCache): number {
+  let n = 0;
+  for (const list of cache.values()) n += list.length;
+  return n;
+}
+
+function isWhitespace(c: number): boolean {
+  return c === 32 || c === 10 || c === 13 || c === 9;
+}
+
+function skipWsBytes(bytes: Buffer, i: number): number {
+  while (isWhitespace(bytes[i] as number)) i++;
+  return i;
+}
+
+function skipWsBackBytes(bytes: Buffer, i: number): number {
+  while (isWhitespace(bytes[i] as number)) i--;
+  return i;
+}
 
 /**
  * Splits `{"schema":S,"payload":P}` textually so that a known schema S is neither parsed nor compiled again;
@@ -108,15 +204,39 @@ function decodeConnectJson(text: string, path: string, cache: SchemaCache): Conn
       if (cache.size >= CACHE_LIMIT) cache.clear();
       cache.set(fingerprint, compiled);
     }
-    let payload: unknown;
-    try {
-      payload = parseJson(text.slice(colon + 1, end));
-    } catch {
-      break; // not the simple two-key shape: the full parse below reports precisely
-    }
-    return { schemaName: compiled.name, payload: compiled.decode(payload) };
+    const decoded = decodePayload(text.slice(colon + 1, end), compiled.decode);
+    if (decoded === NOT_JSON) break; // not the simple two-key shape: the full parse below reports precisely
+    return { schemaName: compiled.name, payload: decoded };
   }
   return decodeSlow(text, path);
+}
+
+const NOT_JSON: unique symbol = Symbol("not JSON");
+
+/**
+ * Decodes the payload text as `decode(parseJson(text))` would, or NOT_JSON where parseJson throws. Parsed
+ * natively, with the decoders recovering unsafe integers from the text (json-text.ts exactInteger); the
+ * lossless parse only when that is not possible (or the native parse fails).
+ */
+function decodePayload(text: string, decode: ValueDecoder): ColumnValue | typeof NOT_JSON {
+  let native: unknown;
+  try {
+    native = parseJsonNative(text);
+  } catch {
+    return decodeLossless(text, decode);
+  }
+  const decoded = withExactIntegers(text, () => decode(native));
+  return decoded === NEEDS_LOSSLESS ? decodeLossless(text, decode) : decoded;
+}
+
+function decodeLossless(text: string, decode: ValueDecoder): ColumnValue | typeof NOT_JSON {
+  let payload: unknown;
+  try {
+    payload = parseJson(text);
+  } catch {
+    return NOT_JSON;
+  }
+  return decode(payload);
 }
 
 function skipWs(text: string, i: number): number {
@@ -164,7 +284,7 @@ function compile(schemaJson: unknown, path: string): Omit<CompiledSchema, "text"
 
 function decodeKey(key: Buffer | null): Row | null {
   if (key === null || key.length === 0) return null;
-  const decoded = decodeConnectJson(key.toString("utf8"), "key", keyCache).payload;
+  const decoded = decodeConnectBuffer(key, "key", keyCache, keyBytesCache).payload;
   if (decoded === null) return null;
   if (!isRow(decoded))
     throw new DecodeError(`key: expected a struct (JSON object), got ${describe(decoded)}`);

@@ -118,12 +118,23 @@ export class DecimalType extends CastLogicalType {
     this.label = `decimal(${precision},${scale})`;
   }
 
+  // The last canonical text normalize() produced and its unscaled value: encode() reads back what coerce()
+  // just wrote. Exact: the canonical text parses to the unscaled value it was formatted from.
+  private memoText: string | undefined;
+  private memoUnscaled = 0n;
+
   normalize(value: unknown): string {
-    return formatUnscaled(toUnscaled(value, this.precision, this.scale), this.scale);
+    const unscaled = toUnscaled(value, this.precision, this.scale);
+    const text = formatUnscaled(unscaled, this.scale);
+    this.memoText = text;
+    this.memoUnscaled = unscaled;
+    return text;
   }
 
   toUnderlying(value: unknown): Buffer {
-    return toTwosComplement(toUnscaled(value, this.precision, this.scale), this.size);
+    const unscaled =
+      value === this.memoText ? this.memoUnscaled : toUnscaled(value, this.precision, this.scale);
+    return toTwosComplement(unscaled, this.size);
   }
 
   fromUnderlying(value: unknown): string {
@@ -161,12 +172,22 @@ abstract class TimestampType extends CastLogicalType {
     return this.digits === 3 ? "milliseconds" : "microseconds";
   }
 
+  // The last text normalize() produced (4-digit years only: those parse back) and its units; see DecimalType.
+  private memoText: string | undefined;
+  private memoUnits = 0n;
+
   normalize(value: unknown): string {
-    return formatTimestamp(this.toEpoch(value), this.digits, this.local);
+    const units = this.toEpoch(value);
+    const text = formatTimestamp(units, this.digits, this.local);
+    if (startsWithDigit(text)) {
+      this.memoText = text;
+      this.memoUnits = units;
+    }
+    return text;
   }
 
   toUnderlying(value: unknown): bigint {
-    return this.toEpoch(value);
+    return value === this.memoText ? this.memoUnits : this.toEpoch(value);
   }
 
   fromUnderlying(value: unknown): string {
@@ -220,12 +241,22 @@ export class DateType extends CastLogicalType {
     return days;
   }
 
+  // The last text normalize() produced (4-digit years only: those parse back) and its days; see DecimalType.
+  private memoText: string | undefined;
+  private memoDays = 0;
+
   normalize(value: unknown): string {
-    return formatDate(this.toDays(value));
+    const days = this.toDays(value);
+    const text = formatDate(days);
+    if (startsWithDigit(text)) {
+      this.memoText = text;
+      this.memoDays = days;
+    }
+    return text;
   }
 
   toUnderlying(value: unknown): number {
-    return this.toDays(value);
+    return value === this.memoText ? this.memoDays : this.toDays(value);
   }
 
   fromUnderlying(value: unknown): string {
@@ -254,12 +285,20 @@ abstract class TimeType extends CastLogicalType {
     return units;
   }
 
+  // The last text normalize() produced ("HH:MM:SS.f…", which parses back) and its units; see DecimalType.
+  private memoText: string | undefined;
+  private memoUnits = 0n;
+
   normalize(value: unknown): string {
-    return formatTime(this.toUnits(value), this.digits);
+    const units = this.toUnits(value);
+    const text = formatTime(units, this.digits);
+    this.memoText = text;
+    this.memoUnits = units;
+    return text;
   }
 
   toUnderlying(value: unknown): number | bigint {
-    const units = this.toUnits(value);
+    const units = value === this.memoText ? this.memoUnits : this.toUnits(value);
     return this.digits === 3 ? Number(units) : units; // time-millis is an int, time-micros a long
   }
 
@@ -325,6 +364,12 @@ export class UuidType extends CastLogicalType {
   protected sameAs(): boolean {
     return true;
   }
+}
+
+/** A formatted date/timestamp with a 4-digit year (not "+10000-…" / "-0001-…"). */
+function startsWithDigit(text: string): boolean {
+  const c = text.charCodeAt(0);
+  return c >= 48 && c <= 57;
 }
 
 type LogicalConstructor = new (schema: AvscSchema, opts?: unknown) => CastLogicalType;

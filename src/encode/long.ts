@@ -24,13 +24,15 @@ function longFromJson(value: unknown): bigint {
   throw new Error(`invalid long: ${String(value)}`);
 }
 
+const LONG_SCRATCH = Buffer.alloc(8);
+
 /** avsc hands us (and expects back) the long as 8 bytes, little-endian two's complement. */
 export const bigintLongType: avro.Type = avro.types.LongType.__with({
   fromBuffer: (buf: Buffer): bigint => buf.readBigInt64LE(0),
+  // avsc packs the 8 bytes into its output at once (AbstractLongType._write): one scratch buffer serves all
   toBuffer: (n: bigint): Buffer => {
-    const buf = Buffer.alloc(8);
-    buf.writeBigInt64LE(n);
-    return buf;
+    LONG_SCRATCH.writeBigInt64LE(n);
+    return LONG_SCRATCH;
   },
   fromJSON: longFromJson,
   toJSON: (n: bigint): bigint => n,

@@ -11,10 +11,11 @@ export function toWireFormat(schemaId: number, body: Buffer): Buffer {
   if (!Number.isInteger(schemaId) || schemaId < 0 || schemaId > 0x7fffffff) {
     throw new WireFormatError(`schema id ${schemaId} is not a non-negative 32-bit integer`);
   }
-  const header = Buffer.alloc(HEADER_BYTES);
-  header.writeUInt8(MAGIC, 0);
-  header.writeUInt32BE(schemaId, 1);
-  return Buffer.concat([header, body]);
+  const out = Buffer.allocUnsafe(HEADER_BYTES + body.length);
+  out[0] = MAGIC;
+  out.writeUInt32BE(schemaId, 1);
+  body.copy(out, HEADER_BYTES);
+  return out;
 }
 
 export function fromWireFormat(buf: Buffer): { schemaId: number; body: Buffer } {

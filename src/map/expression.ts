@@ -49,14 +49,80 @@ export function compileExpression(text: string): Expression {
     );
   }
   const run = plan(env, parsed);
+  const evaluate = (bindings: Bindings): unknown => {
+    const result = run(bindings as Record<string, CelInput>);
+    if (isCelError(result)) throw new ExpressionError(`${result.message} in \`${text}\``);
+    return toPlain(result);
+  };
+  const column = columnSelect(parsed.expr);
+  if (column === undefined) return { text, evaluate };
+  const { variable, name } = column;
   return {
     text,
     evaluate(bindings) {
-      const result = run(bindings as Record<string, CelInput>);
-      if (isCelError(result)) throw new ExpressionError(`${result.message} in \`${text}\``);
-      return toPlain(result);
+      // `row.column` of a scalar column: what CEL would answer, without planning through CEL values
+      const row =
+        RAW_ROWS in bindings
+          ? (bindings as RawRows)[RAW_ROWS](variable)
+          : plainOrUndefined(bindings[variable]);
+      if (row !== undefined && Object.hasOwn(row, name)) {
+        const value = row[name];
+        const type = typeof value;
+        if (
+          value === null ||
+          type === "string" ||
+          type === "bigint" ||
+          type === "number" ||
+          type === "boolean"
+        )
+          return value;
+      }
+      return evaluate(bindings);
     },
   };
+}
+
+/** The variables that hold a row (a plain object of column values). */
+type RowVariable = "before" | "after" | "key" | "source";
+const ROW_VARIABLES: ReadonlySet<string> = new Set<RowVariable>(["before", "after", "key", "source"]);
+
+/**
+ * Bindings that also hand out the rows themselves, for variables whose binding is their CEL form already
+ * (mapper.ts): the row when it isPlainObject, else undefined. Without it a row variable's binding is the row.
+ */
+export const RAW_ROWS: unique symbol = Symbol("raw rows");
+export interface RawRows {
+  [RAW_ROWS](variable: RowVariable): Record<string, unknown> | undefined;
+}
+
+export function plainOrUndefined(value: unknown): Record<string, unknown> | undefined {
+  return isPlainObject(value) ? value : undefined;
+}
+
+/**
+ * An object that @bufbuild/cel's toCel surely reads as a map of its own entries: a plain object, no CEL or
+ * protobuf marker symbols, no `$typeName` (protobuf message), whose `constructor` is Object's (a column named
+ * "constructor" makes toCel reject the row).
+ */
+export function isPlainObject(value: unknown): value is Record<string, unknown> {
+  if (value === null || typeof value !== "object" || Object.getPrototypeOf(value) !== Object.prototype)
+    return false;
+  const ctor: unknown = (value as { constructor?: unknown }).constructor;
+  return ctor === Object && !("$typeName" in value) && Object.getOwnPropertySymbols(value).length === 0;
+}
+
+/** `before.x`, `after.x`, `key.x`, `source.x` (not `has(…)`): the variable and the column name. */
+function columnSelect(expr: unknown): { variable: RowVariable; name: string } | undefined {
+  const kind = (expr as AstNode | undefined)?.exprKind;
+  if (kind?.case !== "selectExpr") return undefined;
+  const select = kind.value as { operand?: unknown; field?: unknown; testOnly?: unknown };
+  const operand = (select.operand as AstNode | undefined)?.exprKind;
+  if (select.testOnly !== false || typeof select.field !== "string" || select.field === "__proto__")
+    return undefined;
+  if (operand?.case !== "identExpr") return undefined;
+  const variable = (operand.value as { name?: unknown }).name;
+  if (typeof variable !== "string" || !ROW_VARIABLES.has(variable)) return undefined;
+  return { variable: variable as RowVariable, name: select.field };
 }
 
 function firstLine(err: unknown): string {

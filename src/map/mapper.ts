@@ -1,6 +1,14 @@
 // Maps one ChangeEvent to the business events its table's transform files declare.
 import { UNAVAILABLE, type ChangeEvent, type ColumnValue, type Row } from "../decode/change-event.js";
-import { ExpressionError, type Bindings } from "./expression.js";
+import { celList, celMap, type CelInput } from "@bufbuild/cel";
+import {
+  ExpressionError,
+  isPlainObject,
+  RAW_ROWS,
+  type Bindings,
+  type Expression,
+  type RawRows,
+} from "./expression.js";
 import type { EventDeclaration, TransformFile } from "./transform-file.js";
 
 /** A business event derived from a change, fields not yet coerced to the schema. */
@@ -74,7 +82,7 @@ export function mapChange(change: ChangeEvent, declarations: EventDeclaration[])
   const out: MappedEvent[] = [];
   for (const declaration of declarations) {
     if (declaration.when) {
-      const pass = evaluate(declaration, null, "when", () => declaration.when!.evaluate(vars));
+      const pass = evaluate(declaration, declaration.when, vars, "when", null);
       if (pass === false) continue;
       if (pass !== true) {
         throw new MappingError(
@@ -84,13 +92,11 @@ export function mapChange(change: ChangeEvent, declarations: EventDeclaration[])
         );
       }
     }
-    const keyValue = evaluate(declaration, null, "key", () => declaration.key.evaluate(vars));
+    const keyValue = evaluate(declaration, declaration.key, vars, "key", null);
     const key = keyText(declaration, keyValue);
     const fields: Record<string, unknown> = {};
     for (const field of declaration.fields) {
-      const value = evaluate(declaration, field.name, `field "${field.name}"`, () =>
-        field.expression.evaluate(vars),
-      );
+      const value = evaluate(declaration, field.expression, vars, "field", field.name);
       if (carriesUnavailable(value)) {
         throw new MappingError(
           `event ${declaration.name}: field "${field.name}" maps an unavailable column value ` +
@@ -106,16 +112,19 @@ export function mapChange(change: ChangeEvent, declarations: EventDeclaration[])
   return out;
 }
 
+/** Evaluates the `when`, the key or a field's expression (`field`: its name); errors name which. */
 function evaluate(
   declaration: EventDeclaration,
+  expression: Expression,
+  vars: Bindings,
+  part: "when" | "key" | "field",
   field: string | null,
-  what: string,
-  run: () => unknown,
 ): unknown {
   try {
-    return run();
+    return expression.evaluate(vars);
   } catch (err) {
     const message = err instanceof ExpressionError ? err.message : String(err);
+    const what = part === "field" ? `field "${field}"` : part;
     throw new MappingError(`event ${declaration.name}: ${what}: ${message}`, declaration.name, field);
   }
 }
@@ -161,23 +170,92 @@ function carriesUnavailable(value: unknown): boolean {
   return false;
 }
 
-/** The CEL variables of a change (SPEC §4). */
+/**
+ * The CEL variables of a change (SPEC §4). Each is worked out when an expression first reads it and then
+ * shared by every expression evaluated for the change; rows and lists are handed over already as the CEL
+ * values @bufbuild/cel would make of them on every read (see celValue).
+ */
 export function bindingsFor(change: ChangeEvent): Bindings {
-  return {
-    op: change.op,
-    before: celRow(change.before),
-    after: celRow(change.after),
-    key: celRow(change.key),
-    source: change.source,
-    changed: changedColumns(change.before, change.after),
-    tx: change.transaction
-      ? {
-          id: change.transaction.id,
-          total_order: change.transaction.totalOrder,
-          data_collection_order: change.transaction.dataCollectionOrder,
-        }
-      : null,
-  };
+  return new ChangeBindings(change);
+}
+
+class ChangeBindings implements Bindings, RawRows {
+  private beforeValue: unknown;
+  private afterValue: unknown;
+  private keyValue: unknown;
+  private sourceValue: unknown;
+  private changedValue: unknown;
+  private txValue: unknown;
+  // the rows as CEL reads them (celRow), and whether each is a plain object (RawRows); null = not yet
+  private beforeRow: RowSlot | null = null;
+  private afterRow: RowSlot | null = null;
+  private keyRow: RowSlot | null = null;
+  private sourceRow: RowSlot | null = null;
+  readonly op: string;
+  constructor(private readonly change: ChangeEvent) {
+    this.op = change.op;
+  }
+  private row(variable: "before" | "after" | "key" | "source"): RowSlot {
+    switch (variable) {
+      case "before":
+        return (this.beforeRow ??= rowSlot(celRow(this.change.before)));
+      case "after":
+        return (this.afterRow ??= rowSlot(celRow(this.change.after)));
+      case "key":
+        return (this.keyRow ??= rowSlot(celRow(this.change.key)));
+      case "source":
+        return (this.sourceRow ??= rowSlot(this.change.source));
+    }
+  }
+  [RAW_ROWS](variable: "before" | "after" | "key" | "source"): Record<string, unknown> | undefined {
+    return this.row(variable).plain;
+  }
+  get before(): unknown {
+    return (this.beforeValue ??= celRowValue(this.row("before")));
+  }
+  get after(): unknown {
+    return (this.afterValue ??= celRowValue(this.row("after")));
+  }
+  get key(): unknown {
+    return (this.keyValue ??= celRowValue(this.row("key")));
+  }
+  get source(): unknown {
+    return (this.sourceValue ??= celRowValue(this.row("source")));
+  }
+  get changed(): unknown {
+    return (this.changedValue ??= celValue(changedColumns(this.change.before, this.change.after)));
+  }
+  get tx(): unknown {
+    const tx = this.change.transaction;
+    return (this.txValue ??= tx
+      ? celValue({ id: tx.id, total_order: tx.totalOrder, data_collection_order: tx.dataCollectionOrder })
+      : null);
+  }
+}
+
+interface RowSlot {
+  row: Row | null;
+  /** the row when it isPlainObject */
+  plain: Row | undefined;
+}
+
+function rowSlot(row: Row | null): RowSlot {
+  return { row, plain: isPlainObject(row) ? row : undefined };
+}
+
+/** celValue of a row (whose plainness is known already). */
+function celRowValue(slot: RowSlot): unknown {
+  return slot.plain ? celMap(new Map(Object.entries(slot.plain as Record<string, CelInput>))) : slot.row;
+}
+
+/**
+ * The CEL value @bufbuild/cel's toCel makes of a plain object (a map of its entries) or an array (a list),
+ * made once instead of on every variable read; anything else is left for toCel as it is.
+ */
+function celValue(value: unknown): unknown {
+  if (Array.isArray(value)) return celList(value as CelInput[]);
+  if (isPlainObject(value)) return celMap(new Map(Object.entries(value as Record<string, CelInput>)));
+  return value;
 }
 
 // CEL cannot carry our marker object, so unavailable columns become the placeholder text; the copy is only

@@ -17,7 +17,7 @@ export interface RecordView {
   headers: Record<string, string>;
   subject?: string;
   version?: number;
-  /** rendered Avro value (events) */
+  /** rendered Avro value (events); may be an accessor that renders on first read (record-processor.ts) */
   value?: unknown;
   /** the original payload text (dead letters) */
   payload?: string | null;

@@ -32,6 +32,8 @@ export async function openStateStore(url: string, baseDir = process.cwd()): Prom
         max: 1,
         afterCreate: (conn: { pragma(s: string): void }, done: (err: Error | null) => void) => {
           conn.pragma("journal_mode = WAL");
+          // workers, migrate commands and the registry may share one file: wait for a writer, don't fail
+          conn.pragma("busy_timeout = 30000");
           conn.pragma("synchronous = NORMAL");
           done(null);
         },

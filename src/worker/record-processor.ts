@@ -2,11 +2,13 @@
 // Debezium record → decode → route → map → coerce/encode → records to publish, or one dead letter.
 import type { SourceRecord } from "../decode/change-event.js";
 import { decodeDebeziumJson } from "../decode/debezium-json.js";
+import type { AvroRecordValue } from "../encode/coerce.js";
+import type { EventSchema } from "../encode/event-schema.js";
 import { toWireFormat } from "../encode/wire.js";
 import { mapChange, MappingError, type TransformSet } from "../map/mapper.js";
 import type { EventDeclaration } from "../map/transform-file.js";
 import { eventId, formatPosition } from "../publish/event-id.js";
-import { DLQ_HEADERS, type PublishedRecord } from "../publish/output-record.js";
+import { DLQ_HEADERS, type PublishedRecord, type RecordView } from "../publish/output-record.js";
 
 /** Where each event's schema is registered (resolved once at start-up). */
 export interface EventRegistration {
@@ -37,6 +39,7 @@ export type Outcome =
 
 export class RecordProcessor {
   private readonly decode: (record: SourceRecord) => ReturnType<typeof decodeDebeziumJson>;
+  private readonly ceSources = new Map<string, string>();
   constructor(private readonly options: ProcessorOptions) {
     this.decode = options.decode ?? ((r) => decodeDebeziumJson(r));
   }
@@ -89,16 +92,18 @@ export class RecordProcessor {
     if (mapped.length === 0) return { kind: "filtered", reason: "no-matching-event" };
 
     const records: PublishedRecord[] = [];
+    let position: string | undefined;
+    let time: string | undefined;
+    let source: string | undefined;
     for (const event of mapped) {
       const { declaration } = event;
       const registration = this.options.registrations.get(declaration);
       if (!registration) throw new Error(`internal: schema of ${declaration.name} was not registered`);
       let body: Buffer;
-      let rendered: unknown;
+      let coerced: AvroRecordValue;
       try {
-        const value = declaration.schema.coerce(event.fields);
-        body = declaration.schema.encode(value);
-        rendered = declaration.schema.render(value);
+        coerced = declaration.schema.coerce(event.fields);
+        body = declaration.schema.encode(coerced);
       } catch (err) {
         const error = asError(err);
         return this.deadLetter(
@@ -117,14 +122,15 @@ export class RecordProcessor {
           ),
         );
       }
+      position ??= formatPosition(change.position);
       const headers: Record<string, string> = {
         ce_specversion: "1.0",
-        ce_id: eventId(change, declaration.name),
+        ce_id: eventId(change, declaration.name, position),
         ce_type: declaration.schema.fullName,
-        ce_source: `changecast/${this.options.pipeline}/${change.table}`,
-        ce_time: new Date(change.commitTimeMs).toISOString(),
+        ce_source: (source ??= this.ceSource(change.table)),
+        ce_time: (time ??= new Date(change.commitTimeMs).toISOString()),
         "content-type": "application/avro",
-        changecast_position: formatPosition(change.position),
+        changecast_position: position,
       };
       records.push({
         record: {
@@ -134,17 +140,21 @@ export class RecordProcessor {
           timestamp: change.commitTimeMs,
           headers,
         },
-        view: {
-          topic: declaration.topic,
-          key: event.key,
-          headers,
-          subject: registration.subject,
-          version: registration.version,
-          value: rendered,
-        },
+        view: eventView(declaration.topic, event.key, headers, registration, declaration.schema, coerced),
       });
     }
     return { kind: "events", records };
+  }
+
+  /** `changecast/<pipeline>/<table>`, made once per table */
+  private ceSource(table: string): string {
+    let source = this.ceSources.get(table);
+    if (source === undefined) {
+      source = `changecast/${this.options.pipeline}/${table}`;
+      if (this.ceSources.size >= 4096) this.ceSources.clear();
+      this.ceSources.set(table, source);
+    }
+    return source;
   }
 
   deadLetter(record: SourceRecord, stage: ErrorStage, error: Error): Outcome {
@@ -179,6 +189,40 @@ export class RecordProcessor {
       },
     };
   }
+}
+
+/**
+ * The JSON view of an event. Its `value` (the rendered Avro value, SPEC §6) is rendered when first read:
+ * only replay and the embedded sink print views, the Kafka path never reads it.
+ */
+function eventView(
+  topic: string,
+  key: string,
+  headers: Record<string, string>,
+  registration: EventRegistration,
+  schema: EventSchema,
+  coerced: AvroRecordValue,
+): RecordView {
+  let rendered: unknown;
+  let done = false;
+  return {
+    topic,
+    key,
+    headers,
+    subject: registration.subject,
+    version: registration.version,
+    get value(): unknown {
+      if (!done) {
+        rendered = schema.render(coerced);
+        done = true;
+      }
+      return rendered;
+    },
+    set value(v: unknown) {
+      rendered = v;
+      done = true;
+    },
+  };
 }
 
 export class UnknownTableError extends Error {
