@@ -150,10 +150,20 @@ export function kafkaClientConfig(options: KafkaClientOptions): KafkaConfig {
   return config;
 }
 
-/** Consumer group timing, tunable from the environment (KAFKA_SESSION_TIMEOUT_MS, KAFKA_HEARTBEAT_INTERVAL_MS). */
+/**
+ * Consumer group timing, tunable from the environment (KAFKA_SESSION_TIMEOUT_MS, KAFKA_HEARTBEAT_INTERVAL_MS,
+ * KAFKA_METADATA_MAX_AGE_MS, KAFKA_FETCH_MAX_WAIT_MS).
+ *
+ * kafkajs heartbeats only between fetches, so a fetch that long-polls an idle partition must return well within
+ * the session timeout: the fetch wait defaults to a third of it (at most 5 s, kafkajs' default), else an idle
+ * worker with a short session timeout is evicted and rejoins over and over. The metadata max age (default 30 s;
+ * kafkajs' own default is 5 min) bounds how long a broker that came back stays out of the fetch plan.
+ */
 export function consumerTiming(env: NodeJS.ProcessEnv = process.env): {
   sessionTimeout: number;
   heartbeatInterval: number;
+  maxWaitTimeInMs: number;
+  metadataMaxAge: number;
 } {
   const sessionTimeout = msFromEnv(env, "KAFKA_SESSION_TIMEOUT_MS", 30_000);
   const heartbeatInterval = msFromEnv(
@@ -161,5 +171,15 @@ export function consumerTiming(env: NodeJS.ProcessEnv = process.env): {
     "KAFKA_HEARTBEAT_INTERVAL_MS",
     Math.min(3_000, Math.floor(sessionTimeout / 3)),
   );
-  return { sessionTimeout, heartbeatInterval };
+  const maxWaitTimeInMs = msFromEnv(
+    env,
+    "KAFKA_FETCH_MAX_WAIT_MS",
+    Math.max(100, Math.min(5_000, Math.floor(sessionTimeout / 3))),
+  );
+  if (maxWaitTimeInMs >= sessionTimeout)
+    throw new KafkaClientConfigError(
+      `KAFKA_FETCH_MAX_WAIT_MS (${maxWaitTimeInMs}) must be below the session timeout (${sessionTimeout})`,
+    );
+  const metadataMaxAge = msFromEnv(env, "KAFKA_METADATA_MAX_AGE_MS", 30_000);
+  return { sessionTimeout, heartbeatInterval, maxWaitTimeInMs, metadataMaxAge };
 }

@@ -36,6 +36,10 @@ export interface KafkaTransportOptions {
   log?: KafkaLogSink;
   sessionTimeout?: number;
   heartbeatInterval?: number;
+  /** how long a fetch long-polls an idle partition; must stay well below the session timeout */
+  maxWaitTimeInMs?: number;
+  /** metadata refresh period of the consumer and producers (a broker that came back is seen after this) */
+  metadataMaxAge?: number;
   /** fetch sizes: in-flight memory is at most (brokers × maxBytes) of raw records */
   maxBytesPerPartition?: number;
   maxBytes?: number;
@@ -176,7 +180,8 @@ type Outcome = { kind: "done" } | { kind: "given-up"; error?: Error };
 interface InFlight {
   topic: string;
   partition: number;
-  records: SourceRecord[];
+  /** the batch's records, converted to SourceRecords slice by slice as poll hands them out (memory) */
+  messages: KafkaMessage[];
   /** records handed to poll so far */
   handed: number;
   /** a heartbeat found the group rebalancing: do not commit, give the batch up */
@@ -234,6 +239,8 @@ export class KafkaTransport implements ChangeTransport {
       groupId: this.groupId,
       sessionTimeout: o.sessionTimeout ?? 30_000,
       heartbeatInterval: this.heartbeatInterval,
+      maxWaitTimeInMs: o.maxWaitTimeInMs ?? Math.min(5_000, Math.floor((o.sessionTimeout ?? 30_000) / 3)),
+      metadataMaxAge: o.metadataMaxAge ?? 30_000,
       maxBytesPerPartition: o.maxBytesPerPartition ?? FETCH_LIMITS.maxBytesPerPartition,
       maxBytes: o.maxBytes ?? FETCH_LIMITS.maxBytes,
       // read_committed: upstream transactional producers' aborted records are never mapped
@@ -273,6 +280,7 @@ export class KafkaTransport implements ChangeTransport {
       idempotent: true,
       maxInFlightRequests: 1,
       createPartitioner: Partitioners.DefaultPartitioner,
+      metadataMaxAge: this.options.metadataMaxAge ?? 30_000,
       // kafkajs: an idempotent producer must not give up its own retries (sequence numbers would diverge)
       retry: { ...CLIENT_RETRY, retries: Number.MAX_SAFE_INTEGER },
       ...(txId ? { transactionalId: txId, transactionTimeout: 60_000 } : {}),
@@ -305,10 +313,10 @@ export class KafkaTransport implements ChangeTransport {
   private async onBatch(payload: EachBatchPayload): Promise<void> {
     const { batch } = payload;
     if (this.stopping || batch.isEmpty()) return;
-    let records = batch.messages.map((m) => toSourceRecord(batch.topic, batch.partition, m));
+    let messages = batch.messages;
     if (this.options.delivery === "exactly-once") {
-      records = await this.skipCommitted(batch.topic, batch.partition, records, payload);
-      if (records.length === 0) return;
+      messages = await this.skipCommitted(batch.topic, batch.partition, messages, payload);
+      if (messages.length === 0) return;
     }
     this.stats.batches++;
     let settle!: (outcome: Outcome) => void;
@@ -316,7 +324,7 @@ export class KafkaTransport implements ChangeTransport {
     const inflight: InFlight = {
       topic: batch.topic,
       partition: batch.partition,
-      records,
+      messages,
       handed: 0,
       lost: null,
       payload,
@@ -356,9 +364,9 @@ export class KafkaTransport implements ChangeTransport {
   private async skipCommitted(
     topic: string,
     partition: number,
-    records: SourceRecord[],
+    records: KafkaMessage[],
     payload: EachBatchPayload,
-  ): Promise<SourceRecord[]> {
+  ): Promise<KafkaMessage[]> {
     const key = `${topic}|${partition}`;
     if (this.verified.get(key) === this.generation) return records;
     for (let attempt = 0; ; attempt++) {
@@ -421,10 +429,10 @@ export class KafkaTransport implements ChangeTransport {
       if (this.failure) throw this.failure;
       if (this.stopping) return null;
       const cur = this.current;
-      if (cur && !cur.settled && cur.handed < cur.records.length) {
-        const records = cur.records.slice(cur.handed, cur.handed + Math.max(1, maxRecords));
-        cur.handed += records.length;
-        return { records };
+      if (cur && !cur.settled && cur.handed < cur.messages.length) {
+        const slice = cur.messages.slice(cur.handed, cur.handed + Math.max(1, maxRecords));
+        cur.handed += slice.length;
+        return { records: slice.map((m) => toSourceRecord(cur.topic, cur.partition, m)) };
       }
       await new Promise<void>((resolve) => (this.wake = resolve));
     }
@@ -449,7 +457,7 @@ export class KafkaTransport implements ChangeTransport {
     this.stats.committed += consumed.length;
     // the next fetch of this partition starts after what is committed (also after a partial batch)
     cur.payload.resolveOffset(last.offset);
-    if (cur.handed >= cur.records.length && last === cur.records[cur.records.length - 1])
+    if (cur.handed >= cur.messages.length && last.offset === cur.messages[cur.messages.length - 1]?.offset)
       cur.settle({ kind: "done" });
   }
 

@@ -4,7 +4,7 @@ import { cpSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "nod
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { globSync } from "tinyglobby";
-import { Kafka, logLevel, Partitioners, type Message, type Producer } from "kafkajs";
+import { CompressionTypes, Kafka, logLevel, Partitioners, type Message, type Producer } from "kafkajs";
 import { pino as pinoLogger } from "pino";
 import { parseKcatLine } from "../../src/decode/kcat.js";
 
@@ -154,24 +154,87 @@ export async function withProducer<T>(kafka: Kafka, fn: (p: Producer) => Promise
   }
 }
 
+/**
+ * The librdkafka mock keeps at most 5 MB (and 100 000 message sets) per partition log and silently drops the
+ * oldest message sets beyond that (rdkafka_mock.c, `max_size`), like a broker with retention.bytes = 5 MB.
+ * A synthetic item is ~370 bytes of JSON and an event ~260 bytes with its CloudEvents headers, so a test that
+ * writes more than ~13 000 items or ~19 000 events per partition must compress (`gzip`) or spread them over
+ * more partitions, else records vanish before anyone reads them. `retainedFromStart` checks it did not happen.
+ */
+export const MOCK_PARTITION_LOG_BYTES = 5 * 1024 * 1024;
+
+export interface ProduceOptions {
+  /** one more message after item `seq` (poison records, …) */
+  extra?: (seq: number) => Message | null;
+  /** gzip the source batches (kafkajs decompresses them; keeps big streams under the mock's 5 MB per partition) */
+  gzip?: boolean;
+  /** items per produce request (default 2000) */
+  chunk?: number;
+  /** pause after each request: a stream arriving over time instead of a backlog */
+  pauseMs?: number;
+}
+
 /** Produces items [from, to) in chunks (keyed, so each key's records stay ordered in one partition). */
 export async function produceItems(
   kafka: Kafka,
   from: number,
   to: number,
-  extra?: (seq: number) => Message | null,
+  extraOrOptions?: ((seq: number) => Message | null) | ProduceOptions,
 ): Promise<void> {
+  const o: ProduceOptions =
+    typeof extraOrOptions === "function" ? { extra: extraOrOptions } : (extraOrOptions ?? {});
+  const chunk = o.chunk ?? 2_000;
   await withProducer(kafka, async (p) => {
-    for (let start = from; start < to; start += 2_000) {
+    for (let start = from; start < to; start += chunk) {
       const messages: Message[] = [];
-      for (let seq = start; seq < Math.min(to, start + 2_000); seq++) {
+      for (let seq = start; seq < Math.min(to, start + chunk); seq++) {
         messages.push(itemRecord(seq));
-        const more = extra?.(seq);
+        const more = o.extra?.(seq);
         if (more) messages.push(more);
       }
-      await p.send({ topic: SOURCE_TOPIC, messages, acks: -1 });
+      await p.send({
+        topic: SOURCE_TOPIC,
+        messages,
+        acks: -1,
+        ...(o.gzip ? { compression: CompressionTypes.GZIP } : {}),
+      });
+      if (o.pauseMs) await new Promise((r) => setTimeout(r, o.pauseMs));
     }
   });
+}
+
+/** Per partition: log start (low watermark), end (high watermark) and the group's committed offset. */
+export async function partitionReport(
+  kafka: Kafka,
+  topic: string,
+  groupId?: string,
+): Promise<{ partition: number; low: string; high: string; committed?: string }[]> {
+  const admin = kafka.admin();
+  await admin.connect();
+  try {
+    const offsets = await admin.fetchTopicOffsets(topic);
+    const committed = groupId
+      ? ((await admin.fetchOffsets({ groupId, topics: [topic] }))[0]?.partitions ?? [])
+      : [];
+    return offsets
+      .map((o) => {
+        const c = committed.find((p) => p.partition === o.partition)?.offset;
+        return {
+          partition: o.partition,
+          low: o.low,
+          high: o.high,
+          ...(c !== undefined ? { committed: c } : {}),
+        };
+      })
+      .sort((a, b) => a.partition - b.partition);
+  } finally {
+    await admin.disconnect();
+  }
+}
+
+/** Whether every partition of `topic` still starts at offset 0 (the mock dropped nothing, see above). */
+export async function retainedFromStart(kafka: Kafka, topic: string): Promise<boolean> {
+  return (await partitionReport(kafka, topic)).every((p) => p.low === "0");
 }
 
 /** The example captures (kcat -J) as messages per Debezium topic, keys and timestamps kept. */

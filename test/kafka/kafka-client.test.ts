@@ -73,12 +73,23 @@ describe("kafka client config from the environment", () => {
   });
 
   it("takes consumer timing from the environment", () => {
-    expect(consumerTiming({})).toEqual({ sessionTimeout: 30_000, heartbeatInterval: 3_000 });
-    expect(consumerTiming({ KAFKA_SESSION_TIMEOUT_MS: "6000" })).toEqual({
-      sessionTimeout: 6_000,
-      heartbeatInterval: 2_000,
+    expect(consumerTiming({})).toEqual({
+      sessionTimeout: 30_000,
+      heartbeatInterval: 3_000,
+      maxWaitTimeInMs: 5_000,
+      metadataMaxAge: 30_000,
+    });
+    // a fetch long-polls at most a third of the session timeout (kafkajs heartbeats only between fetches)
+    expect(consumerTiming({ KAFKA_SESSION_TIMEOUT_MS: "3000", KAFKA_METADATA_MAX_AGE_MS: "5000" })).toEqual({
+      sessionTimeout: 3_000,
+      heartbeatInterval: 1_000,
+      maxWaitTimeInMs: 1_000,
+      metadataMaxAge: 5_000,
     });
     expect(() => consumerTiming({ KAFKA_SESSION_TIMEOUT_MS: "-1" })).toThrow(/positive integer/);
+    expect(() =>
+      consumerTiming({ KAFKA_SESSION_TIMEOUT_MS: "3000", KAFKA_FETCH_MAX_WAIT_MS: "3000" }),
+    ).toThrow(/below the session timeout/);
   });
 });
 
