@@ -14,6 +14,7 @@ import type { SchemaRegistry } from "../schemas/registry.js";
 import { OffsetStore } from "../state/offsets.js";
 import type { StateStore } from "../state/store.js";
 import { createRecordProcessor, registerEventSchemas } from "../worker/pipeline-setup.js";
+import type { RecordProcessor } from "../worker/record-processor.js";
 import { readEmbeddedTopic } from "./topics.js";
 
 export interface BackfillOptions {
@@ -63,8 +64,11 @@ export function readSourceRecords(config: PipelineConfig): SourceRecord[] {
   return all.map((r) => r.record);
 }
 
-export async function backfillEmbedded(options: BackfillOptions): Promise<BackfillProgress> {
-  const { config, store } = options;
+/** The new major of one event alone: its transforms, topic and a processor that maps nothing else. */
+export async function newMajorProcessor(
+  options: Pick<BackfillOptions, "config" | "registry" | "transforms" | "event" | "major">,
+): Promise<{ topic: string; transforms: TransformSet; processor: RecordProcessor }> {
+  const { config } = options;
   // only the new major of this event: other events and the old major are untouched
   const isTarget = (d: EventDeclaration) => d.name === options.event && (d.major ?? 1) === options.major;
   const files = options.transforms.files
@@ -72,13 +76,25 @@ export async function backfillEmbedded(options: BackfillOptions): Promise<Backfi
     .filter((f) => f.events.length > 0);
   const first = files[0]?.events[0];
   if (!first) throw new Error(`backfill: no transform file declares ${options.event} major ${options.major}`);
-  const topic = first.topic;
-  const name = `${topic}.jsonl`;
-  const path = join(config.outputDir, name);
   const transforms = new TransformSet(files);
   transforms.selectMajors(new Map([[options.event, new Set([options.major])]]));
   const registrations = await registerEventSchemas(config, transforms, options.registry);
   const processor = createRecordProcessor(config, transforms, registrations, options.registry);
+  return { topic: first.topic, transforms, processor };
+}
+
+/** Seconds left at the rate so far (null before the first record). */
+export function etaSeconds(startedMs: number, read: number, total: number): number | null {
+  if (read <= 0) return null;
+  const elapsed = (Date.now() - startedMs) / 1000;
+  return Math.max(0, Math.round((elapsed / read) * (total - read)));
+}
+
+export async function backfillEmbedded(options: BackfillOptions): Promise<BackfillProgress> {
+  const { config, store } = options;
+  const { topic, processor } = await newMajorProcessor(options);
+  const name = `${topic}.jsonl`;
+  const path = join(config.outputDir, name);
 
   const offsets = await OffsetStore.open(store.knex, config.pipeline);
   mkdirSync(config.outputDir, { recursive: true });
@@ -134,9 +150,7 @@ export async function backfillEmbedded(options: BackfillOptions): Promise<Backfi
       // the same bookkeeping as the worker: the line counts once its length is committed
       await offsets.commit([], new Map([[name, length]]));
     }
-    const elapsed = (Date.now() - started) / 1000;
-    progress.etaSeconds =
-      progress.read > 0 ? Math.round((elapsed / progress.read) * (progress.total - progress.read)) : null;
+    progress.etaSeconds = etaSeconds(started, progress.read, progress.total);
     options.onProgress?.({ ...progress });
   }
   progress.done = progress.read === progress.total;

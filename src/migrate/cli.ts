@@ -6,7 +6,8 @@ import { migrateCommand, type MigrateAction, type MigrateOptions } from "./comma
 const DESCRIPTIONS: Record<MigrateAction, string> = {
   plan: "show the incompatibilities between the majors, the new topic and subject, the consumer groups",
   start: "publish both majors for every change from now on",
-  backfill: "embedded mode: re-derive the new major's history from source.files (deduplicated by ce_id)",
+  backfill:
+    "re-derive the new major's history (embedded: source.files; Kafka: the source topics), deduplicated by ce_id",
   status: "per consumer group: position and lag on the old and the new topic, switched or not",
   cutover: "readiness check: backfill done or not needed, every registered group switched (exit 1 if not)",
   finish: "stop publishing the old major (its topic stays)",

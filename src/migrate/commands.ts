@@ -14,7 +14,8 @@ import type { SchemaRegistry } from "../schemas/registry.js";
 import { subjectName } from "../schemas/subject-name.js";
 import { openStateStore, type StateStore } from "../state/store.js";
 import { loadTransforms, openRegistry, registerEventSchemas } from "../worker/pipeline-setup.js";
-import { backfillEmbedded } from "./backfill.js";
+import { backfillEmbedded, type BackfillProgress } from "./backfill.js";
+import { backfillKafka } from "./kafka-backfill.js";
 import { activeMajors, MIGRATIONS_POLL_MS } from "./majors.js";
 import { MigrationStore, type Migration } from "./state.js";
 import { computeSwitch, describeSwitch, type SwitchPlan } from "./switch.js";
@@ -315,11 +316,6 @@ function requireInProgress(ctx: Context, step: string): Migration {
 async function backfill(ctx: Context, opts: MigrateOptions, io: CommandIO): Promise<number> {
   const row = requireInProgress(ctx, "backfill");
   if (row.status === "finished") throw new MigrateError(`${label(ctx)} is finished; nothing to backfill`);
-  if (ctx.config.kafka.brokers.length) {
-    throw new MigrateError(
-      "backfill re-reads source.files and runs in embedded mode only; with Kafka, re-consume the source topics with a second pipeline name publishing only the new major",
-    );
-  }
   // backfilled history lands after the live tail: a group already switched would meet those facts again
   const switched = (await ctx.migrations.groups(ctx.event)).filter((g) => g.switchedTo === ctx.target);
   if (switched.length) {
@@ -328,21 +324,35 @@ async function backfill(ctx: Context, opts: MigrateOptions, io: CommandIO): Prom
     );
   }
   await ctx.migrations.save({ ...row, backfill: "running" });
-  const result = await backfillEmbedded({
+  const onProgress = (p: BackfillProgress) => {
+    const pct = p.total ? Math.floor((p.read / p.total) * 100) : 100;
+    io.out(
+      `backfill: ${p.read}/${p.total} source records (${pct}%), ${p.published} published, ${p.alreadyPresent} already on ${ctx.newDecl.topic}, ETA ${p.etaSeconds ?? "?"} s`,
+    );
+  };
+  const common = {
     config: ctx.config,
-    store: ctx.store,
     registry: ctx.registry,
     transforms: ctx.transforms,
     event: ctx.event,
     major: ctx.target,
     ...(opts.from ? { from: opts.from } : {}),
-    onProgress: (p) => {
-      const pct = p.total ? Math.floor((p.read / p.total) * 100) : 100;
-      io.out(
-        `backfill: ${p.read}/${p.total} source records (${pct}%), ${p.published} published, ${p.alreadyPresent} already on ${ctx.newDecl.topic}, ETA ${p.etaSeconds ?? "?"} s`,
-      );
-    },
-  });
+    onProgress,
+  };
+  const access = ctx.config.kafka.brokers.length ? await ctx.topics() : null;
+  const result = access
+    ? await backfillKafka({
+        ...common,
+        client: kafkaClientConfig({
+          brokers: ctx.config.kafka.brokers,
+          clientId: `${ctx.config.kafka.clientId}-migrate-${hostname()}`,
+          env: process.env,
+        }),
+        access,
+        timing: consumerTiming(process.env),
+        onNote: (line) => io.out(`  ${line}`),
+      })
+    : await backfillEmbedded({ ...common, store: ctx.store });
   const summary = `${result.read} source records read, ${result.published} facts published, ${result.alreadyPresent} already present, ${result.failed} not mappable`;
   await ctx.migrations.save({
     ...row,

@@ -138,7 +138,8 @@ const sleep = (ms: number) => new Promise<void>((done) => setTimeout(done, ms));
 const backoff = (attempt: number) =>
   Math.min(5_000, 100 * 2 ** Math.min(attempt, 6)) * (0.8 + Math.random() * 0.4);
 
-function toSourceRecord(topic: string, partition: number, m: KafkaMessage): SourceRecord {
+/** A fetched Kafka message as the worker's SourceRecord (exported for `migrate backfill`). */
+export function toSourceRecord(topic: string, partition: number, m: KafkaMessage): SourceRecord {
   const headers: Record<string, string> = {};
   for (const [name, value] of Object.entries(m.headers ?? {})) {
     if (value === undefined) continue;
@@ -158,8 +159,8 @@ function toSourceRecord(topic: string, partition: number, m: KafkaMessage): Sour
   };
 }
 
-/** Outputs grouped by topic, order kept within a topic (and so within a key). */
-function topicMessages(outputs: PublishedRecord[]): TopicMessages[] {
+/** Outputs grouped by topic, order kept within a topic (and so within a key); exported for `migrate backfill`. */
+export function topicMessages(outputs: PublishedRecord[]): TopicMessages[] {
   const byTopic = new Map<string, Message[]>();
   for (const { record } of outputs) {
     let list = byTopic.get(record.topic);
