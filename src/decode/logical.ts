@@ -43,19 +43,23 @@ export function decodeBase64Decimal(base64: string, scale: number): string {
 
 /** Days since 1970-01-01 → "YYYY-MM-DD" (Java LocalDate form: "+10000-01-01", "-0001-12-31"). */
 export function formatEpochDay(epochDay: number): string {
-  // Howard Hinnant's civil_from_days, exact for any safe integer day count
-  const z = epochDay + 719468;
-  const era = Math.floor(z / 146097);
-  const doe = z - era * 146097;
+  const [year, month, day] = civilFromDays(epochDay);
+  return formatYear(year) + "-" + pad2(month) + "-" + pad2(day);
+}
+
+/** Days since 1970-01-01 → proleptic Gregorian [year, month, day] (Howard Hinnant's civil_from_days, exact). */
+export function civilFromDays(days: number): [year: number, month: number, day: number] {
+  const z = days + 719_468;
+  const era = Math.floor(z / 146_097);
+  const doe = z - era * 146_097;
   const yoe = Math.floor(
-    (doe - Math.floor(doe / 1460) + Math.floor(doe / 36524) - Math.floor(doe / 146096)) / 365,
+    (doe - Math.floor(doe / 1460) + Math.floor(doe / 36_524) - Math.floor(doe / 146_096)) / 365,
   );
   const doy = doe - (365 * yoe + Math.floor(yoe / 4) - Math.floor(yoe / 100));
   const mp = Math.floor((5 * doy + 2) / 153);
   const day = doy - Math.floor((153 * mp + 2) / 5) + 1;
   const month = mp < 10 ? mp + 3 : mp - 9;
-  const year = yoe + era * 400 + (month <= 2 ? 1 : 0);
-  return formatYear(year) + "-" + pad2(month) + "-" + pad2(day);
+  return [yoe + era * 400 + (month <= 2 ? 1 : 0), month, day];
 }
 
 function formatYear(year: number): string {

@@ -2,6 +2,7 @@
 // Dates are proleptic Gregorian (as Avro and java.time use), converted without the JS Date object so
 // micro- and nanosecond digits stay exact.
 import { Reason, show } from "./errors.js";
+import { civilFromDays } from "../decode/logical.js";
 
 /** Digits of the fraction of a second a type holds: 3 (millis) or 6 (micros). */
 export type FractionDigits = 3 | 6;
@@ -21,20 +22,6 @@ export function daysFromCivil(year: number, month: number, day: number): number 
   const doy = Math.floor((153 * (month > 2 ? month - 3 : month + 9) + 2) / 5) + day - 1;
   const doe = yoe * 365 + Math.floor(yoe / 4) - Math.floor(yoe / 100) + doy;
   return era * 146_097 + doe - 719_468;
-}
-
-export function civilFromDays(days: number): [year: number, month: number, day: number] {
-  const z = days + 719_468;
-  const era = Math.floor(z / 146_097);
-  const doe = z - era * 146_097;
-  const yoe = Math.floor(
-    (doe - Math.floor(doe / 1460) + Math.floor(doe / 36_524) - Math.floor(doe / 146_096)) / 365,
-  );
-  const doy = doe - (365 * yoe + Math.floor(yoe / 4) - Math.floor(yoe / 100));
-  const mp = Math.floor((5 * doy + 2) / 153);
-  const day = doy - Math.floor((153 * mp + 2) / 5) + 1;
-  const month = mp < 10 ? mp + 3 : mp - 9;
-  return [yoe + era * 400 + (month <= 2 ? 1 : 0), month, day];
 }
 
 function pad(n: number | bigint, width: number): string {

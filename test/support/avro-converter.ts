@@ -3,6 +3,7 @@
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import avro from "avsc";
+import type { ConnectSchema } from "../../src/decode/connect-schema.js";
 import { parseJsonIntegersAsBigint } from "../../src/decode/json-text.js";
 import { bigintLongType } from "../../src/encode/long.js";
 import { toWireFormat } from "../../src/encode/wire.js";
@@ -11,20 +12,7 @@ import { FIXTURES } from "./project.js";
 // ---- Connect schema → Avro schema, as io.confluent.connect.avro.AvroData (connect.meta.data=true) does -------
 // Used for the records whose table/mode has no shipped .avsc; checked against every shipped .avsc below.
 
-export interface ConnectSchema {
-  type: string;
-  optional?: boolean;
-  name?: string;
-  version?: number;
-  doc?: string;
-  parameters?: Record<string, string>;
-  default?: unknown;
-  field?: string;
-  fields?: ConnectSchema[];
-  items?: ConnectSchema;
-  keys?: ConnectSchema;
-  values?: ConnectSchema;
-}
+export type { ConnectSchema };
 
 export type AvroSchema = string | AvroSchema[] | { [k: string]: unknown };
 
