@@ -3,12 +3,12 @@
 import { appendFileSync, existsSync, mkdirSync, readFileSync, statSync, truncateSync } from "node:fs";
 import { join } from "node:path";
 import type { PipelineConfig } from "../config/pipeline-config.js";
-import type { SourceRecord } from "../decode/change-event.js";
+import type { SourcePosition, SourceRecord } from "../decode/change-event.js";
 import { parseKcatLine } from "../decode/kcat.js";
-import { stringifyJson } from "../encode/json.js";
 import { TransformSet } from "../map/mapper.js";
 import type { EventDeclaration } from "../map/transform-file.js";
 import { comparePositions, parsePosition } from "../publish/event-id.js";
+import { embeddedOutputLine } from "../publish/embedded-transport.js";
 import type { PublishedRecord } from "../publish/output-record.js";
 import type { SchemaRegistry } from "../schemas/registry.js";
 import { OffsetStore } from "../state/offsets.js";
@@ -101,9 +101,9 @@ export async function backfillEmbedded(options: BackfillOptions): Promise<Backfi
   // output of an interrupted batch (worker or backfill) is not part of the topic: cut it off, as the worker does
   let length = (await offsets.outputLengths()).get(name) ?? 0;
   if (existsSync(path) && statSync(path).size > length) truncateSync(path, length);
-  const present = new Set(
+  const present = new Set<string>(
     (await readEmbeddedTopic(store.knex, config.pipeline, config.outputDir, topic)).map(
-      (r) => r.headers.ce_id,
+      (r) => r.headers.ce_id ?? "",
     ),
   );
 
@@ -123,23 +123,8 @@ export async function backfillEmbedded(options: BackfillOptions): Promise<Backfi
   for (let i = 0; i < records.length && !options.signal?.aborted; i += batchSize) {
     const lines: string[] = [];
     for (const record of records.slice(i, i + batchSize)) {
-      const outcome = processor.process(record);
-      progress.read++;
-      if (outcome.kind === "dead-letter") {
-        if (outcome.stage !== "ROUTE") progress.failed++;
-        continue;
-      }
-      if (outcome.kind !== "events") continue;
-      for (const out of outcome.records) {
-        const id = out.record.headers.ce_id ?? "";
-        if (from && comparePositions(parsePosition(out.record.headers.changecast_position ?? ""), from) < 0)
-          continue;
-        if (present.has(id)) {
-          progress.alreadyPresent++;
-          continue;
-        }
-        present.add(id);
-        lines.push(outputLine(out));
+      for (const out of selectBackfillEvents(processor, record, from, present, progress)) {
+        lines.push(embeddedOutputLine(out));
         progress.published++;
       }
     }
@@ -158,14 +143,36 @@ export async function backfillEmbedded(options: BackfillOptions): Promise<Backfi
   return progress;
 }
 
-/** The embedded output line of a published record (the same format the embedded transport writes). */
-function outputLine({ record, view }: PublishedRecord): string {
-  return stringifyJson({
-    ...view,
-    wire: {
-      key: record.key ? record.key.toString("base64") : null,
-      value: record.value ? record.value.toString("base64") : null,
-      timestamp: record.timestamp,
-    },
-  });
+/**
+ * The new-major events a backfill publishes for one source record: not before `from`, not already on the new
+ * topic (`present` is updated). Dead letters are counted as failed, except ROUTE (a table change this major
+ * does not map), which the live run dead-letters anyway.
+ */
+export function selectBackfillEvents(
+  processor: RecordProcessor,
+  record: SourceRecord,
+  from: SourcePosition | null,
+  present: Set<string>,
+  progress: BackfillProgress,
+): PublishedRecord[] {
+  const outcome = processor.process(record);
+  progress.read++;
+  if (outcome.kind === "dead-letter") {
+    if (outcome.stage !== "ROUTE") progress.failed++;
+    return [];
+  }
+  if (outcome.kind !== "events") return [];
+  const selected: PublishedRecord[] = [];
+  for (const published of outcome.records) {
+    const headers = published.record.headers;
+    const id = headers.ce_id ?? "";
+    if (from && comparePositions(parsePosition(headers.changecast_position ?? ""), from) < 0) continue;
+    if (present.has(id)) {
+      progress.alreadyPresent++;
+      continue;
+    }
+    present.add(id);
+    selected.push(published);
+  }
+  return selected;
 }

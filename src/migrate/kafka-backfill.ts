@@ -10,11 +10,17 @@
 // the ce_id check finds it. Records the worker has not committed yet are left to the worker, which publishes
 // both majors now — reading them here would race with it and publish their facts twice.
 import { Kafka, logLevel, Partitioners, type Admin, type KafkaConfig, type KafkaMessage } from "kafkajs";
-import { comparePositions, parsePosition } from "../publish/event-id.js";
+import { parsePosition } from "../publish/event-id.js";
 import { CLIENT_RETRY } from "../publish/kafka-client.js";
 import { consumerGroupId, FETCH_LIMITS, topicMessages, toSourceRecord } from "../publish/kafka-transport.js";
 import type { PublishedRecord } from "../publish/output-record.js";
-import { etaSeconds, newMajorProcessor, type BackfillOptions, type BackfillProgress } from "./backfill.js";
+import {
+  etaSeconds,
+  newMajorProcessor,
+  selectBackfillEvents,
+  type BackfillOptions,
+  type BackfillProgress,
+} from "./backfill.js";
 import type { KafkaGroupTiming, TopicAccess } from "./topics.js";
 
 export interface KafkaBackfillOptions extends Pick<
@@ -157,25 +163,7 @@ export async function backfillKafka(options: KafkaBackfillOptions): Promise<Back
     await processor.prepare(records);
     const out: PublishedRecord[] = [];
     for (const record of records) {
-      const outcome = processor.process(record);
-      progress.read++;
-      if (outcome.kind === "dead-letter") {
-        // ROUTE: a table change no event of this major maps; anything else the live run dead-letters
-        if (outcome.stage !== "ROUTE") progress.failed++;
-        continue;
-      }
-      if (outcome.kind !== "events") continue;
-      for (const published of outcome.records) {
-        const headers = published.record.headers;
-        const id = headers.ce_id ?? "";
-        if (from && comparePositions(parsePosition(headers.changecast_position ?? ""), from) < 0) continue;
-        if (present.has(id)) {
-          progress.alreadyPresent++;
-          continue;
-        }
-        present.add(id);
-        out.push(published);
-      }
+      out.push(...selectBackfillEvents(processor, record, from, present, progress));
     }
     const last = records[records.length - 1];
     if (last) next.set(key, BigInt(last.offset) + 1n);

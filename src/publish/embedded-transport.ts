@@ -127,14 +127,7 @@ export class EmbeddedTransport implements ChangeTransport {
   async deliver(consumed: SourceRecord[], outputs: PublishedRecord[]): Promise<void> {
     const chunks = new Map<string, string[]>();
     for (const { record, view } of outputs) {
-      const line = stringifyJson({
-        ...view,
-        wire: {
-          key: record.key ? record.key.toString("base64") : null,
-          value: record.value ? record.value.toString("base64") : null,
-          timestamp: record.timestamp,
-        },
-      });
+      const line = embeddedOutputLine({ record, view });
       const name = `${record.topic}.jsonl`;
       const list = chunks.get(name) ?? [];
       list.push(line);
@@ -161,4 +154,16 @@ export class EmbeddedTransport implements ChangeTransport {
   async close(): Promise<void> {
     this.cursors = [];
   }
+}
+
+/** The line of a published record in `<outputDir>/<topic>.jsonl`: the replay view plus the exact wire bytes. */
+export function embeddedOutputLine({ record, view }: PublishedRecord): string {
+  return stringifyJson({
+    ...view,
+    wire: {
+      key: record.key ? record.key.toString("base64") : null,
+      value: record.value ? record.value.toString("base64") : null,
+      timestamp: record.timestamp,
+    },
+  });
 }
