@@ -22,7 +22,37 @@ export function parseJson(text: string): unknown {
  * `number`: for schemaless Debezium JSON, where nothing but the literal tells an int64 from a double.
  */
 export function parseJsonIntegersAsBigint(text: string): unknown {
-  return losslessParse(text, integersAsBigint);
+  if (LONG_DIGITS.test(text) || NON_INTEGER_NUMBER.test(text)) return losslessParse(text, integersAsBigint);
+  // every number literal is an integer of at most 15 digits: JSON.parse reads each exactly
+  return safeIntegersAsBigint(nativeParse(text));
+}
+
+/**
+ * A number literal with a fraction or an exponent. Outside strings a JSON value starts at the beginning of the
+ * text or after `:` `,` `[` (and white space), so every such literal is found; a match inside a string (as in
+ * "12:30.5") only sends the text to the lossless parse, which is never wrong.
+ */
+const NON_INTEGER_NUMBER = /(?:^|[:,[])\s*-?\d+[.eE]/;
+
+/** JSON.parse's output with every number (all read from integer literals) as a bigint, in place. */
+function safeIntegersAsBigint(v: unknown): unknown {
+  if (typeof v === "number") return BigInt(v);
+  if (v === null || typeof v !== "object") return v;
+  if (Array.isArray(v)) {
+    for (let i = 0; i < v.length; i++) v[i] = safeIntegersAsBigint(v[i]);
+    return v;
+  }
+  const o = v as Record<string, unknown>;
+  for (const k of Object.keys(o)) {
+    const x = o[k];
+    if (typeof x === "number") {
+      // defineProperty: a member named "__proto__" is an own property of JSON.parse's output, not the prototype
+      if (k === "__proto__")
+        Object.defineProperty(o, k, { value: BigInt(x), enumerable: true, writable: true });
+      else o[k] = BigInt(x);
+    } else if (x !== null && typeof x === "object") safeIntegersAsBigint(x);
+  }
+  return v;
 }
 
 /** JSON text with bigints written as plain integer literals (the inverse of parseJson). */

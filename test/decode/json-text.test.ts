@@ -55,6 +55,28 @@ describe("parseJsonIntegersAsBigint", () => {
     expect(parseJsonIntegersAsBigint('["a\\"b\\\\c\\u00e9\\n", "Zoë"]')).toEqual(['a"b\\cé\n', "Zoë"]);
   });
 
+  it.each([
+    ['{"a":1,"b":[1,2,{"c":-3}],"d":"x:1.5"}', { a: 1n, b: [1n, 2n, { c: -3n }], d: "x:1.5" }],
+    ['{"a":"12:30.5","b":7}', { a: "12:30.5", b: 7n }],
+    ['{"v":"2.7.3.Final","n":12, "m": [ 3.5]}', { v: "2.7.3.Final", n: 12n, m: [3.5] }],
+    [" 5", 5n],
+    ["5.5", 5.5],
+  ])("reads %s exactly whether or not it takes the native parse", (text, value) => {
+    expect(parseJsonIntegersAsBigint(text)).toEqual(value);
+  });
+
+  it('keeps a member named "__proto__" as data, not as the prototype', () => {
+    const v = parseJsonIntegersAsBigint('{"__proto__":5,"x":{"__proto__":{"y":2}}}') as Record<
+      string,
+      unknown
+    >;
+    expect(Object.getPrototypeOf(v)).toBe(Object.prototype);
+    expect(Object.getOwnPropertyDescriptor(v, "__proto__")?.value).toBe(5n);
+    const x = v.x as Record<string, unknown>;
+    expect(Object.getPrototypeOf(x)).toBe(Object.prototype);
+    expect(Object.getOwnPropertyDescriptor(x, "__proto__")?.value).toEqual({ y: 2n });
+  });
+
   it.each(["", "[1,", '{"a" 1}', "01", "-", "1.", "tru", '"\\x"', "[1] x"])("rejects %j", (text) => {
     expect(() => parseJsonIntegersAsBigint(text)).toThrow(DecodeError);
   });
@@ -92,6 +114,11 @@ describe("against lossless-json on random documents", () => {
     return "{" + keys.join(",") + "}";
   };
   const docs = Array.from({ length: 400 }, () => randomValue(0));
+  // short integers only (the native path), with number-like text inside strings
+  const shortInts = docs.map((d) =>
+    d.replace(/-?\d+(?:\.\d+)?(?:e\d+)?(?=[,\]} ]|$)/g, (m) => String(parseInt(m, 10) % 100000)),
+  );
+  shortInts.push('{"s":"a:1.5","t":"[2e3","n":[1, -2, {"k": 30}]}');
 
   it("parseJson matches (bigint only for unsafe integers)", () => {
     const exact = (s: string) => {
@@ -103,7 +130,7 @@ describe("against lossless-json on random documents", () => {
 
   it("parseJsonIntegersAsBigint matches (bigint for every integer)", () => {
     const ints = (s: string) => (/^-?\d+$/.test(s) ? BigInt(s) : Number(s));
-    for (const doc of docs)
+    for (const doc of [...docs, ...shortInts])
       expect(parseJsonIntegersAsBigint(doc), doc).toEqual(losslessParse(doc, null, ints));
   });
 });
