@@ -1,7 +1,8 @@
 // Kafka part of the benchmarks (`npx tsx bench/kafka.ts`): end-to-end records/s of the worker through the
 // librdkafka mock cluster in both delivery modes (backlog produced first, then the worker runs until it committed
-// all of it), and the peak RSS of a CLI worker process draining a 1M-record backlog. Results:
-// bench/results/kafka.json.
+// all of it), the three parts of that path measured alone (kafkajs consumer, record processor, kafkajs producer:
+// what bounds the end-to-end rate), and the peak RSS of a CLI worker process draining a 1M-record backlog.
+// Results: bench/results/kafka.json.
 //
 // The mock keeps at most 5 MB per partition log and silently drops older records (test/kafka/helpers.ts,
 // MOCK_PARTITION_LOG_BYTES), so the source topics are sized to hold the whole backlog: 12 partitions for the
@@ -9,8 +10,9 @@
 // checks that the source still starts at offset 0. (Event topics may overflow: the worker never reads them.)
 //
 // Environment: BENCH_KAFKA_RECORDS (throughput records, default 100 000), BENCH_KAFKA_BACKLOG (default
-// 1 000 000), BENCH_KAFKA_SKIP_BACKLOG=1, BENCH_KAFKA_SKIP_THROUGHPUT=1, BENCH_KAFKA_PROFILE=1 (CPU profile of
-// the throughput runs into bench/results/).
+// 1 000 000), BENCH_KAFKA_SKIP_BACKLOG=1, BENCH_KAFKA_SKIP_THROUGHPUT=1 (modes and stages),
+// BENCH_KAFKA_ONLY=modes,stages,backlog, BENCH_KAFKA_PROFILE=1 (CPU profile of the throughput runs into
+// bench/results/).
 import { spawn } from "node:child_process";
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { cpus, loadavg } from "node:os";
@@ -19,6 +21,10 @@ import { Session } from "node:inspector/promises";
 import { pino } from "pino";
 import { openPipeline } from "../src/cli/pipeline.js";
 import { KAFKA_BATCH_SIZE, runKafkaWorker } from "../src/cli/run.js";
+import type { SourceRecord } from "../src/decode/change-event.js";
+import { FETCH_LIMITS, toSourceRecord, topicMessages } from "../src/publish/kafka-transport.js";
+import type { PublishedRecord } from "../src/publish/output-record.js";
+import { Partitioners } from "kafkajs";
 import { startMockKafka } from "../test/infra/mock-kafka.js";
 import {
   EVENT_TOPIC,
@@ -119,6 +125,113 @@ async function throughput(delivery: "at-least-once" | "exactly-once"): Promise<T
   }
 }
 
+interface StageRate {
+  stage: string;
+  records: number;
+  seconds: number;
+  recordsPerSecond: number;
+  cpuSeconds: number;
+}
+
+function rate(stage: string, records: number, startNs: bigint, cpu: NodeJS.CpuUsage): StageRate {
+  const seconds = Number(process.hrtime.bigint() - startNs) / 1e9;
+  const used = process.cpuUsage(cpu);
+  return {
+    stage,
+    records,
+    seconds: Number(seconds.toFixed(2)),
+    recordsPerSecond: Math.round(records / seconds),
+    cpuSeconds: Number(((used.user + used.system) / 1e6).toFixed(2)),
+  };
+}
+
+/**
+ * The three parts of the at-least-once path measured alone, on the same records and settings as the worker:
+ * kafkajs consuming the Debezium records (eachBatch + toSourceRecord), the record processor (decode, map,
+ * encode, headers), and the kafkajs producer publishing the events it made (idempotent, acks=all, one sendBatch
+ * per 2000 events, 7 CloudEvents headers each). One JS thread does all three in turn, so the end-to-end rate
+ * can be no better than 1 / (1/consume + 1/process + 1/produce).
+ */
+async function stageRates(): Promise<StageRate[]> {
+  const mock = await startMockKafka({
+    brokers: 3,
+    topics: [
+      { name: SOURCE_TOPIC, partitions: 12 },
+      { name: EVENT_TOPIC, partitions: 12 },
+    ],
+  });
+  try {
+    const kafka = quietKafka(mock.brokers);
+    await produceItems(kafka, 0, THROUGHPUT_RECORDS);
+    const rates: StageRate[] = [];
+
+    // consume
+    const consumer = kafka.consumer({ groupId: "bench.consume-only", ...FETCH_LIMITS, maxWaitTimeInMs: 100 });
+    await consumer.connect();
+    await consumer.subscribe({ topics: [SOURCE_TOPIC], fromBeginning: true });
+    const records: SourceRecord[] = [];
+    let startNs = 0n;
+    let cpu = process.cpuUsage();
+    await new Promise<void>((done) => {
+      void consumer.run({
+        autoCommit: false,
+        eachBatch: async ({ batch }) => {
+          if (startNs === 0n) {
+            startNs = process.hrtime.bigint();
+            cpu = process.cpuUsage();
+          }
+          for (const m of batch.messages) records.push(toSourceRecord(batch.topic, batch.partition, m));
+          if (records.length >= THROUGHPUT_RECORDS) done();
+          else if (records.length % 10_000 < batch.messages.length)
+            console.error(`[bench] consumed ${records.length}`);
+        },
+      });
+    });
+    // from the first batch on: the group join is not counted
+    rates.push(rate("kafkajs consumer alone (fetch + toSourceRecord)", records.length, startNs, cpu));
+    await consumer.disconnect();
+
+    // process
+    const files = syntheticPipeline({ brokers: mock.bootstrap, delivery: "at-least-once" });
+    const pipeline = await openPipeline(files.config, { stateUrl: "sqlite::memory:" });
+    const outputs: PublishedRecord[] = [];
+    for (const r of records.slice(0, 2_000)) pipeline.processor.process(r); // warm-up
+    startNs = process.hrtime.bigint();
+    cpu = process.cpuUsage();
+    for (const r of records) {
+      const o = pipeline.processor.process(r);
+      if (o.kind === "events") outputs.push(...o.records);
+    }
+    rates.push(rate("record processor alone (decode, map, encode, headers)", records.length, startNs, cpu));
+    await pipeline.close();
+    if (outputs.length !== records.length)
+      throw new Error(`expected one event per record, got ${outputs.length}`);
+
+    // produce
+    const producer = kafka.producer({
+      idempotent: true,
+      maxInFlightRequests: 1,
+      createPartitioner: Partitioners.DefaultPartitioner,
+    });
+    await producer.connect();
+    await producer.sendBatch({ topicMessages: topicMessages(outputs.slice(0, 2_000)), acks: -1 }); // warm-up
+    startNs = process.hrtime.bigint();
+    cpu = process.cpuUsage();
+    for (let i = 0; i < outputs.length; i += KAFKA_BATCH_SIZE)
+      await producer.sendBatch({
+        topicMessages: topicMessages(outputs.slice(i, i + KAFKA_BATCH_SIZE)),
+        acks: -1,
+      });
+    rates.push(
+      rate("kafkajs producer alone (idempotent, acks=all, 7 headers)", outputs.length, startNs, cpu),
+    );
+    await producer.disconnect();
+    return rates;
+  } finally {
+    await mock.stop();
+  }
+}
+
 /** A worker child process (the CLI, one node process) drains a backlog; its RSS is sampled from /proc. */
 async function backlogRss(): Promise<{
   records: number;
@@ -205,6 +318,9 @@ function procStatus(pid: number): { rssKb: number; hwmKb: number } {
 
 mkdirSync(join(root, "bench", "results"), { recursive: true });
 const skipThroughput = process.env.BENCH_KAFKA_SKIP_THROUGHPUT === "1";
+/** BENCH_KAFKA_ONLY=modes,stages,backlog runs only those parts */
+const only = process.env.BENCH_KAFKA_ONLY?.split(",");
+const part = (name: string, skipped: boolean) => (only ? only.includes(name) : !skipped);
 const results = {
   date: new Date().toISOString(),
   node: process.version,
@@ -214,8 +330,11 @@ const results = {
     "librdkafka mock cluster (3 brokers) on the same machine; synthetic table, one event per record with 7 " +
     "CloudEvents headers; throughput: 12 uncompressed source partitions, one worker in-process; backlog: the CLI " +
     "worker process, gzip source in 16 partitions",
-  throughput: skipThroughput ? null : [await throughput("at-least-once"), await throughput("exactly-once")],
-  backlog: process.env.BENCH_KAFKA_SKIP_BACKLOG === "1" ? null : await backlogRss(),
+  throughput: part("modes", skipThroughput)
+    ? [await throughput("at-least-once"), await throughput("exactly-once")]
+    : null,
+  stagesAlone: part("stages", skipThroughput) ? await stageRates() : null,
+  backlog: part("backlog", process.env.BENCH_KAFKA_SKIP_BACKLOG === "1") ? await backlogRss() : null,
 };
 writeFileSync(join(root, "bench", "results", "kafka.json"), JSON.stringify(results, null, 2) + "\n");
 console.log(JSON.stringify(results, null, 2));
