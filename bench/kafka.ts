@@ -24,7 +24,7 @@ import { KAFKA_BATCH_SIZE, runKafkaWorker } from "../src/cli/run.js";
 import type { SourceRecord } from "../src/decode/change-event.js";
 import { FETCH_LIMITS, toSourceRecord, topicMessages } from "../src/publish/kafka-transport.js";
 import type { PublishedRecord } from "../src/publish/output-record.js";
-import { Partitioners } from "kafkajs";
+import { Partitioners, type Kafka } from "kafkajs";
 import { startMockKafka } from "../test/infra/mock-kafka.js";
 import {
   EVENT_TOPIC,
@@ -54,7 +54,11 @@ async function committedTotal(admin: ReturnType<ReturnType<typeof quietKafka>["a
   return (offsets?.partitions ?? []).reduce((n, p) => n + Math.max(0, Number(p.offset)), 0);
 }
 
-async function throughput(delivery: "at-least-once" | "exactly-once"): Promise<Throughput> {
+/** A mock cluster holding THROUGHPUT_RECORDS source records in 12 uncompressed partitions (all still there). */
+async function mockWithSourceRecords(): Promise<{
+  mock: Awaited<ReturnType<typeof startMockKafka>>;
+  kafka: Kafka;
+}> {
   const mock = await startMockKafka({
     brokers: 3,
     topics: [
@@ -67,6 +71,16 @@ async function throughput(delivery: "at-least-once" | "exactly-once"): Promise<T
     await produceItems(kafka, 0, THROUGHPUT_RECORDS);
     if ((await partitionReport(kafka, SOURCE_TOPIC)).some((p) => p.low !== "0"))
       throw new Error("the mock dropped source records (5 MB per partition): use more partitions");
+    return { mock, kafka };
+  } catch (err) {
+    await mock.stop();
+    throw err;
+  }
+}
+
+async function throughput(delivery: "at-least-once" | "exactly-once"): Promise<Throughput> {
+  const { mock, kafka } = await mockWithSourceRecords();
+  try {
     const files = syntheticPipeline({ brokers: mock.bootstrap, delivery });
     const pipeline = await openPipeline(files.config, { stateUrl: "sqlite::memory:" });
     const controller = new AbortController();
@@ -153,16 +167,8 @@ function rate(stage: string, records: number, startNs: bigint, cpu: NodeJS.CpuUs
  * can be no better than 1 / (1/consume + 1/process + 1/produce).
  */
 async function stageRates(): Promise<StageRate[]> {
-  const mock = await startMockKafka({
-    brokers: 3,
-    topics: [
-      { name: SOURCE_TOPIC, partitions: 12 },
-      { name: EVENT_TOPIC, partitions: 12 },
-    ],
-  });
+  const { mock, kafka } = await mockWithSourceRecords();
   try {
-    const kafka = quietKafka(mock.brokers);
-    await produceItems(kafka, 0, THROUGHPUT_RECORDS);
     const rates: StageRate[] = [];
 
     // consume
