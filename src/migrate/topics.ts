@@ -202,6 +202,9 @@ export interface KafkaGroupTiming {
   heartbeatInterval?: number;
 }
 
+/** How many times `commitGroup` joins the group with a new member when joining failed (no join at all). */
+const JOIN_ATTEMPTS = 3;
+
 export class KafkaTopicAccess implements TopicAccess {
   readonly mode = "kafka";
   private constructor(
@@ -346,82 +349,91 @@ export class KafkaTopicAccess implements TopicAccess {
       throw new GroupBusyError(
         `group ${group} has active members (${activity.detail}: ${activity.members.join(", ")}); stop its consumers first`,
       );
-    const members: { count: number | null } = { count: null };
-    const observing: PartitionAssigner = (config) => {
-      const inner = PartitionAssigners.roundRobin(config);
-      const assigner: Assigner = {
-        name: inner.name,
-        version: inner.version,
-        assign: (g) => {
-          members.count = g.members.length;
-          return inner.assign(g);
-        },
-        protocol: (subscription) => inner.protocol(subscription),
+    for (let attempt = 1; ; attempt++) {
+      if (attempt > 1) await new Promise((r) => setTimeout(r, 1_000));
+      const members: { count: number | null } = { count: null };
+      const observing: PartitionAssigner = (config) => {
+        const inner = PartitionAssigners.roundRobin(config);
+        const assigner: Assigner = {
+          name: inner.name,
+          version: inner.version,
+          assign: (g) => {
+            members.count = g.members.length;
+            return inner.assign(g);
+          },
+          protocol: (subscription) => inner.protocol(subscription),
+        };
+        return assigner;
       };
-      return assigner;
-    };
-    const consumer = this.kafka.consumer({
-      groupId: group,
-      partitionAssigners: [observing],
-      allowAutoTopicCreation: false,
-      ...(this.timing.sessionTimeout ? { sessionTimeout: this.timing.sessionTimeout } : {}),
-      ...(this.timing.heartbeatInterval ? { heartbeatInterval: this.timing.heartbeatInterval } : {}),
-      retry: { retries: 5, restartOnFailure: () => Promise.resolve(false) },
-    });
-    let joined: ConsumerGroupJoinEvent["payload"] | null = null;
-    let rejoined = false;
-    let crash: Error | null = null;
-    consumer.on(consumer.events.GROUP_JOIN, (e) => {
-      if (joined) rejoined = true;
-      joined ??= e.payload;
-    });
-    consumer.on(consumer.events.REBALANCING, () => {
-      rejoined = true;
-    });
-    consumer.on(consumer.events.CRASH, (e) => {
-      crash ??= e.payload.error;
-    });
-    await consumer.connect();
-    try {
-      await consumer.subscribe({ topics: [topic] });
-      // resolves once joined and synced (or crashed)
-      await consumer.run({ autoCommit: false, eachBatchAutoResolve: false, eachBatch: async () => {} });
-      const join = joined as ConsumerGroupJoinEvent["payload"] | null;
-      if (!join) {
-        const cause = crash as Error | null;
-        throw new Error(`could not join group ${group} to commit${cause ? `: ${cause.message}` : ""}`);
-      }
-      consumer.pause([{ topic }]);
-      const observed = members.count;
-      if (!join.isLeader)
-        throw new GroupBusyError(
-          `group ${group} has other active members (leader ${join.leaderId}); stop its consumers first`,
-        );
-      if (observed !== 1)
-        throw new GroupBusyError(
-          `group ${group} has ${observed === null ? "an unknown number of" : observed - 1} other member${observed === 2 ? "" : "s"}; stop its consumers first (a consumer that crashed stays a member until its session times out)`,
-        );
-      if (guard && !sameOffsets(await this.fetchGroup(group, guard.topic), guard.offsets))
-        throw new GroupMovedError(
-          `group ${group} committed on ${guard.topic} after the switch was computed; stop its consumers and re-run`,
-        );
+      const consumer = this.kafka.consumer({
+        groupId: group,
+        partitionAssigners: [observing],
+        allowAutoTopicCreation: false,
+        ...(this.timing.sessionTimeout ? { sessionTimeout: this.timing.sessionTimeout } : {}),
+        ...(this.timing.heartbeatInterval ? { heartbeatInterval: this.timing.heartbeatInterval } : {}),
+        retry: { retries: 5, restartOnFailure: () => Promise.resolve(false) },
+      });
+      let joined: ConsumerGroupJoinEvent["payload"] | null = null;
+      let rejoined = false;
+      let crash: Error | null = null;
+      consumer.on(consumer.events.GROUP_JOIN, (e) => {
+        if (joined) rejoined = true;
+        joined ??= e.payload;
+      });
+      consumer.on(consumer.events.REBALANCING, () => {
+        rejoined = true;
+      });
+      consumer.on(consumer.events.CRASH, (e) => {
+        crash ??= e.payload.error;
+      });
+      await consumer.connect();
       try {
-        await consumer.commitOffsets(
-          [...offsets].map(([partition, offset]) => ({ topic, partition, offset: offset.toString() })),
-        );
-      } catch (err) {
-        if (rebalancing(err))
-          throw new GroupBusyError(`a consumer joined group ${group} while committing; nothing committed`, {
-            cause: err,
-          });
-        throw err;
+        await consumer.subscribe({ topics: [topic] });
+        // resolves once joined and synced (or crashed)
+        await consumer.run({ autoCommit: false, eachBatchAutoResolve: false, eachBatch: async () => {} });
+        const join = joined as ConsumerGroupJoinEvent["payload"] | null;
+        if (!join) {
+          const cause = crash as Error | null;
+          // a join can fail for reasons a new member does not meet again (the librdkafka mock answers a
+          // SyncGroup that arrives once the group is already up with INVALID_REQUEST): retry with a new member
+          if (attempt < JOIN_ATTEMPTS) continue;
+          throw new Error(
+            `could not join group ${group} to commit (${attempt} attempts)${cause ? `: ${cause.message}` : ""}`,
+          );
+        }
+        consumer.pause([{ topic }]);
+        const observed = members.count;
+        if (!join.isLeader)
+          throw new GroupBusyError(
+            `group ${group} has other active members (leader ${join.leaderId}); stop its consumers first`,
+          );
+        if (observed !== 1)
+          throw new GroupBusyError(
+            `group ${group} has ${observed === null ? "an unknown number of" : observed - 1} other member${observed === 2 ? "" : "s"}; stop its consumers first (a consumer that crashed stays a member until its session times out)`,
+          );
+        if (guard && !sameOffsets(await this.fetchGroup(group, guard.topic), guard.offsets))
+          throw new GroupMovedError(
+            `group ${group} committed on ${guard.topic} after the switch was computed; stop its consumers and re-run`,
+          );
+        try {
+          await consumer.commitOffsets(
+            [...offsets].map(([partition, offset]) => ({ topic, partition, offset: offset.toString() })),
+          );
+        } catch (err) {
+          if (rebalancing(err))
+            throw new GroupBusyError(`a consumer joined group ${group} while committing; nothing committed`, {
+              cause: err,
+            });
+          throw err;
+        }
+        if (rejoined)
+          throw new GroupBusyError(
+            `a consumer joined group ${group} during the switch; stop its consumers and re-run with --force`,
+          );
+        break;
+      } finally {
+        await consumer.disconnect();
       }
-      if (rejoined)
-        throw new GroupBusyError(
-          `a consumer joined group ${group} during the switch; stop its consumers and re-run with --force`,
-        );
-    } finally {
-      await consumer.disconnect();
     }
     const after = await this.fetchGroup(group, topic);
     const wrong = [...offsets].filter(([p, o]) => after.get(p) !== o);
