@@ -22,17 +22,17 @@ export function parseJson(text: string): unknown {
  * `number`: for schemaless Debezium JSON, where nothing but the literal tells an int64 from a double.
  */
 export function parseJsonIntegersAsBigint(text: string): unknown {
-  if (LONG_DIGITS.test(text) || NON_INTEGER_NUMBER.test(text)) return losslessParse(text, integersAsBigint);
+  if (NOT_SHORT_INTEGER.test(text)) return losslessParse(text, integersAsBigint);
   // every number literal is an integer of at most 15 digits: JSON.parse reads each exactly
   return safeIntegersAsBigint(nativeParse(text));
 }
 
 /**
- * A number literal with a fraction or an exponent. Outside strings a JSON value starts at the beginning of the
- * text or after `:` `,` `[` (and white space), so every such literal is found; a match inside a string (as in
- * "12:30.5") only sends the text to the lossless parse, which is never wrong.
+ * A 16+ digit run (LONG_DIGITS) or a number literal with a fraction or an exponent, in one scan. Outside strings
+ * a JSON value starts at the beginning of the text or after `:` `,` `[` (and white space), so every such literal
+ * is found; a match inside a string (as in "12:30.5") only sends the text to the lossless parse, never wrong.
  */
-const NON_INTEGER_NUMBER = /(?:^|[:,[])\s*-?\d+[.eE]/;
+const NOT_SHORT_INTEGER = /\d{16}|(?:^|[:,[])\s*-?\d+[.eE]/;
 
 /** JSON.parse's output with every number (all read from integer literals) as a bigint, in place. */
 function safeIntegersAsBigint(v: unknown): unknown {

@@ -44,6 +44,11 @@ export interface BackfillProgress {
   done: boolean;
 }
 
+/** Progress before the first record of a backfill of `total` records. */
+export function startProgress(total: number): BackfillProgress {
+  return { read: 0, total, published: 0, alreadyPresent: 0, failed: 0, etaSeconds: null, done: false };
+}
+
 /** Source records of every embedded source file, in the order the embedded worker consumes them. */
 export function readSourceRecords(config: PipelineConfig): SourceRecord[] {
   const all: { record: SourceRecord; ts: number; file: number; line: number }[] = [];
@@ -109,15 +114,7 @@ export async function backfillEmbedded(options: BackfillOptions): Promise<Backfi
 
   const from = options.from ? parsePosition(options.from) : null;
   const records = readSourceRecords(config);
-  const progress: BackfillProgress = {
-    read: 0,
-    total: records.length,
-    published: 0,
-    alreadyPresent: 0,
-    failed: 0,
-    etaSeconds: null,
-    done: false,
-  };
+  const progress = startProgress(records.length);
   const started = Date.now();
   const batchSize = options.batchSize ?? 500;
   for (let i = 0; i < records.length && !options.signal?.aborted; i += batchSize) {

@@ -18,6 +18,7 @@ import {
   etaSeconds,
   newMajorProcessor,
   selectBackfillEvents,
+  startProgress,
   type BackfillOptions,
   type BackfillProgress,
 } from "./backfill.js";
@@ -121,15 +122,7 @@ export async function backfillKafka(options: KafkaBackfillOptions): Promise<Back
     for (const r of p.records) present.add(r.ceId);
 
   const from = options.from ? parsePosition(options.from) : null;
-  const progress: BackfillProgress = {
-    read: 0,
-    total: Number(ranges.reduce((sum, r) => sum + (r.end - r.from), 0n)),
-    published: 0,
-    alreadyPresent: 0,
-    failed: 0,
-    etaSeconds: null,
-    done: false,
-  };
+  const progress = startProgress(Number(ranges.reduce((sum, r) => sum + (r.end - r.from), 0n)));
   const started = Date.now();
   const every = options.progressEvery ?? 500;
   let reported = 0;

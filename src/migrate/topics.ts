@@ -11,6 +11,7 @@ import {
   PartitionAssigners,
   type Admin,
   type Assigner,
+  type Consumer,
   type ConsumerGroupJoinEvent,
   type KafkaConfig,
   type PartitionAssigner,
@@ -51,6 +52,11 @@ export class GroupBusyError extends Error {
 /** The group's offsets changed after the switch was computed (the guard failed): nothing was committed. */
 export class GroupMovedError extends Error {
   override readonly name = "GroupMovedError";
+  constructor(group: string, topic: string) {
+    super(
+      `group ${group} committed on ${topic} after the switch was computed; stop its consumers and re-run`,
+    );
+  }
 }
 
 /** The two things the migrator needs from a deployment: topic contents and group offsets. */
@@ -181,10 +187,7 @@ export class EmbeddedTopicAccess implements TopicAccess {
     guard?: CommitGuard,
   ): Promise<string> {
     const ok = await this.groups.commit(group, topic, offsets, guard);
-    if (!ok && guard)
-      throw new GroupMovedError(
-        `group ${group} committed on ${guard.topic} after the switch was computed; stop its consumers and re-run`,
-      );
+    if (!ok && guard) throw new GroupMovedError(group, guard.topic);
     return `committed in the state store (consumer_group_offsets)`;
   }
 
@@ -349,16 +352,72 @@ export class KafkaTopicAccess implements TopicAccess {
       throw new GroupBusyError(
         `group ${group} has active members (${activity.detail}: ${activity.members.join(", ")}); stop its consumers first`,
       );
+    const member = await this.joinAsMember(group, topic);
+    const { consumer, join } = member;
+    try {
+      consumer.pause([{ topic }]);
+      const observed = member.memberCount();
+      if (!join.isLeader)
+        throw new GroupBusyError(
+          `group ${group} has other active members (leader ${join.leaderId}); stop its consumers first`,
+        );
+      if (observed !== 1)
+        throw new GroupBusyError(
+          `group ${group} has ${observed === null ? "an unknown number of" : observed - 1} other member${observed === 2 ? "" : "s"}; stop its consumers first (a consumer that crashed stays a member until its session times out)`,
+        );
+      if (guard && !sameOffsets(await this.fetchGroup(group, guard.topic), guard.offsets))
+        throw new GroupMovedError(group, guard.topic);
+      try {
+        await consumer.commitOffsets(
+          [...offsets].map(([partition, offset]) => ({ topic, partition, offset: offset.toString() })),
+        );
+      } catch (err) {
+        if (rebalancing(err))
+          throw new GroupBusyError(`a consumer joined group ${group} while committing; nothing committed`, {
+            cause: err,
+          });
+        throw err;
+      }
+      if (member.rejoined())
+        throw new GroupBusyError(
+          `a consumer joined group ${group} during the switch; stop its consumers and re-run with --force`,
+        );
+    } finally {
+      await consumer.disconnect();
+    }
+    const after = await this.fetchGroup(group, topic);
+    const wrong = [...offsets].filter(([p, o]) => after.get(p) !== o);
+    if (wrong.length)
+      throw new Error(
+        `offsets of ${group} on ${topic} after the commit differ: ${wrong.map(([p, o]) => `partition ${p} is ${after.get(p) ?? "none"}, expected ${o}`).join("; ")}`,
+      );
+    return `committed as the only member of group ${group} (${activity.state === "empty" ? "DescribeGroups: no members" : "membership checked on joining; the broker does not implement DescribeGroups"}), verified with OffsetFetch`;
+  }
+
+  /**
+   * Joins `group` subscribed to `topic` and returns once joined and synced, with what the join showed: how many
+   * members the assignment saw and whether the group rebalanced since. A join that fails outright (no join at
+   * all) is retried with a new member: the librdkafka mock answers a SyncGroup that arrives once the group is
+   * already up with INVALID_REQUEST, which kafkajs does not retry.
+   */
+  private async joinAsMember(
+    group: string,
+    topic: string,
+  ): Promise<{
+    consumer: Consumer;
+    join: ConsumerGroupJoinEvent["payload"];
+    memberCount: () => number | null;
+    rejoined: () => boolean;
+  }> {
     for (let attempt = 1; ; attempt++) {
-      if (attempt > 1) await new Promise((r) => setTimeout(r, 1_000));
-      const members: { count: number | null } = { count: null };
+      let count: number | null = null;
       const observing: PartitionAssigner = (config) => {
         const inner = PartitionAssigners.roundRobin(config);
         const assigner: Assigner = {
           name: inner.name,
           version: inner.version,
           assign: (g) => {
-            members.count = g.members.length;
+            count = g.members.length;
             return inner.assign(g);
           },
           protocol: (subscription) => inner.protocol(subscription),
@@ -391,57 +450,20 @@ export class KafkaTopicAccess implements TopicAccess {
         await consumer.subscribe({ topics: [topic] });
         // resolves once joined and synced (or crashed)
         await consumer.run({ autoCommit: false, eachBatchAutoResolve: false, eachBatch: async () => {} });
-        const join = joined as ConsumerGroupJoinEvent["payload"] | null;
-        if (!join) {
-          const cause = crash as Error | null;
-          // a join can fail for reasons a new member does not meet again (the librdkafka mock answers a
-          // SyncGroup that arrives once the group is already up with INVALID_REQUEST): retry with a new member
-          if (attempt < JOIN_ATTEMPTS) continue;
-          throw new Error(
-            `could not join group ${group} to commit (${attempt} attempts)${cause ? `: ${cause.message}` : ""}`,
-          );
-        }
-        consumer.pause([{ topic }]);
-        const observed = members.count;
-        if (!join.isLeader)
-          throw new GroupBusyError(
-            `group ${group} has other active members (leader ${join.leaderId}); stop its consumers first`,
-          );
-        if (observed !== 1)
-          throw new GroupBusyError(
-            `group ${group} has ${observed === null ? "an unknown number of" : observed - 1} other member${observed === 2 ? "" : "s"}; stop its consumers first (a consumer that crashed stays a member until its session times out)`,
-          );
-        if (guard && !sameOffsets(await this.fetchGroup(group, guard.topic), guard.offsets))
-          throw new GroupMovedError(
-            `group ${group} committed on ${guard.topic} after the switch was computed; stop its consumers and re-run`,
-          );
-        try {
-          await consumer.commitOffsets(
-            [...offsets].map(([partition, offset]) => ({ topic, partition, offset: offset.toString() })),
-          );
-        } catch (err) {
-          if (rebalancing(err))
-            throw new GroupBusyError(`a consumer joined group ${group} while committing; nothing committed`, {
-              cause: err,
-            });
-          throw err;
-        }
-        if (rejoined)
-          throw new GroupBusyError(
-            `a consumer joined group ${group} during the switch; stop its consumers and re-run with --force`,
-          );
-        break;
-      } finally {
+      } catch (err) {
         await consumer.disconnect();
+        throw err;
       }
+      const join = joined as ConsumerGroupJoinEvent["payload"] | null;
+      if (join) return { consumer, join, memberCount: () => count, rejoined: () => rejoined };
+      await consumer.disconnect();
+      const cause = crash as Error | null;
+      if (attempt >= JOIN_ATTEMPTS)
+        throw new Error(
+          `could not join group ${group} to commit (${attempt} attempts)${cause ? `: ${cause.message}` : ""}`,
+        );
+      await new Promise((r) => setTimeout(r, 1_000));
     }
-    const after = await this.fetchGroup(group, topic);
-    const wrong = [...offsets].filter(([p, o]) => after.get(p) !== o);
-    if (wrong.length)
-      throw new Error(
-        `offsets of ${group} on ${topic} after the commit differ: ${wrong.map(([p, o]) => `partition ${p} is ${after.get(p) ?? "none"}, expected ${o}`).join("; ")}`,
-      );
-    return `committed as the only member of group ${group} (${activity.state === "empty" ? "DescribeGroups: no members" : "membership checked on joining; the broker does not implement DescribeGroups"}), verified with OffsetFetch`;
   }
 
   async close(): Promise<void> {

@@ -255,7 +255,7 @@ export class ReferenceConsumer {
 
 /** Duplicates (by ce_id) and missing customer ids among 1..n. */
 export function accounting(
-  facts: Fact[],
+  facts: readonly { ceId: string; customerId: string | number }[],
   n: number,
 ): { duplicates: string[]; missing: number[]; extra: string[] } {
   const seen = new Set<string>();
@@ -264,7 +264,7 @@ export function accounting(
     if (seen.has(f.ceId)) duplicates.push(f.ceId);
     seen.add(f.ceId);
   }
-  const ids = new Set(facts.map((f) => f.customerId));
+  const ids = new Set(facts.map((f) => String(f.customerId)));
   const missing: number[] = [];
   for (let i = 1; i <= n; i++) if (!ids.has(String(i))) missing.push(i);
   const extra = [...ids].filter((id) => !(Number(id) >= 1 && Number(id) <= n));

@@ -13,6 +13,8 @@ import { fromWireFormat } from "../../src/encode/wire.js";
 import { createSwitchFilter, type SwitchFilter } from "../../src/migrate/switch.js";
 import type { RunStats } from "../../src/worker/run-stats.js";
 import { EVENT, insertRecord, ROOT, type Captured, type Project } from "./harness.js";
+export { accounting as kafkaAccounting } from "./harness.js";
+export { waitFor } from "../kafka/helpers.js";
 
 export const SOURCE = "dbserver1.inventory.customers";
 const CLI = [join(ROOT, "node_modules", "tsx", "dist", "cli.mjs"), join(ROOT, "src", "cli", "main.ts")];
@@ -236,31 +238,5 @@ export class KafkaReferenceConsumer {
   async stop(): Promise<void> {
     await this.consumer?.disconnect();
     this.consumer = null;
-  }
-}
-
-/** Duplicates (by ce_id) and missing customer ids among 1..n. */
-export function kafkaAccounting(
-  facts: KafkaFact[],
-  n: number,
-): { duplicates: string[]; missing: number[]; extra: string[] } {
-  const seen = new Set<string>();
-  const duplicates: string[] = [];
-  for (const f of facts) {
-    if (seen.has(f.ceId)) duplicates.push(f.ceId);
-    seen.add(f.ceId);
-  }
-  const ids = new Set(facts.map((f) => String(f.customerId)));
-  const missing: number[] = [];
-  for (let i = 1; i <= n; i++) if (!ids.has(String(i))) missing.push(i);
-  const extra = [...ids].filter((id) => !(Number(id) >= 1 && Number(id) <= n));
-  return { duplicates, missing, extra };
-}
-
-export async function waitFor(what: string, cond: () => boolean | Promise<boolean>, timeoutMs = 60_000) {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await cond())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
   }
 }

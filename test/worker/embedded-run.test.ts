@@ -32,27 +32,29 @@ interface OutLine {
   wire: { value: string };
 }
 
-function outputs(dir: string): OutLine[] {
+/** The text of each output file (one per topic), in file name order. */
+function outputTexts(dir: string): string[] {
   const out = join(dir, ".changecast", "out");
   if (!existsSync(out)) return [];
   return readdirSync(out)
     .sort()
-    .flatMap((f) =>
-      readFileSync(join(out, f), "utf8")
-        .split("\n")
-        .filter(Boolean)
-        .map((l) => JSON.parse(l) as OutLine),
-    );
+    .map((f) => readFileSync(join(out, f), "utf8"));
 }
 
+function outputs(dir: string): OutLine[] {
+  return outputTexts(dir).flatMap((text) =>
+    text
+      .split("\n")
+      .filter(Boolean)
+      .map((l) => JSON.parse(l) as OutLine),
+  );
+}
+
+/** Complete output lines so far (a line being written has no newline yet). */
 function publishedLines(dir: string): number {
-  const out = join(dir, ".changecast", "out");
-  if (!existsSync(out)) return 0;
   let n = 0;
-  for (const f of readdirSync(out)) {
-    const text = readFileSync(join(out, f), "utf8");
+  for (const text of outputTexts(dir))
     for (let i = text.indexOf("\n"); i !== -1; i = text.indexOf("\n", i + 1)) n++;
-  }
   return n;
 }
 
