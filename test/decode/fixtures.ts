@@ -3,10 +3,9 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import type { SourceRecord } from "../../src/decode/change-event.js";
 
-// shared/ sits beside the repository (also in CI's clean clone)
-export const FIXTURES =
-  process.env.DEBEZIUM_FIXTURES ??
-  join(import.meta.dirname, "..", "..", "..", "shared", "fixtures", "debezium");
+import { FIXTURES } from "../support/project.js";
+
+export { FIXTURES };
 
 export interface FixtureRecord {
   keyFile: string;

@@ -1,9 +1,14 @@
 // Temporary changecast projects for tests: a config, transform files and schemas in a temp directory.
-import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 
-export const FIXTURES = join(import.meta.dirname, "..", "..", "..", "shared", "fixtures", "debezium");
+/** The product's Debezium fixtures: shared/ beside the repository (the source of truth). */
+export const SHARED_FIXTURES = join(import.meta.dirname, "..", "..", "..", "shared", "fixtures", "debezium");
+/** A byte-identical copy kept in the repository (test/fixtures-copy.test.ts), for clones without shared/ beside. */
+export const FIXTURES_COPY = join(import.meta.dirname, "..", "fixtures", "debezium");
+export const FIXTURES =
+  process.env.DEBEZIUM_FIXTURES ?? (existsSync(SHARED_FIXTURES) ? SHARED_FIXTURES : FIXTURES_COPY);
 
 /** A fixture record as a kcat -J line (key/value files hold the exact JsonConverter text). */
 export function fixtureLine(flavour: "postgres" | "oracle", base: string, offset = 0): string {
