@@ -71,7 +71,7 @@ async function waitPublished(worker: RunningWorker, mock: MockKafka, topic: stri
 }
 
 describe("migrate on Kafka (mock cluster)", () => {
-  it("old 4 partitions → new 6: a group stopped mid-stream switches with the filter, each fact once", async () => {
+  it("old 4 partitions → new 6: a group stopped mid-stream switches (with the filter where needed), each fact once", async () => {
     const { mock, project: p, kafka, worker, consumer } = await setUp({ old: 4, new: 6 }, "at-least-once");
     expect((await cli(p, "migrate", "register-consumer", "--event", EVENT, "--group", "billing")).code).toBe(
       0,
@@ -114,10 +114,16 @@ describe("migrate on Kafka (mock cluster)", () => {
     expect(switched.out).toContain(`${V1} (4 partitions) → ${V2} (6 partitions)`);
     expect(switched.out).toContain("processed on the old topic: 800 facts");
     expect(switched.out).toContain("membership not known yet (the broker does not implement DescribeGroups)");
-    expect(switched.out).toContain("case: filter");
+    // Usually the group's progress on the 4 old partitions cannot be one offset per new partition (filter), but
+    // when kafkajs happened to hand the consumer its batches in source order it can (exact). Either way the
+    // plan must match its filter and end with each fact once; the filter case alone is covered
+    // deterministically in switch.test.ts.
+    expect(switched.out).toMatch(/case: (filter|exact)/);
+    const filterCase = switched.out.includes("case: filter");
     expect(switched.out).toContain("offsets committed as the only member of group billing");
     const skipIds = (JSON.parse(readFileSync(filterFile, "utf8")) as { skipIds: string[] }).skipIds;
-    expect(skipIds.length).toBeGreaterThan(0);
+    if (filterCase) expect(skipIds.length).toBeGreaterThan(0);
+    else expect(skipIds).toEqual([]);
     const stored = await withStore(p, (s) => loadSwitchFilter(s.knex, "inventory", EVENT, "billing"));
     expect(stored.remaining).toBe(skipIds.length);
     const again = await cli(p, "migrate", "switch", "--event", EVENT, "--group", "billing");
@@ -144,7 +150,11 @@ describe("migrate on Kafka (mock cluster)", () => {
       consumer.processed.filter((f) => f.topic === V1).every((f) => typeof f.customerId === "number"),
     ).toBe(true);
     const status = await cli(p, "migrate", "status", "--event", EVENT);
-    expect(status.out).toMatch(/billing\s+800\s+1500\s+2000\s+0\s+yes \(filter, \d+ to skip\)/);
+    expect(status.out).toMatch(
+      filterCase
+        ? /billing\s+800\s+1500\s+2000\s+0\s+yes \(filter, \d+ to skip\)/
+        : /billing\s+800\s+1500\s+2000\s+0\s+yes \(exact\)/,
+    );
     const stats = await worker.stop();
     expect(stats.balanced).toBe(true);
   }, 150_000);
