@@ -1,6 +1,11 @@
 #!/usr/bin/env node
-// Runs the TypeScript CLI in this very process (tsx's ESM loader), so signals such as SIGTERM reach the worker.
-import { register } from "tsx/esm/api";
+// The compiled CLI (dist/, built by `npm run build`). Runs in this very process, so signals such as SIGTERM
+// reach the worker.
+import { existsSync } from "node:fs";
 
-register();
-await import("../src/cli/main.ts");
+const main = new URL("../dist/cli/main.js", import.meta.url);
+if (!existsSync(main)) {
+  process.stderr.write("changecast: dist/ is missing; run `npm run build` (or `npm ci`, which builds it)\n");
+  process.exit(2);
+}
+await import(main.href);
