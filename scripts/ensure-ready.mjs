@@ -5,6 +5,15 @@ import { spawnSync } from "node:child_process";
 import { existsSync, readdirSync, statSync } from "node:fs";
 import { join } from "node:path";
 
+const [major, minor] = process.versions.node.split(".").map(Number);
+if (major < 22 || (major === 22 && minor < 15)) {
+  console.error(
+    `changecast needs Node.js 22.15 or later (24 LTS recommended); this is ${process.version}.\n` +
+      "`source scripts/use-node.sh` installs Node 24 from the npm registry and puts it first on PATH.",
+  );
+  process.exit(1);
+}
+
 const root = new URL("..", import.meta.url).pathname;
 const mtime = (p) => (existsSync(p) ? statSync(p).mtimeMs : 0);
 
