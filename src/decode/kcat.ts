@@ -1,4 +1,6 @@
-// `kcat -C -J` JSON lines (and bare Debezium value lines) → SourceRecord.
+// `kcat -C -J` JSON lines (and bare Debezium value lines) → SourceRecord; the binary-safe capture lines
+// (`changecast capture`, docs/records.md): base64 key/payload/header fields and writer schema lines.
+import { isUtf8 } from "node:buffer";
 import { DecodeError, type SourceRecord } from "./change-event.js";
 import { describe } from "./connect-schema.js";
 import { parseJson, stringifyJson } from "./json-text.js";
@@ -14,12 +16,31 @@ const KCAT_FIELDS = ["topic", "partition", "offset", "tstype", "ts", "broker"];
  * when no topic is given; such records have partition 0, offset "-1" (unknown) and no key.
  */
 export function parseKcatLine(line: string, fallbackTopic?: string): SourceRecord {
+  const parsed = parseCaptureLine(line, fallbackTopic);
+  if (parsed.kind === "schema") {
+    throw new DecodeError(`a writer schema line (schema id ${parsed.schemaId}), not a record`);
+  }
+  return parsed.record;
+}
+
+/** One line of a capture: a record, or the writer schema of a schema id its Avro records use. */
+export type CaptureLine =
+  { kind: "record"; record: SourceRecord } | { kind: "schema"; schemaId: number; schema: string };
+
+/**
+ * Parses one line of a capture file or kcat dump: `parseKcatLine`'s records, plus the capture extensions —
+ * `"keyEncoding"` / `"payloadEncoding"` / `"headersEncoding": "base64"` (the field holds the exact bytes in
+ * base64; `"utf8"` or absent: UTF-8 text as kcat prints it) and writer schema lines `{"schemaId": N, "schema":
+ * "<Avro schema JSON>"}`.
+ */
+export function parseCaptureLine(line: string, fallbackTopic?: string): CaptureLine {
   const parsed = parseJson(line);
   if (parsed === null || typeof parsed !== "object" || Array.isArray(parsed)) {
     throw new DecodeError(`not a kcat record: expected a JSON object, got ${describe(parsed)}`);
   }
   const obj = parsed as Record<string, unknown>;
-  if (KCAT_FIELDS.some((f) => f in obj)) return kcatRecord(obj, fallbackTopic);
+  if (KCAT_FIELDS.some((f) => f in obj)) return { kind: "record", record: kcatRecord(obj, fallbackTopic) };
+  if ("schemaId" in obj) return schemaLine(obj);
   if (("schema" in obj && "payload" in obj) || "op" in obj) {
     const topic = fallbackTopic ?? derivedTopic(obj);
     if (topic === undefined) {
@@ -27,7 +48,7 @@ export function parseKcatLine(line: string, fallbackTopic?: string): SourceRecor
         "Debezium value line without a topic: pass one (--topic), the record's source block names no table",
       );
     }
-    return {
+    const record: SourceRecord = {
       topic,
       partition: 0,
       offset: "-1",
@@ -36,6 +57,7 @@ export function parseKcatLine(line: string, fallbackTopic?: string): SourceRecor
       key: null,
       value: Buffer.from(line.trim(), "utf8"),
     };
+    return { kind: "record", record };
   }
   throw new DecodeError(
     `neither a kcat -J record nor a Debezium value (fields: ${Object.keys(obj).slice(0, 8).join(", ") || "none"})`,
@@ -50,9 +72,9 @@ function kcatRecord(obj: Record<string, unknown>, fallbackTopic: string | undefi
     partition: partitionOf(obj.partition),
     offset: offsetOf(obj.offset),
     timestamp: timestampOf(obj.ts),
-    headers: headersOf(obj.headers),
-    key: bytesOf(obj.key, "key"),
-    value: bytesOf(obj.payload, "payload"),
+    headers: headersOf(obj.headers, encodingOf(obj.headersEncoding, "headersEncoding")),
+    key: encodedBytesOf(obj.key, "key", encodingOf(obj.keyEncoding, "keyEncoding")),
+    value: encodedBytesOf(obj.payload, "payload", encodingOf(obj.payloadEncoding, "payloadEncoding")),
   };
 }
 
@@ -78,17 +100,26 @@ function timestampOf(v: unknown): number | null {
 }
 
 /** kcat prints headers as a flat array ["k1","v1","k2","v2"]; an object {k: v} is accepted too. */
-function headersOf(v: unknown): Record<string, string> {
+function headersOf(v: unknown, encoding: ByteEncoding = "utf8"): Record<string, string> {
   const out: Record<string, string> = {};
   if (v === undefined || v === null) return out;
+  // base64 header values: the exact bytes, read as UTF-8 text as the Kafka transport reads header values
+  const value =
+    encoding === "base64"
+      ? (val: unknown, name: string) =>
+          val === null || val === undefined ? "" : base64Of(val, `headers.${name}`).toString("utf8")
+      : (val: unknown) => headerValue(val);
   if (Array.isArray(v)) {
     if (v.length % 2 !== 0)
       throw new DecodeError(`headers: expected [name, value, …] pairs, got an odd count`);
-    for (let i = 0; i < v.length; i += 2) out[headerName(v[i])] = headerValue(v[i + 1]);
+    for (let i = 0; i < v.length; i += 2) {
+      const name = headerName(v[i]);
+      out[name] = value(v[i + 1], name);
+    }
     return out;
   }
   if (typeof v === "object") {
-    for (const [k, val] of Object.entries(v)) out[k] = headerValue(val);
+    for (const [k, val] of Object.entries(v)) out[k] = value(val, k);
     return out;
   }
   throw new DecodeError(`headers: expected an array or object, got ${describe(v)}`);
@@ -113,6 +144,100 @@ function bytesOf(v: unknown, field: string): Buffer | null {
     return Buffer.from(stringifyJson(v), "utf8");
   }
   throw new DecodeError(`${field}: expected the record bytes as a string or null, got ${describe(v)}`);
+}
+
+// ---- capture lines: the binary-safe extension ---------------------------------------------------------------
+
+/** How a capture line holds bytes: UTF-8 text as kcat prints it, or base64 of the exact bytes. */
+export type ByteEncoding = "utf8" | "base64";
+
+function encodingOf(v: unknown, field: string): ByteEncoding {
+  if (v === undefined || v === null || v === "utf8") return "utf8";
+  if (v === "base64") return "base64";
+  throw new DecodeError(`${field}: expected "base64" or "utf8", got ${describe(v)}`);
+}
+
+function encodedBytesOf(v: unknown, field: string, encoding: ByteEncoding): Buffer | null {
+  if (encoding === "utf8") return bytesOf(v, field);
+  if (v === null || v === undefined) return null;
+  return base64Of(v, field);
+}
+
+const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
+
+/** Strict base64 (Buffer.from alone skips invalid characters, which would silently change the bytes). */
+function base64Of(v: unknown, field: string): Buffer {
+  if (typeof v !== "string") throw new DecodeError(`${field}: expected base64 text, got ${describe(v)}`);
+  if (!BASE64.test(v)) throw new DecodeError(`${field}: not valid base64 (${describe(v)})`);
+  return Buffer.from(v, "base64");
+}
+
+function schemaLine(obj: Record<string, unknown>): CaptureLine {
+  const id = obj.schemaId;
+  const schemaId = typeof id === "bigint" ? Number(id) : id;
+  if (typeof schemaId !== "number" || !Number.isInteger(schemaId) || schemaId < 0 || schemaId > 0xffffffff) {
+    throw new DecodeError(`schemaId: expected a schema id (0 … 4294967295), got ${describe(id)}`);
+  }
+  if (typeof obj.schema !== "string" || obj.schema.trim() === "") {
+    throw new DecodeError(
+      `schema: expected the schema id's Avro schema as JSON text, got ${describe(obj.schema)}`,
+    );
+  }
+  return { kind: "schema", schemaId, schema: obj.schema };
+}
+
+/** A record as `changecast capture` writes it: the broker's bytes, headers in order (repeats kept). */
+export interface CapturedRecord {
+  topic: string;
+  partition: number;
+  /** decimal string */
+  offset: string;
+  /** epoch ms, null when the record has none */
+  timestamp: number | null;
+  headers: readonly (readonly [string, Buffer | string])[];
+  key: Buffer | null;
+  value: Buffer | null;
+}
+
+/**
+ * One capture line: a `kcat -C -J` line in which a key, payload or the header values that are not valid UTF-8
+ * (or all of them with `base64: true`, as for Avro) are written as base64 with `"<field>Encoding": "base64"`.
+ * `parseCaptureLine` reads back exactly these bytes.
+ */
+export function formatCaptureLine(r: CapturedRecord, options: { base64?: boolean } = {}): string {
+  const always = options.base64 === true;
+  const headerBytes = r.headers.map(
+    ([name, v]) => [name, typeof v === "string" ? Buffer.from(v, "utf8") : v] as const,
+  );
+  const headersB64 = always || headerBytes.some(([, v]) => !isUtf8(v));
+  const parts = [
+    `"topic":${JSON.stringify(r.topic)}`,
+    `"partition":${r.partition}`,
+    // the broker's offset as an exact integer literal (offsetOf reads it back as the same decimal string)
+    `"offset":${/^\d+$/.test(r.offset) ? r.offset : JSON.stringify(r.offset)}`,
+    `"tstype":${r.timestamp === null ? '"none"' : '"create"'}`,
+    `"ts":${r.timestamp ?? -1}`,
+    `"headers":${JSON.stringify(headerBytes.flatMap(([n, v]) => [n, headersB64 ? v.toString("base64") : v.toString("utf8")]))}`,
+  ];
+  if (headersB64) parts.push(`"headersEncoding":"base64"`);
+  for (const [field, bytes] of [
+    ["key", r.key],
+    ["payload", r.value],
+  ] as const) {
+    if (bytes === null) {
+      parts.push(`"${field}":null`);
+    } else if (always || !isUtf8(bytes)) {
+      parts.push(`"${field}":"${bytes.toString("base64")}"`, `"${field}Encoding":"base64"`);
+    } else {
+      parts.push(`"${field}":${JSON.stringify(bytes.toString("utf8"))}`);
+    }
+  }
+  return `{${parts.join(",")}}`;
+}
+
+/** A writer schema line: the Avro schema (JSON text) the registry holds under `schemaId`. */
+export function formatSchemaLine(schemaId: number, schema: string): string {
+  return `{"schemaId":${schemaId},"schema":${JSON.stringify(schema)}}`;
 }
 
 /** `<source.name>.<source.schema>.<source.table>`, Debezium's default topic for a table. */
