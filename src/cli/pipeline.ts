@@ -4,6 +4,7 @@ import { ConfigError } from "../config/yaml-source.js";
 import type { TransformSet } from "../map/mapper.js";
 import type { SchemaRegistry } from "../schemas/registry.js";
 import { openStateStore, type StateStore } from "../state/store.js";
+import { acquireStateLock, type StateLock, type StateLockMode } from "../state/writer-lock.js";
 import { watchMigrations } from "../migrate/majors.js";
 import {
   createRecordProcessor,
@@ -12,6 +13,7 @@ import {
   registerEventSchemas,
 } from "../worker/pipeline-setup.js";
 import type { RecordProcessor } from "../worker/record-processor.js";
+import { OfflineSchemas } from "../decode/offline-schemas.js";
 
 export interface OpenPipeline {
   config: PipelineConfig;
@@ -19,18 +21,34 @@ export interface OpenPipeline {
   registry: SchemaRegistry;
   transforms: TransformSet;
   processor: RecordProcessor;
+  /**
+   * With `offlineSchemas` and no Kafka (replay, embedded run): fill it with the input's schema lines; an
+   * AvroConverter source reads its writer schemas from it (docs/records.md). Null otherwise.
+   */
+  offlineSchemas: OfflineSchemas | null;
+  /** the state store's writer lock, when openPipeline was asked to take it */
+  lock: StateLock | null;
   close(): Promise<void>;
 }
 
 export async function openPipeline(
   configFile: string,
-  options: { stateUrl?: string; embeddedRegistry?: boolean } = {},
+  options: {
+    stateUrl?: string;
+    embeddedRegistry?: boolean;
+    /** offline runs (replay, embedded run): writer schemas from the input's schema lines */
+    offlineSchemas?: boolean;
+    /** take the state's writer lock (scope: the pipeline) before anything is written */
+    lock?: { mode: StateLockMode; command: string };
+  } = {},
 ): Promise<OpenPipeline> {
   const config = loadPipelineConfig(configFile);
   const { transforms, problems } = loadTransforms(config);
   if (problems.length) throw new ConfigError(problems);
   const store = await openStateStore(options.stateUrl ?? config.state, config.baseDir);
+  let lock: StateLock | null = null;
   try {
+    if (options.lock) lock = await acquireStateLock(store, { ...options.lock, scope: config.pipeline });
     const registry = await openRegistry(
       options.embeddedRegistry ? { ...config, registry: { ...config.registry, url: "" } } : config,
       store,
@@ -38,21 +56,52 @@ export async function openPipeline(
     const registrations = await registerEventSchemas(config, transforms, registry);
     // the majors being published (dual publishing during a migration), kept current while the worker runs
     const migrations = await watchMigrations(store.knex, config.pipeline, transforms);
-    const processor = createRecordProcessor(config, transforms, registrations, registry);
+    const offline = offlineWriterSchemas(config, registry, options);
+    const processor = createRecordProcessor(
+      config,
+      transforms,
+      registrations,
+      registry,
+      ...(offline ? [offline.writerSchemas] : []),
+    );
     return {
       config,
       store,
       registry,
       transforms,
       processor,
+      offlineSchemas: offline?.schemas ?? null,
+      lock,
       close: async () => {
         migrations.stop();
         await registry.close?.();
+        await lock?.release();
         await store.close();
       },
     };
   } catch (err) {
+    await lock?.release();
     await store.close();
     throw err;
   }
+}
+
+/**
+ * Offline (no Kafka: replay, embedded run), writer schemas come from the input's schema lines: the ids are the
+ * source registry's, and the embedded registry's own ids (changecast's event schemas) would be different schemas
+ * under the same numbers. An id without a schema line is asked of `registry.url` when one is set (never in
+ * replay, which is offline by definition), else its records are dead-lettered.
+ */
+function offlineWriterSchemas(
+  config: PipelineConfig,
+  registry: SchemaRegistry,
+  options: { embeddedRegistry?: boolean; offlineSchemas?: boolean },
+): { schemas: OfflineSchemas; writerSchemas: (id: number) => Promise<string> } | null {
+  if (!options.offlineSchemas || (!options.embeddedRegistry && config.kafka.brokers.length > 0)) return null;
+  const schemas = new OfflineSchemas();
+  const remote = !options.embeddedRegistry && config.registry.url !== "";
+  return {
+    schemas,
+    writerSchemas: (id) => (remote && !schemas.has(id) ? registry.schemaById(id) : schemas.schemaById(id)),
+  };
 }

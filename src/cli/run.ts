@@ -20,9 +20,14 @@ export async function runCommand(
   opts: { config: string; batchSize?: number },
   io: CommandIO,
 ): Promise<number> {
-  const pipeline = await openPipeline(opts.config);
+  // one writer per state store: a second run on the same SQLite state refuses at once (docs/operations.md)
+  const pipeline = await openPipeline(opts.config, { lock: { mode: "shared", command: "run" } });
   const { config } = pipeline;
   const controller = new AbortController();
+  pipeline.lock?.lost.addEventListener("abort", () => {
+    io.err(`changecast: ${(pipeline.lock?.lost.reason as Error).message}; stopping after the current batch`);
+    controller.abort();
+  });
   const stop = () => {
     io.err(`changecast: stopping after the current batch`);
     controller.abort();

@@ -1,27 +1,48 @@
 // The state store: offsets, the embedded registry and migration state, through knex on SQLite (default)
 // or Postgres. Each stage owns its tables and creates them idempotently with `ensureTable`.
-import { mkdirSync } from "node:fs";
+import { closeSync, existsSync, mkdirSync, openSync, readSync, statSync } from "node:fs";
 import { dirname, isAbsolute, resolve } from "node:path";
+import Database from "better-sqlite3";
 import knexFactory, { type Knex } from "knex";
+import { redactUrl } from "../config/redact.js";
 
 export interface StateStore {
   readonly knex: Knex;
+  /** the URL as configured; it may hold a password: show `location` instead */
   readonly url: string;
   readonly dialect: "sqlite" | "postgres";
+  /** what to show users: the absolute SQLite file, or the Postgres URL with its password masked */
+  readonly location: string;
+  /** the absolute SQLite file; undefined for `sqlite::memory:` and Postgres */
+  readonly file: string | undefined;
   close(): Promise<void>;
 }
+
+/** A state store that cannot be opened as configured: a bad URL, an empty or corrupt SQLite file. */
+export class StateStoreError extends Error {
+  override readonly name = "StateStoreError";
+}
+
+const SQLITE_HEADER = "SQLite format 3\0";
 
 /** Opens `sqlite:<file>` (relative to baseDir), `sqlite::memory:` or `postgres://…`. */
 export async function openStateStore(url: string, baseDir = process.cwd()): Promise<StateStore> {
   let knex: Knex;
   let dialect: StateStore["dialect"];
+  let file: string | undefined;
   if (url.startsWith("postgres://") || url.startsWith("postgresql://")) {
+    checkPostgresUrl(url);
     knex = knexFactory({ client: "pg", connection: url, pool: { min: 0, max: 4 } });
     dialect = "postgres";
   } else if (url.startsWith("sqlite:")) {
-    const file = url.slice("sqlite:".length);
-    const filename = file === ":memory:" ? ":memory:" : isAbsolute(file) ? file : resolve(baseDir, file);
-    if (filename !== ":memory:") mkdirSync(dirname(filename), { recursive: true });
+    const name = url.slice("sqlite:".length);
+    if (name === "") throw new StateStoreError(`state: "sqlite:" names no file (use sqlite:<file>)`);
+    const filename = name === ":memory:" ? ":memory:" : isAbsolute(name) ? name : resolve(baseDir, name);
+    if (filename !== ":memory:") {
+      file = filename;
+      mkdirSync(dirname(filename), { recursive: true });
+      checkSqliteFile(filename);
+    }
     knex = knexFactory({
       client: "better-sqlite3",
       connection: { filename },
@@ -32,7 +53,7 @@ export async function openStateStore(url: string, baseDir = process.cwd()): Prom
         max: 1,
         afterCreate: (conn: { pragma(s: string): void }, done: (err: Error | null) => void) => {
           conn.pragma("journal_mode = WAL");
-          // workers, migrate commands and the registry may share one file: wait for a writer, don't fail
+          // the registry server and migrate steps may share one file with a worker: wait, don't fail
           conn.pragma("busy_timeout = 30000");
           conn.pragma("synchronous = NORMAL");
           done(null);
@@ -41,14 +62,82 @@ export async function openStateStore(url: string, baseDir = process.cwd()): Prom
     });
     dialect = "sqlite";
   } else {
-    throw new Error(`state: unsupported state store URL "${url}" (use sqlite:<file> or postgres://…)`);
+    throw new StateStoreError(
+      `state: unsupported state store URL "${redactUrl(url)}" (use sqlite:<file> or postgres://…)`,
+    );
   }
   return {
     knex,
     url,
     dialect,
+    location: file ?? redactUrl(url),
+    file,
     close: () => knex.destroy(),
   };
+}
+
+/**
+ * A Postgres URL that does not parse, or parses without a host, would make pg fall back to localhost (or fail
+ * with a bare "Invalid URL"): refuse it here, naming the URL without its password.
+ */
+function checkPostgresUrl(url: string): void {
+  const shown = redactUrl(url);
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    throw new StateStoreError(
+      `state: "${shown}" is not a valid PostgreSQL URL; percent-encode special characters in the user ` +
+        `and password (/ → %2F, # → %23, @ → %40, ? → %3F, : → %3A, % → %25)`,
+    );
+  }
+  if (!parsed.hostname && !parsed.searchParams.get("host")) {
+    throw new StateStoreError(
+      `state: "${shown}" names no host; write postgres://user:password@host:5432/database ` +
+        `(or postgres:///database?host=/path/to/socket-directory)`,
+    );
+  }
+}
+
+/**
+ * An existing state file must be a readable SQLite database. SQLite silently treats a zero-length file as a
+ * new, empty database: the offsets would be gone and every source record published again, so that is an
+ * error, as is a file that is not a database (or whose schema is unreadable).
+ */
+function checkSqliteFile(filename: string): void {
+  if (!existsSync(filename)) return;
+  const restore =
+    `restore it from a backup, or delete it (with its -wal and -shm files) to start over: ` +
+    `every source record is then read and published again`;
+  const size = statSync(filename).size;
+  if (size === 0) {
+    throw new StateStoreError(
+      `state file ${filename} is empty (0 bytes; truncated or never written completely): ${restore}`,
+    );
+  }
+  const header = Buffer.alloc(SQLITE_HEADER.length);
+  const fd = openSync(filename, "r");
+  try {
+    readSync(fd, header, 0, header.length, 0);
+  } finally {
+    closeSync(fd);
+  }
+  if (header.toString("latin1") !== SQLITE_HEADER) {
+    throw new StateStoreError(`state file ${filename} is not a SQLite database (${size} bytes): ${restore}`);
+  }
+  let db: Database.Database | undefined;
+  try {
+    db = new Database(filename, { fileMustExist: true, timeout: 30_000 });
+    db.prepare("SELECT count(*) FROM sqlite_master").get();
+  } catch (err) {
+    const code = (err as { code?: string }).code ?? "";
+    if (code === "SQLITE_CORRUPT" || code === "SQLITE_NOTADB") {
+      throw new StateStoreError(`state file ${filename} is corrupt (${(err as Error).message}): ${restore}`);
+    }
+    throw err;
+  } finally {
+    db?.close();
+  }
 }
 
 /** Creates a table once; safe to call concurrently from several stages at start-up. */
