@@ -13,12 +13,13 @@ import { checkCompatibility } from "../schemas/compat.js";
 import type { SchemaRegistry } from "../schemas/registry.js";
 import { subjectName } from "../schemas/subject-name.js";
 import { openStateStore, type StateStore } from "../state/store.js";
+import { acquireStateLock, StateLockedError, type StateLock } from "../state/writer-lock.js";
 import { loadTransforms, openRegistry, registerEventSchemas } from "../worker/pipeline-setup.js";
 import { backfillEmbedded, type BackfillProgress } from "./backfill.js";
 import { backfillKafka } from "./kafka-backfill.js";
 import { activeMajors, MIGRATIONS_POLL_MS } from "./majors.js";
 import { MigrationStore, type Migration } from "./state.js";
-import { computeSwitch, describeSwitch, type SwitchPlan } from "./switch.js";
+import { computeSwitch, describeSwitch, type SwitchPlan, type SwitchTypes } from "./switch.js";
 import {
   EmbeddedTopicAccess,
   GroupBusyError,
@@ -49,8 +50,13 @@ interface Context {
   event: string;
   current: number;
   target: number;
-  oldDecl: EventDeclaration;
+  /** null once a finished migration's old major is no longer declared (the declaration was collapsed) */
+  oldDecl: EventDeclaration | null;
   newDecl: EventDeclaration;
+  oldTopic: string;
+  newTopic: string;
+  /** the event's ce_type on each topic: only these records are the migrated event's facts */
+  types: SwitchTypes;
   oldSubject: string;
   newSubject: string;
   /** the migration row for (event, target), if any */
@@ -96,13 +102,25 @@ async function openContext(opts: MigrateOptions): Promise<Context & { close(): P
         `${opts.event}: no major above ${current} is declared; add one under \`majors:\` in ${declared[0]?.file ?? "its transform file"}`,
       );
     }
-    const oldDecl = declared.find((d) => (d.major ?? 1) === current);
+    const row = rows.find((r) => r.toMajor === target) ?? null;
+    const oldDecl = declared.find((d) => (d.major ?? 1) === current) ?? null;
     const newDecl = declared.find((d) => (d.major ?? 1) === target);
-    if (!oldDecl || !newDecl) {
+    // after `finish` the old major may go from the transform file (the docs' collapsed declaration): the
+    // migration row still knows its topic and type
+    const oldGone = !oldDecl && row?.status === "finished";
+    if ((!oldDecl && !oldGone) || !newDecl) {
       throw new MigrateError(
-        `${opts.event}: major ${!oldDecl ? current : target} is not declared (declared: ${majors.join(", ")})`,
+        `${opts.event}: major ${!newDecl ? target : current} is not declared (declared: ${majors.join(", ")})`,
       );
     }
+    // what workers publish (the declarations) while in progress; what it was, once finished
+    const finished = row?.status === "finished" ? row : null;
+    const oldTopic = finished?.oldTopic ?? (oldDecl as EventDeclaration).topic;
+    const newTopic = finished?.newTopic ?? newDecl.topic;
+    const types: SwitchTypes = {
+      old: (finished?.oldType || oldDecl?.schema.fullName) ?? newDecl.schema.fullName,
+      new: finished?.newType || newDecl.schema.fullName,
+    };
     registry = await openRegistry(config, store);
     const strategy = config.registry.subjectNameStrategy;
     const reg = registry;
@@ -117,9 +135,12 @@ async function openContext(opts: MigrateOptions): Promise<Context & { close(): P
       target,
       oldDecl,
       newDecl,
-      oldSubject: subjectName(strategy, oldDecl.topic, oldDecl.schema.fullName),
-      newSubject: subjectName(strategy, newDecl.topic, newDecl.schema.fullName),
-      row: rows.find((r) => r.toMajor === target) ?? null,
+      oldTopic,
+      newTopic,
+      types,
+      oldSubject: subjectName(strategy, oldTopic, types.old),
+      newSubject: subjectName(strategy, newTopic, types.new),
+      row,
       topics: async () => {
         access ??=
           config.kafka.brokers.length > 0
@@ -203,7 +224,15 @@ const label = (ctx: Context) => `${ctx.event} major ${ctx.current} → ${ctx.tar
 async function plan(ctx: Context, io: CommandIO): Promise<number> {
   const { registry, oldDecl, newDecl } = ctx;
   io.out(`migration plan: ${label(ctx)}`);
-  io.out(`  old: topic ${oldDecl.topic}, subject ${ctx.oldSubject} (${rel(ctx, oldDecl.schemaFile)})`);
+  io.out(
+    `  old: topic ${ctx.oldTopic}, subject ${ctx.oldSubject} (${oldDecl ? rel(ctx, oldDecl.schemaFile) : `major ${ctx.current} no longer declared`})`,
+  );
+  const sharing = sharedWith(ctx);
+  if (sharing.length)
+    io.out(
+      `  ${ctx.oldTopic} is shared with ${sharing.join(", ")}: only ${ctx.types.old} records are this event's facts; ` +
+        `switched groups keep consuming ${ctx.oldTopic} for the others (the switch filter drops ${ctx.event} there)`,
+    );
   const registered = await registry.lookup(ctx.newSubject, newDecl.schema.canonical);
   const latestNew = await registry.latest(ctx.newSubject);
   const newState = registered
@@ -212,24 +241,25 @@ async function plan(ctx: Context, io: CommandIO): Promise<number> {
       ? `subject exists (version ${latestNew.version})`
       : "new subject";
   io.out(
-    `  new: topic ${newDecl.topic}, subject ${ctx.newSubject} (${rel(ctx, newDecl.schemaFile)}) — ${newState}`,
+    `  new: topic ${ctx.newTopic}, subject ${ctx.newSubject} (${rel(ctx, newDecl.schemaFile)}) — ${newState}`,
   );
   if (ctx.newSubject === ctx.oldSubject) {
     io.out(
       `  PROBLEM: both majors map to subject ${ctx.oldSubject} under ${ctx.config.registry.subjectNameStrategy}; give major ${ctx.target} ` +
-        `its own record namespace (e.g. ${oldDecl.schema.fullName.replace(/\.([^.]+)$/, `.v${ctx.target}.$1`)})`,
+        `its own record namespace (e.g. ${ctx.types.old.replace(/\.([^.]+)$/, `.v${ctx.target}.$1`)})`,
     );
   }
   const previous = await registry.versions(ctx.oldSubject);
   const level = previous.length
     ? await registry.compatibility(ctx.oldSubject)
     : ctx.config.registry.compatibility;
-  const verdict = checkCompatibility(
-    level,
-    newDecl.schema.canonical,
-    previous.length ? previous.map((v) => v.schema) : [oldDecl.schema.canonical],
-  );
-  if (verdict.isCompatible) {
+  const against = previous.length ? previous.map((v) => v.schema) : oldDecl ? [oldDecl.schema.canonical] : [];
+  const verdict = against.length ? checkCompatibility(level, newDecl.schema.canonical, against) : null;
+  if (!verdict) {
+    io.out(
+      `  compatibility with ${ctx.oldSubject}: not known (no versions registered, major ${ctx.current} not declared)`,
+    );
+  } else if (verdict.isCompatible) {
     io.out(
       `  compatibility with ${ctx.oldSubject} under ${level}: compatible — a new version of the existing subject would do; a migration is optional`,
     );
@@ -268,6 +298,8 @@ async function start(ctx: Context, io: CommandIO): Promise<number> {
   if (ctx.newSubject === ctx.oldSubject) {
     throw new MigrateError(`both majors map to subject ${ctx.oldSubject}; see \`changecast migrate plan\``);
   }
+  const problem = topicProblem(ctx);
+  if (problem) throw new MigrateError(problem);
   // register first: a schema the registry refuses must stop the start, not the workers
   const only = new TransformSet(
     ctx.transforms.files.map((f) => ({
@@ -282,9 +314,11 @@ async function start(ctx: Context, io: CommandIO): Promise<number> {
     event: ctx.event,
     fromMajor: ctx.current,
     toMajor: ctx.target,
-    oldTopic: ctx.oldDecl.topic,
-    newTopic: ctx.newDecl.topic,
+    oldTopic: ctx.oldTopic,
+    newTopic: ctx.newTopic,
     newSubject: ctx.newSubject,
+    oldType: ctx.types.old,
+    newType: ctx.types.new,
     status: "started",
     backfill: "none",
     backfillProgress: "",
@@ -293,15 +327,14 @@ async function start(ctx: Context, io: CommandIO): Promise<number> {
   io.out(`${label(ctx)}: started${row?.status === "aborted" ? " (again, after an abort)" : ""}`);
   io.out(`  ${ctx.newSubject} version ${reg?.version ?? "?"} (schema id ${reg?.id ?? "?"})`);
   io.out(
-    `  workers now publish both ${ctx.oldDecl.topic} and ${ctx.newDecl.topic} for every change, with the same ce_id`,
+    `  workers now publish both ${ctx.oldTopic} and ${ctx.newTopic} for every change, with the same ce_id`,
+  );
+  // embedded and Kafka workers alike re-read the migration state while they run (watchMigrations)
+  io.out(
+    `  running workers pick this up within ${MIGRATIONS_POLL_MS / 1000} s; workers started later read it at start`,
   );
   io.out(
-    ctx.config.kafka.brokers.length
-      ? `  running workers pick this up within ${MIGRATIONS_POLL_MS / 1000} s`
-      : `  embedded mode: from the next \`changecast run\``,
-  );
-  io.out(
-    `  history before now is only on ${ctx.oldDecl.topic}: \`changecast migrate backfill --event ${ctx.event}\` re-derives it`,
+    `  history before now is only on ${ctx.oldTopic}: \`changecast migrate backfill --event ${ctx.event}\` re-derives it`,
   );
   return 0;
 }
@@ -320,14 +353,43 @@ async function backfill(ctx: Context, opts: MigrateOptions, io: CommandIO): Prom
   const switched = (await ctx.migrations.groups(ctx.event)).filter((g) => g.switchedTo === ctx.target);
   if (switched.length) {
     throw new MigrateError(
-      `groups already switched to ${ctx.newDecl.topic} (${switched.map((g) => g.group).join(", ")}) would receive the backfilled facts; backfill before switching`,
+      `groups already switched to ${ctx.newTopic} (${switched.map((g) => g.group).join(", ")}) would receive the backfilled facts; backfill before switching`,
     );
   }
+  // one writer per state store: a backfill appending to the new topic while a worker publishes corrupts it
+  // (embedded: both append to one output file), so it runs alone — workers hold the lock shared or exclusive
+  let lock: StateLock;
+  try {
+    lock = await acquireStateLock(ctx.store, {
+      mode: "exclusive",
+      command: "migrate backfill",
+      scope: ctx.config.pipeline,
+    });
+  } catch (err) {
+    if (err instanceof StateLockedError)
+      throw new MigrateError(
+        `${err.message} (stop the workers of pipeline ${ctx.config.pipeline} for the backfill)`,
+      );
+    throw err;
+  }
+  try {
+    return await backfillLocked(ctx, row, opts, io);
+  } finally {
+    await lock.release();
+  }
+}
+
+async function backfillLocked(
+  ctx: Context,
+  row: Migration,
+  opts: MigrateOptions,
+  io: CommandIO,
+): Promise<number> {
   await ctx.migrations.save({ ...row, backfill: "running" });
   const onProgress = (p: BackfillProgress) => {
     const pct = p.total ? Math.floor((p.read / p.total) * 100) : 100;
     io.out(
-      `backfill: ${p.read}/${p.total} source records (${pct}%), ${p.published} published, ${p.alreadyPresent} already on ${ctx.newDecl.topic}, ETA ${p.etaSeconds ?? "?"} s`,
+      `backfill: ${p.read}/${p.total} source records (${pct}%), ${p.published} published, ${p.alreadyPresent} already on ${ctx.newTopic}, ETA ${p.etaSeconds ?? "?"} s`,
     );
   };
   const common = {
@@ -353,7 +415,9 @@ async function backfill(ctx: Context, opts: MigrateOptions, io: CommandIO): Prom
         onNote: (line) => io.out(`  ${line}`),
       })
     : await backfillEmbedded({ ...common, store: ctx.store });
-  const summary = `${result.read} source records read, ${result.published} facts published, ${result.alreadyPresent} already present, ${result.failed} not mappable`;
+  const summary =
+    `${result.read} source records read, ${result.published} facts published, ${result.alreadyPresent} already present, ${result.failed} not mappable` +
+    (opts.from ? ` (from position ${opts.from}: earlier history not re-derived)` : "");
   await ctx.migrations.save({
     ...row,
     backfill: result.done ? "done" : "running",
@@ -378,15 +442,13 @@ async function status(ctx: Context, io: CommandIO): Promise<number> {
     `${label(ctx)}: ${row ? `${row.status} (since ${row.startedAt}), backfill ${row.backfill}${row.backfillProgress ? ` — ${row.backfillProgress}` : ""}` : "not started"}`,
   );
   const access = await ctx.topics();
-  const oldEnd = await safeEnds(access, ctx.oldDecl.topic);
-  const newEnd = await safeEnds(access, ctx.newDecl.topic);
-  io.out(
-    `  old ${ctx.oldDecl.topic}: end ${sum(oldEnd) ?? "-"} · new ${ctx.newDecl.topic}: end ${sum(newEnd) ?? "-"}`,
-  );
+  const oldEnd = await safeEnds(access, ctx.oldTopic);
+  const newEnd = await safeEnds(access, ctx.newTopic);
+  io.out(`  old ${ctx.oldTopic}: end ${sum(oldEnd) ?? "-"} · new ${ctx.newTopic}: end ${sum(newEnd) ?? "-"}`);
   const lines: GroupLine[] = [];
   for (const g of await ctx.migrations.groups(ctx.event)) {
-    const o = await access.fetchGroup(g.group, ctx.oldDecl.topic);
-    const n = await access.fetchGroup(g.group, ctx.newDecl.topic);
+    const o = await access.fetchGroup(g.group, ctx.oldTopic);
+    const n = await access.fetchGroup(g.group, ctx.newTopic);
     lines.push({
       group: g.group,
       oldPosition: o.size ? sum(o) : null,
@@ -430,15 +492,17 @@ function lag(end: Map<number, bigint>, committed: Map<number, bigint>): bigint {
   return total;
 }
 
-/** Old-topic facts the new topic does not carry (what backfill would add). */
-async function missingOnNew(ctx: Context): Promise<number> {
+/** The event's facts on the old topic, and those of them the new topic does not carry (by ce_id). */
+async function missingOnNew(ctx: Context): Promise<{ facts: number; missing: SwitchPlan["missing"] }> {
   const access = await ctx.topics();
+  // a group that processed nothing: every fact of the event on the old topic is pending
   const plan = computeSwitch(
-    await access.snapshot(ctx.oldDecl.topic),
-    await access.snapshot(ctx.newDecl.topic),
+    await access.snapshot(ctx.oldTopic),
+    await access.snapshot(ctx.newTopic),
     new Map(),
+    ctx.types,
   );
-  return plan.missing.length;
+  return { facts: plan.pending, missing: plan.missing };
 }
 
 async function cutover(ctx: Context, opts: MigrateOptions, io: CommandIO): Promise<number> {
@@ -447,18 +511,35 @@ async function cutover(ctx: Context, opts: MigrateOptions, io: CommandIO): Promi
     io.out(`${label(ctx)}: already finished`);
     return 0;
   }
+  const problem = topicProblem(ctx);
+  if (problem) throw new MigrateError(problem);
   const problems: string[] = [];
-  const missing = row.backfill === "done" ? 0 : await missingOnNew(ctx);
-  if (row.backfill === "done") io.out("  backfill: done");
-  else if (missing === 0)
-    io.out(`  backfill: not needed (every fact on ${ctx.oldDecl.topic} is on ${ctx.newDecl.topic})`);
-  else if (opts.skipBackfill)
-    io.out(`  backfill: skipped (--skip-backfill): ${missing} older facts stay only on ${ctx.oldDecl.topic}`);
-  else
-    problems.push(
-      `backfill: ${missing} facts on ${ctx.oldDecl.topic} are not on ${ctx.newDecl.topic} (run \`migrate backfill\`, or --skip-backfill)`,
-    );
   const groups = await ctx.migrations.groups(ctx.event);
+  // checked every time, whatever the backfill recorded: a backfill --from, or changes a worker published on
+  // the old topic alone before it noticed the start, leave facts that only the old major has
+  const { facts, missing } = await missingOnNew(ctx);
+  const what = `${ctx.types.old} facts`;
+  const backfillNote =
+    row.backfill === "none"
+      ? ""
+      : ` (backfill ${row.backfill}${row.backfillProgress ? `: ${row.backfillProgress}` : ""})`;
+  if (missing.length === 0)
+    io.out(
+      `  history: all ${facts} ${what} on ${ctx.oldTopic} are on ${ctx.newTopic} (by ce_id)${backfillNote}`,
+    );
+  else if (opts.skipBackfill)
+    io.out(
+      `  history: --skip-backfill: ${missing.length} of ${facts} ${what} stay only on ${ctx.oldTopic} (first at position ${missing[0]?.position ?? "?"})`,
+    );
+  else {
+    const switched = groups.some((g) => g.switchedTo === ctx.target);
+    problems.push(
+      `history: ${missing.length} of ${facts} ${what} on ${ctx.oldTopic} are not on ${ctx.newTopic} (first at position ${missing[0]?.position ?? "?"})${backfillNote}; ` +
+        (switched
+          ? "groups have switched, so backfill refuses: --skip-backfill accepts that they stay on the old topic only"
+          : "run `migrate backfill` (without --from), or --skip-backfill"),
+    );
+  }
   if (!groups.length)
     io.out("  consumer groups: none registered — make sure nobody else consumes the old topic");
   for (const g of groups) {
@@ -490,7 +571,7 @@ async function finish(ctx: Context, opts: MigrateOptions, io: CommandIO): Promis
     throw new MigrateError(`${label(ctx)}: run \`migrate cutover\` first (or --force)`);
   await ctx.migrations.save({ ...row, status: "finished" });
   io.out(
-    `${label(ctx)}: finished — major ${ctx.current} is no longer published; ${ctx.oldDecl.topic} and its subject stay as they are`,
+    `${label(ctx)}: finished — major ${ctx.current} is no longer published; ${ctx.oldTopic} and its subject stay as they are`,
   );
   return 0;
 }
@@ -505,12 +586,12 @@ async function abort(ctx: Context, opts: MigrateOptions, io: CommandIO): Promise
   const switched = (await ctx.migrations.groups(ctx.event)).filter((g) => g.switchedTo === ctx.target);
   if (switched.length && !opts.force) {
     throw new MigrateError(
-      `groups already consume ${ctx.newDecl.topic}: ${switched.map((g) => g.group).join(", ")} (--force to abort anyway)`,
+      `groups already consume ${ctx.newTopic}: ${switched.map((g) => g.group).join(", ")} (--force to abort anyway)`,
     );
   }
   await ctx.migrations.save({ ...row, status: "aborted" });
   io.out(
-    `${label(ctx)}: aborted — ${ctx.newDecl.topic} is no longer published (it keeps what it has); ${ctx.oldDecl.topic} is untouched`,
+    `${label(ctx)}: aborted — ${ctx.newTopic} is no longer published (it keeps what it has); ${ctx.oldTopic} is untouched`,
   );
   return 0;
 }
@@ -524,12 +605,12 @@ async function registerConsumer(ctx: Context, opts: MigrateOptions, io: CommandI
 
 async function switchGroup(ctx: Context, opts: MigrateOptions, io: CommandIO): Promise<number> {
   if (!opts.group) throw new MigrateError("--group is required");
-  const row = requireInProgress(ctx, "switch");
+  requireInProgress(ctx, "switch");
   const group = opts.group;
   const known = (await ctx.migrations.groups(ctx.event)).find((g) => g.group === group);
   if (known?.switchedTo === ctx.target && !opts.force) {
     io.out(
-      `group ${group} already switched to ${ctx.newDecl.topic} at ${known.switchedAt} (${known.switchCase}); offsets left as they are`,
+      `group ${group} already switched to ${ctx.newTopic} at ${known.switchedAt} (${known.switchCase}); offsets left as they are`,
     );
     return 0;
   }
@@ -547,7 +628,9 @@ async function switchGroup(ctx: Context, opts: MigrateOptions, io: CommandIO): P
         : `group ${group}: membership not known yet (${activity.detail}); checked when joining the group to commit`,
     );
   }
-  const plan = await planSwitch(access, row.oldTopic, row.newTopic, group);
+  const problem = topicProblem(ctx);
+  if (problem) throw new MigrateError(problem);
+  const plan = await planSwitch(access, ctx.oldTopic, ctx.newTopic, group, ctx.types);
   for (const line of describeSwitch(plan)) io.out(line);
   if (plan.case === "blocked") return 1;
   // offsets first, then the switched mark: a crash in between re-runs to the same offsets. The commit happens
@@ -555,9 +638,9 @@ async function switchGroup(ctx: Context, opts: MigrateOptions, io: CommandIO): P
   try {
     const how = await access.commitGroup(
       group,
-      row.newTopic,
+      ctx.newTopic,
       new Map(plan.starts.map((s) => [s.partition, s.offset])),
-      { topic: row.oldTopic, offsets: plan.committed },
+      { topic: ctx.oldTopic, offsets: plan.committed },
     );
     io.out(`offsets ${how}`);
   } catch (err) {
@@ -569,13 +652,28 @@ async function switchGroup(ctx: Context, opts: MigrateOptions, io: CommandIO): P
   if (opts.filterFile) {
     writeFileSync(
       opts.filterFile,
-      JSON.stringify({ event: ctx.event, group, topic: row.newTopic, skipIds: plan.skipIds }, null, 2) + "\n",
+      JSON.stringify(
+        {
+          event: ctx.event,
+          group,
+          topic: ctx.newTopic,
+          skipIds: plan.skipIds,
+          // a shared old topic: the group goes on reading it for the other types, dropping this one
+          ...(plan.otherOnOld > 0 ? { oldTopic: ctx.oldTopic, oldType: ctx.types.old } : {}),
+        },
+        null,
+        2,
+      ) + "\n",
     );
     io.out(`switch filter written to ${opts.filterFile}`);
   }
   io.out(
-    `group ${group} switched: committed offsets on ${row.newTopic}; start its ${ctx.newDecl.topic} consumer${plan.case === "filter" ? " with the switch filter (createSwitchFilter / loadSwitchFilter)" : ""}`,
+    `group ${group} switched: committed offsets on ${ctx.newTopic}; start its ${ctx.newTopic} consumer${plan.case === "filter" ? " with the switch filter (createSwitchFilter / loadSwitchFilter)" : ""}`,
   );
+  if (plan.otherOnOld > 0)
+    io.out(
+      `  and keep its ${ctx.oldTopic} consumer for the other event types, dropping ${ctx.types.old} records there (loadSwitchFilter: accept(headers, topic))`,
+    );
   return 0;
 }
 
@@ -585,12 +683,39 @@ export async function planSwitch(
   oldTopic: string,
   newTopic: string,
   group: string,
+  types?: SwitchTypes,
 ): Promise<SwitchPlan> {
   const committed = await access.fetchGroup(group, oldTopic);
   // the old topic first: a fact published to both after this read is on the new topic too, never lost
   const old = await access.snapshot(oldTopic);
   const neu = await access.snapshot(newTopic);
-  return computeSwitch(old, neu, committed);
+  return computeSwitch(old, neu, committed, types);
+}
+
+/** Other events (or majors) published to the old topic: a shared topic, e.g. one topic per aggregate. */
+function sharedWith(ctx: Context): string[] {
+  const names = ctx.transforms.declarations
+    .filter((d) => d.topic === ctx.oldTopic && !(d.name === ctx.event && (d.major ?? 1) === ctx.current))
+    .map((d) => (d.name === ctx.event ? `${d.name} major ${d.major ?? 1}` : d.name));
+  return [...new Set(names)];
+}
+
+/**
+ * Why this event's facts cannot be told apart from other records by ce_type (null: they can). On the old topic
+ * another event with the same record full name would count as this event; the new topic must carry only the
+ * new major.
+ */
+function topicProblem(ctx: Context): string | null {
+  const others = ctx.transforms.declarations.filter(
+    (d) => !(d.name === ctx.event && [ctx.current, ctx.target].includes(d.major ?? 1)),
+  );
+  const clash = others.find((d) => d.topic === ctx.oldTopic && d.schema.fullName === ctx.types.old);
+  if (clash)
+    return `${clash.name} is published to ${ctx.oldTopic} with the same record type ${ctx.types.old} (ce_type): its records cannot be told apart from ${ctx.event}'s; give one of them its own record name`;
+  const onNew = others.find((d) => d.topic === ctx.newTopic);
+  if (onNew)
+    return `${onNew.name}${onNew.name === ctx.event ? ` major ${onNew.major ?? 1}` : ""} is published to ${ctx.newTopic} too; major ${ctx.target} of ${ctx.event} needs a topic of its own`;
+  return null;
 }
 
 function rel(ctx: Context, file: string): string {

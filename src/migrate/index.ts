@@ -7,7 +7,9 @@ export type {
   PartitionStart,
   SwitchCase,
   SwitchFilter,
+  SwitchFilterScope,
   SwitchPlan,
+  SwitchTypes,
   TopicSnapshot,
 } from "./switch.js";
 export {

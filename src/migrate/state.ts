@@ -15,6 +15,9 @@ export interface Migration {
   oldTopic: string;
   newTopic: string;
   newSubject: string;
+  /** ce_type of the event's records on the old / new topic ("" in rows written before it was recorded) */
+  oldType: string;
+  newType: string;
   status: MigrationStatus;
   backfill: BackfillStatus;
   /** records read by the last backfill run, for status output */
@@ -43,6 +46,8 @@ interface MigrationRow {
   old_topic: string;
   new_topic: string;
   new_subject: string;
+  old_type: string | null;
+  new_type: string | null;
   status: string;
   backfill: string;
   backfill_progress: string;
@@ -81,6 +86,18 @@ export class MigrationStore {
       t.string("updated_at", 40).notNullable();
       t.primary(["pipeline", "event", "to_major"]);
     });
+    // added after the table shipped: state stores created before get them here
+    for (const column of ["old_type", "new_type"]) {
+      if (!(await knex.schema.hasColumn("migrations", column))) {
+        try {
+          await knex.schema.alterTable("migrations", (t) => {
+            t.string(column, 512).nullable();
+          });
+        } catch (err) {
+          if (!(await knex.schema.hasColumn("migrations", column))) throw err;
+        }
+      }
+    }
     await ensureTable(knex, "migration_groups", (t) => {
       t.string("pipeline", 200).notNullable();
       t.string("event", 255).notNullable();
@@ -118,6 +135,8 @@ export class MigrationStore {
       old_topic: m.oldTopic,
       new_topic: m.newTopic,
       new_subject: m.newSubject,
+      old_type: m.oldType,
+      new_type: m.newType,
       status: m.status,
       backfill: m.backfill,
       backfill_progress: m.backfillProgress,
@@ -185,6 +204,8 @@ function toMigration(r: MigrationRow): Migration {
     oldTopic: r.old_topic,
     newTopic: r.new_topic,
     newSubject: r.new_subject,
+    oldType: r.old_type ?? "",
+    newType: r.new_type ?? "",
     status: r.status as MigrationStatus,
     backfill: r.backfill as BackfillStatus,
     backfillProgress: r.backfill_progress,

@@ -142,7 +142,13 @@ async function committedLength(knex: Knex, pipeline: string, file: string): Prom
 }
 
 function factOf(offset: bigint, headers: Record<string, string>): FactRef {
-  return { offset, ceId: headers.ce_id ?? `?${offset}`, position: headers.changecast_position ?? "" };
+  const fact: FactRef = {
+    offset,
+    ceId: headers.ce_id ?? `?${offset}`,
+    position: headers.changecast_position ?? "",
+  };
+  if (headers.ce_type !== undefined) fact.type = headers.ce_type;
+  return fact;
 }
 
 export class EmbeddedTopicAccess implements TopicAccess {

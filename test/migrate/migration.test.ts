@@ -57,7 +57,9 @@ describe("migrate (embedded)", () => {
     expect((await migrate(p, "status")).out).toMatch(/billing\s+\d+\s+\d+\s+2000\s+0\s+yes \(exact\)/);
     const notReady = await migrate(p, "cutover");
     expect(notReady.code).toBe(1);
-    expect(notReady.out).toContain("300 facts");
+    expect(notReady.out).toContain(
+      `history: 300 of 2300 io.example.customer.CustomerRegistered facts on ${V1} are not on ${V2}`,
+    );
     expect((await migrate(p, "cutover", { skipBackfill: true })).code).toBe(0);
     expect((await migrate(p, "finish")).code).toBe(0);
     expect((await migrate(p, "finish")).out).toContain("already finished");
@@ -155,7 +157,9 @@ describe("migrate (embedded)", () => {
 
     const blocked = await migrate(p, "switch", { group: "late" });
     expect(blocked.code).toBe(1);
-    expect(blocked.out).toContain("case: blocked — 200 facts");
+    expect(blocked.out).toContain(
+      `case: blocked — 200 io.example.customer.CustomerRegistered facts the group has not processed are on ${V1} but not on ${V2}`,
+    );
 
     const first = await migrate(p, "backfill");
     expect(first.code, first.err).toBe(0);
@@ -184,7 +188,10 @@ describe("migrate (embedded)", () => {
     expect((await migrate(p, "backfill")).code).toBe(1);
     const ready = await migrate(p, "cutover");
     expect(ready.code, ready.out).toBe(0);
-    expect(ready.out).toContain("backfill: done");
+    expect(ready.out).toContain(
+      `history: all 500 io.example.customer.CustomerRegistered facts on ${V1} are on ${V2}`,
+    );
+    expect(ready.out).toContain("backfill done");
     expect((await migrate(p, "finish")).code).toBe(0);
   }, 60_000);
 });
