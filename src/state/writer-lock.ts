@@ -242,12 +242,14 @@ async function acquirePostgres(store: StateStore, opts: StateLockOptions): Promi
     release: async () => {
       if (released) return;
       released = true;
-      try {
-        await client.query(`DELETE FROM ${HOLDERS} WHERE holder = pg_backend_pid()::text`);
-      } finally {
-        // ending the session releases the advisory lock
-        await client.end().catch(() => undefined);
+      // a lost session has released everything already; the row of a dead session is ignored by readers
+      if (!lost.signal.aborted) {
+        await client
+          .query(`DELETE FROM ${HOLDERS} WHERE holder = pg_backend_pid()::text`)
+          .catch(() => undefined);
       }
+      // ending the session releases the advisory lock
+      await client.end().catch(() => undefined);
     },
   };
 }
