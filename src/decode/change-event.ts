@@ -85,6 +85,8 @@ export interface ChangeEvent {
   commitTimeMs: number;
   /** envelope ts_ms (connector processing time), when present */
   processedTimeMs: number | null;
+  /** the envelope's ts_ms, ts_us, ts_ns (connector processing time) exactly, null when absent (CEL variables) */
+  envelopeTimes?: { ts_ms: bigint | null; ts_us: bigint | null; ts_ns: bigint | null };
   position: SourcePosition;
 }
 
@@ -94,6 +96,8 @@ export type DecodedRecord =
   /** null value: delete tombstone (log compaction marker); no event, no error */
   | { kind: "tombstone"; key: Row | null }
   | { kind: "heartbeat"; tsMs: number | null }
+  /** a Postgres logical-decoding message (`op: "m"`, pg_logical_emit_message): no row change, never an event */
+  | { kind: "message"; prefix: string | null }
   | {
       kind: "transaction";
       status: "BEGIN" | "END";
@@ -113,9 +117,20 @@ export interface SourceRecord {
   headers: Record<string, string>;
   key: Buffer | null;
   value: Buffer | null;
+  /**
+   * Set by a reader that could not take its input as a record (a line over limits.maxRecordBytes, bytes that
+   * are not UTF-8, a multi-line value never closed): the record is dead-lettered with this error. `value`
+   * then holds the input as read, at most its first `value.length` of `bytes` bytes.
+   */
+  rejected?: { error: Error; bytes: number };
 }
 
 /** Raised for input that is not a decodable Debezium record; the worker dead-letters it. */
 export class DecodeError extends Error {
   override readonly name = "DecodeError";
+}
+
+/** A source record or an event over its size limit (limits.maxRecordBytes / limits.maxEventBytes). */
+export class RecordTooLargeError extends Error {
+  override readonly name = "RecordTooLargeError";
 }

@@ -2,13 +2,7 @@
 // A decoder turns one payload value into a ColumnValue per the conventions of change-event.ts.
 import { DecodeError, UNAVAILABLE, type ColumnValue, type Row } from "./change-event.js";
 import { exactInteger, parseJsonIntegersAsBigint } from "./json-text.js";
-import {
-  decodeBase64Decimal,
-  formatDecimal,
-  formatEpochDay,
-  formatEpochTimestamp,
-  formatTimeOfDay,
-} from "./logical.js";
+import { formatDecimal, formatEpochDay, formatEpochTimestamp, formatTimeOfDay } from "./logical.js";
 import { twosComplementToBigInt, type TimeUnit } from "./logical.js";
 
 /** A Connect schema as JsonConverter writes it. */
@@ -92,12 +86,14 @@ function compileNonNull(schema: ConnectSchema, path: string, member: string | un
     case "int16":
     case "int32":
     case "int64":
-      return compileInteger(name, path, member);
+      return compileInteger(schema.type, name, path, member);
     case "float32":
     case "float64":
     case "float":
     case "double":
-      return (v) => toDouble(v, path);
+      return schema.type === "float32" || schema.type === "float"
+        ? (v) => toDouble(v, path, true)
+        : (v) => toDouble(v, path, false);
     case "boolean":
       return (v) => (typeof v === "boolean" ? v : mismatch(path, "boolean", v));
     case "string":
@@ -116,6 +112,14 @@ function compileNonNull(schema: ConnectSchema, path: string, member: string | un
       );
   }
 }
+
+/** The values each Connect integer type holds: a value outside is no value of the column, never truncated. */
+const INTEGER_RANGES: Record<string, readonly [bigint, bigint]> = {
+  int8: [-(2n ** 7n), 2n ** 7n - 1n],
+  int16: [-(2n ** 15n), 2n ** 15n - 1n],
+  int32: [-(2n ** 31n), 2n ** 31n - 1n],
+  int64: [-(2n ** 63n), 2n ** 63n - 1n],
+};
 
 /** A JSON integer (number or bigint from the parser) as bigint. */
 function toBigInt(v: unknown, path: string, what: string, member: string | undefined): bigint {
@@ -141,14 +145,33 @@ function toEpoch(v: unknown, path: string, what: string, member: string | undefi
   return mismatch(path, what, v);
 }
 
-function compileInteger(name: string | undefined, path: string, member: string | undefined): ValueDecoder {
-  const timestamp = (unit: TimeUnit, what: string): ValueDecoder => {
-    return (v) => formatEpochTimestamp(toEpoch(v, path, what, member), unit);
+function compileInteger(
+  type: string,
+  name: string | undefined,
+  path: string,
+  member: string | undefined,
+): ValueDecoder {
+  const [min, max] = INTEGER_RANGES[type] as readonly [bigint, bigint];
+  const minNumber = Number(min);
+  const maxNumber = Number(max);
+  const inRange = <T extends number | bigint>(n: T, v: unknown): T => {
+    // a safe-integer number is inside int64 always; compare numbers as numbers (no BigInt per value)
+    if (typeof n === "number" ? type !== "int64" && (n < minNumber || n > maxNumber) : n < min || n > max) {
+      throw new DecodeError(
+        `${path || "payload"}: ${typeof v === "number" || typeof v === "bigint" ? String(n) : describe(v)} is out of range for ${type}`,
+      );
+    }
+    return n;
   };
+  const timestamp = (unit: TimeUnit, what: string): ValueDecoder => {
+    return (v) => formatEpochTimestamp(inRange(toEpoch(v, path, what, member), v), unit);
+  };
+  const perDay: Record<TimeUnit, bigint> = { ms: 86_400_000n, us: 86_400_000_000n, ns: 86_400_000_000_000n };
   const time = (unit: TimeUnit, what: string): ValueDecoder => {
     return (v) => {
-      const t = toEpoch(v, path, what, member);
-      if (t < 0) mismatch(path, what, v);
+      const t = inRange(toEpoch(v, path, what, member), v);
+      // 24:00:00 is a valid end of day (Postgres); past it is no time of day
+      if (t < 0 || BigInt(t) > perDay[unit]) mismatch(path, what, v);
       return formatTimeOfDay(t, unit);
     };
   };
@@ -156,7 +179,7 @@ function compileInteger(name: string | undefined, path: string, member: string |
     case "io.debezium.time.Date":
     case "org.apache.kafka.connect.data.Date":
       return (v) => {
-        const days = Number(toEpoch(v, path, "an integer day count (Date)", member));
+        const days = Number(inRange(toEpoch(v, path, "an integer day count (Date)", member), v));
         if (!Number.isSafeInteger(days)) return mismatch(path, "a day count in range (Date)", v);
         return formatEpochDay(days);
       };
@@ -176,15 +199,33 @@ function compileInteger(name: string | undefined, path: string, member: string |
       return timestamp("ns", "epoch nanoseconds (NanoTimestamp)");
     default:
       // plain ints, MicroDuration (bigint µs), Year, …
-      return (v) => toBigInt(v, path, "an integer", member);
+      return (v) => inRange(toBigInt(v, path, "an integer", member), v);
   }
 }
 
 const SPECIAL_DOUBLES: Record<string, number> = { NaN: NaN, Infinity: Infinity, "-Infinity": -Infinity };
 
-function toDouble(v: unknown, path: string): number {
-  if (typeof v === "number") return v;
-  if (typeof v === "bigint") return Number(v);
+const FLOAT32_MAX = 3.4028234663852886e38;
+
+function toDouble(v: unknown, path: string, single: boolean): number {
+  if (typeof v === "number") {
+    // a literal beyond the type's range (1e400 parses to Infinity) is no value Jackson writes: never rounded
+    if (!Number.isFinite(v) || (single && Math.abs(v) > FLOAT32_MAX)) {
+      throw new DecodeError(
+        `${path || "payload"}: ${exactText(v)} is out of range for ${single ? "float32" : "float64"}`,
+      );
+    }
+    return v;
+  }
+  if (typeof v === "bigint") {
+    const n = Number(v);
+    if (!Number.isFinite(n) || (single && Math.abs(n) > FLOAT32_MAX)) {
+      throw new DecodeError(
+        `${path || "payload"}: ${v} is out of range for ${single ? "float32" : "float64"}`,
+      );
+    }
+    return n;
+  }
   if (typeof v === "string") {
     // Jackson writes non-finite doubles as quoted strings
     const special = SPECIAL_DOUBLES[v];
@@ -193,11 +234,27 @@ function toDouble(v: unknown, path: string): number {
   return mismatch(path, "a floating-point number", v);
 }
 
+function exactText(v: number): string {
+  return Number.isFinite(v) ? String(v) : "a number literal";
+}
+
+/** Whether a string has a lone UTF-16 surrogate (from a `\ud800` escape): it has no UTF-8 form. */
+export function hasLoneSurrogate(s: string): boolean {
+  return !(s as unknown as { isWellFormed(): boolean }).isWellFormed();
+}
+
+function loneSurrogate(path: string, v: string): never {
+  throw new DecodeError(
+    `${path || "payload"}: string ${describe(v)} has a lone surrogate (an unpaired \\uD800-\\uDFFF escape): it has no UTF-8 form`,
+  );
+}
+
 function compileString(name: string | undefined, path: string): ValueDecoder {
   if (name === "io.debezium.data.Json") {
     return (v) => {
       if (typeof v !== "string") return mismatch(path, "a JSON document string (Json)", v);
       if (v === PLACEHOLDER) return UNAVAILABLE;
+      if (hasLoneSurrogate(v)) loneSurrogate(path, v);
       let doc: unknown;
       try {
         doc = parseJsonIntegersAsBigint(v);
@@ -213,20 +270,41 @@ function compileString(name: string | undefined, path: string): ValueDecoder {
   // Uuid, Enum, Xml, ZonedTimestamp, ZonedTime, Iso*, Interval, decimal string mode: kept as sent
   return (v) => {
     if (typeof v !== "string") return mismatch(path, "string", v);
+    if (hasLoneSurrogate(v)) loneSurrogate(path, v);
     return v === PLACEHOLDER ? UNAVAILABLE : v;
   };
 }
 
-function decodeBase64(v: string): Uint8Array {
-  const buf = Buffer.from(v, "base64");
+/**
+ * Base64 as JsonConverter writes bytes (RFC 4648 alphabet, padding optional). Node's decoder skips characters
+ * outside the alphabet silently, which would change the value: such text is rejected instead.
+ */
+const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
+
+function base64Bytes(v: string, path: string, what: string): Buffer {
+  const data = v.length - (v.endsWith("==") ? 2 : v.endsWith("=") ? 1 : 0);
+  if (!BASE64.test(v) || data % 4 === 1 || (v.length !== data && v.length % 4 !== 0)) {
+    throw new DecodeError(`${path || "payload"}: ${describe(v)} is not base64 (${what})`);
+  }
+  return Buffer.from(v, "base64");
+}
+
+function decodeBase64(v: string, path: string): Uint8Array {
+  const buf = base64Bytes(v, path, "bytes");
   // copy out of Node's shared pool so the value owns its memory
   return new Uint8Array(buf);
 }
 
+/**
+ * The scales a decimal may have: Postgres numeric allows -1000..1000 declared and 16383 fraction digits,
+ * Oracle NUMBER -84..127. Far beyond that is no column's, and would make a string of that many zeros.
+ */
+const MAX_SCALE = 32_767;
+
 function compileBytes(schema: ConnectSchema, path: string): ValueDecoder {
   if (schema.name === "org.apache.kafka.connect.data.Decimal") {
     const scale = Number(schema.parameters?.scale ?? "0");
-    if (!Number.isInteger(scale)) {
+    if (!Number.isInteger(scale) || Math.abs(scale) > MAX_SCALE) {
       throw new DecodeError(
         `${path}: Decimal schema has an invalid scale ${JSON.stringify(schema.parameters?.scale)}`,
       );
@@ -234,14 +312,16 @@ function compileBytes(schema: ConnectSchema, path: string): ValueDecoder {
     return (v) => {
       if (typeof v !== "string") return mismatch(path, "base64 Decimal bytes", v);
       if (v === PLACEHOLDER_BASE64 || v === PLACEHOLDER) return UNAVAILABLE;
-      return decodeBase64Decimal(v, scale);
+      // no bytes is no number (Java's BigInteger rejects it): not zero
+      if (v === "") return mismatch(path, "base64 Decimal bytes", v);
+      return formatDecimal(twosComplementToBigInt(base64Bytes(v, path, "Decimal bytes")), scale);
     };
   }
   // plain bytes, io.debezium.data.Bits (little-endian bit order, kept as bytes)
   return (v) => {
     if (typeof v !== "string") return mismatch(path, "base64 bytes", v);
     if (v === PLACEHOLDER_BASE64) return UNAVAILABLE;
-    return decodeBase64(v);
+    return decodeBase64(v, path);
   };
 }
 
@@ -293,12 +373,12 @@ function compileMap(schema: ConnectSchema, path: string): ValueDecoder {
       for (const entry of v) {
         if (!Array.isArray(entry) || entry.length !== 2)
           return mismatch(path, "a [key, value] map entry", entry);
-        out[String(keyDecoder(entry[0]))] = valueDecoder(entry[1]);
+        setOwn(out, String(keyDecoder(entry[0])), valueDecoder(entry[1]));
       }
       return out;
     }
     if (v === null || typeof v !== "object") return mismatch(path, "map object", v);
-    for (const k of Object.keys(v)) out[k] = valueDecoder((v as Record<string, unknown>)[k]);
+    for (const k of Object.keys(v)) setOwn(out, k, valueDecoder((v as Record<string, unknown>)[k]));
     return out;
   };
 }
@@ -317,10 +397,20 @@ function compileStruct(schema: ConnectSchema, path: string): ValueDecoder {
     decoders.push(compileSchema(fs, path ? path + "." + fs.field : fs.field, fs.field));
   }
   const count = names.length;
+  // a column named like an Object.prototype member (toString, constructor, __proto__) is read and written as
+  // an own property only: never the inherited member, and `row.__proto__ = v` would set the prototype
+  const special = names.some((n) => n in Object.prototype);
   const struct: ValueDecoder = (v) => {
     if (v === null || typeof v !== "object" || Array.isArray(v)) return mismatch(path, "struct object", v);
     const obj = v as Record<string, unknown>;
     const row: Row = {};
+    if (special) {
+      for (let i = 0; i < count; i++) {
+        const n = names[i] as string;
+        setOwn(row, n, (decoders[i] as ValueDecoder)(Object.hasOwn(obj, n) ? obj[n] : undefined));
+      }
+      return row;
+    }
     for (let i = 0; i < count; i++) {
       const n = names[i] as string;
       row[n] = (decoders[i] as ValueDecoder)(obj[n]);
@@ -336,6 +426,7 @@ function compileStruct(schema: ConnectSchema, path: string): ValueDecoder {
       if (typeof scale !== "bigint" || !(value instanceof Uint8Array)) {
         return mismatch(path, "{scale, value} (VariableScaleDecimal)", v);
       }
+      if (scale < -MAX_SCALE || scale > MAX_SCALE) return mismatch(path, "a decimal scale in range", v);
       return formatDecimal(twosComplementToBigInt(value), Number(scale));
     };
   }
@@ -352,6 +443,7 @@ export function jsonToColumnValue(v: unknown): ColumnValue {
   if (v === null || v === undefined) return null;
   switch (typeof v) {
     case "string":
+      if (hasLoneSurrogate(v)) loneSurrogate("", v);
       return v === PLACEHOLDER || v === PLACEHOLDER_BASE64 ? UNAVAILABLE : v;
     case "number":
     case "bigint":
@@ -365,10 +457,17 @@ export function jsonToColumnValue(v: unknown): ColumnValue {
       }
       if (isPlaceholderMap(v)) return UNAVAILABLE;
       const out: { [k: string]: ColumnValue } = {};
-      for (const k of Object.keys(v)) out[k] = jsonToColumnValue((v as Record<string, unknown>)[k]);
+      for (const k of Object.keys(v)) setOwn(out, k, jsonToColumnValue((v as Record<string, unknown>)[k]));
       return out;
     }
     default:
       return null;
   }
+}
+
+/** Sets an own enumerable property, also for the name "__proto__" (which plain assignment treats as the prototype). */
+function setOwn(target: { [name: string]: ColumnValue }, name: string, value: ColumnValue): void {
+  if (name === "__proto__") {
+    Object.defineProperty(target, name, { value, enumerable: true, writable: true, configurable: true });
+  } else target[name] = value;
 }

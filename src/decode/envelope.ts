@@ -30,29 +30,49 @@ export function interpretPayload(
   const prefix = options.topicPrefix;
   if (schemaName === HEARTBEAT_SCHEMA) return heartbeat(payload);
   if (schemaName === TRANSACTION_SCHEMA) return transactionMarker(payload);
-  if (payload.op !== undefined) return { kind: "change", event: changeEvent(payload, key) };
-
-  const txTopic = prefix !== undefined ? topic === prefix + ".transaction" : topic.endsWith(".transaction");
-  if (txTopic || (typeof payload.status === "string" && typeof payload.id === "string")) {
-    return transactionMarker(payload);
+  if (payload.op !== undefined) {
+    // pg_logical_emit_message: no row change (Debezium sends it on <prefix>.message or the table's topic)
+    if (payload.op === "m") return message(payload);
+    return { kind: "change", event: changeEvent(payload, key) };
   }
+  // Without a schema name, only the topic says what a record without `op` is: on a data topic such a record
+  // is a malformed change event, whatever it looks like (a `{"ts_ms"}` or `{"status","id"}` is not filtered).
+  const txTopic = prefix !== undefined ? topic === prefix + ".transaction" : topic.endsWith(".transaction");
+  if (txTopic) return transactionMarker(payload);
   const heartbeatTopic =
     prefix !== undefined
       ? topic === "__debezium-heartbeat." + prefix
       : topic.startsWith("__debezium-heartbeat");
+  if (heartbeatTopic) return heartbeat(payload);
   const keys = Object.keys(payload);
-  if (heartbeatTopic || (keys.length === 1 && keys[0] === "ts_ms")) return heartbeat(payload);
   throw new DecodeError(
     `not a Debezium change event: no "op" field (fields: ${keys.slice(0, 8).join(", ") || "none"})`,
   );
 }
 
 function heartbeat(payload: Row): DecodedRecord {
-  const ts = payload.ts_ms;
-  if (ts !== null && ts !== undefined && typeof ts !== "bigint" && typeof ts !== "number") {
-    throw new DecodeError(`ts_ms: expected epoch milliseconds (heartbeat), got ${describe(ts)}`);
+  return { kind: "heartbeat", tsMs: epochMillis(payload.ts_ms, "ts_ms") };
+}
+
+function message(payload: Row): DecodedRecord {
+  const block = payload.message;
+  const prefix = isRow(block) && typeof block.prefix === "string" ? block.prefix : null;
+  return { kind: "message", prefix };
+}
+
+/**
+ * Milliseconds since the epoch that a JS Date (and a Kafka record timestamp) can hold: 0 to 8.64e15. A time
+ * outside that range is no commit time Debezium writes, and would make every later use of it throw.
+ */
+const MAX_EPOCH_MS = 8_640_000_000_000_000n;
+function epochMillis(v: ColumnValue | undefined, path: string): number {
+  const ms = requireInt(v, path);
+  if (ms < 0n || ms > MAX_EPOCH_MS) {
+    throw new DecodeError(
+      `${path}: ${ms} is not a time in epoch milliseconds (0 to 8.64e15, a JS Date's range)`,
+    );
   }
-  return { kind: "heartbeat", tsMs: ts === null || ts === undefined ? null : Number(ts) };
+  return Number(ms);
 }
 
 function transactionMarker(payload: Row): DecodedRecord {
@@ -89,6 +109,14 @@ function transactionMarker(payload: Row): DecodedRecord {
   };
 }
 
+/** The row images each operation carries: an event without them is malformed, not "no matching event". */
+const REQUIRED_IMAGES: Record<string, "after" | "before" | undefined> = {
+  c: "after",
+  r: "after",
+  u: "after",
+  d: "before",
+};
+
 function changeEvent(payload: Row, key: Row | null): ChangeEvent {
   const op = payload.op;
   if (typeof op !== "string") throw new DecodeError(`op: expected an operation string, got ${describe(op)}`);
@@ -96,16 +124,30 @@ function changeEvent(payload: Row, key: Row | null): ChangeEvent {
   const source = requireRow(payload.source, "source");
   const transaction = transactionRef(payload.transaction);
   const ts = payload.ts_ms;
+  const before = optionalRow(payload.before, "before");
+  const after = optionalRow(payload.after, "after");
+  const required = REQUIRED_IMAGES[op];
+  if (required !== undefined && (required === "after" ? after : before) === null) {
+    throw new DecodeError(
+      `op ${JSON.stringify(op)} without ${required === "after" ? "an after" : "a before"} image ` +
+        `(before: ${before === null ? "null" : "row"}, after: ${after === null ? "null" : "row"})`,
+    );
+  }
   return {
     op: op as Operation,
     table: tableName(source, op),
-    before: optionalRow(payload.before, "before"),
-    after: optionalRow(payload.after, "after"),
+    before,
+    after,
     key,
     source,
     transaction,
-    commitTimeMs: Number(requireInt(source.ts_ms, "source.ts_ms")),
-    processedTimeMs: ts === null || ts === undefined ? null : Number(requireInt(ts, "ts_ms")),
+    commitTimeMs: epochMillis(source.ts_ms, "source.ts_ms"),
+    processedTimeMs: ts === null || ts === undefined ? null : epochMillis(ts, "ts_ms"),
+    envelopeTimes: {
+      ts_ms: optionalInt(payload.ts_ms, "ts_ms"),
+      ts_us: optionalInt(payload.ts_us, "ts_us"),
+      ts_ns: optionalInt(payload.ts_ns, "ts_ns"),
+    },
     position: positionOf(source, transaction),
   };
 }
@@ -209,6 +251,11 @@ function optionalRow(v: ColumnValue | undefined, path: string): Row | null {
 function requireString(v: ColumnValue | undefined, path: string, what: string): string {
   if (typeof v !== "string") throw new DecodeError(`${path}: expected ${what}, got ${describe(v)}`);
   return v;
+}
+
+/** An envelope timestamp (ts_ms, ts_us, ts_ns) for the CEL variables of the same names; null when absent. */
+function optionalInt(v: ColumnValue | undefined, path: string): bigint | null {
+  return v === null || v === undefined ? null : requireInt(v, path);
 }
 
 function requireInt(v: ColumnValue | undefined, path: string): bigint {

@@ -21,6 +21,8 @@ export interface RecordView {
   value?: unknown;
   /** the original payload text (dead letters) */
   payload?: string | null;
+  /** the original payload bytes in base64, when they are not UTF-8 text (dead letters) */
+  payloadBase64?: string;
 }
 
 export interface PublishedRecord {
@@ -36,4 +38,6 @@ export const DLQ_HEADERS = {
   stage: "__connect.errors.stage",
   className: "__connect.errors.exception.class.name",
   message: "__connect.errors.exception.message",
+  /** what was cut from the dead letter to fit limits.maxEventBytes, e.g. "value: first 1040000 of 5242880 bytes" */
+  truncated: "changecast_dlq_truncated",
 } as const;

@@ -17,4 +17,6 @@ export interface ChangeTransport {
    */
   deliver(consumed: SourceRecord[], outputs: PublishedRecord[]): Promise<void>;
   close(): Promise<void>;
+  /** Line-based transports: input lines skipped so far because they hold no record (blank lines). */
+  skippedLines?(): number;
 }

@@ -1,9 +1,10 @@
 // The per-record core of the worker, shared by `run` (embedded and Kafka) and `replay`:
 // Debezium record → decode → route → map → coerce/encode → records to publish, or one dead letter.
-import type { SourceRecord } from "../decode/change-event.js";
+import { DecodeError, RecordTooLargeError, type SourceRecord } from "../decode/change-event.js";
 import { decodeDebeziumJson } from "../decode/debezium-json.js";
 import type { AvroRecordValue } from "../encode/coerce.js";
 import type { EventSchema } from "../encode/event-schema.js";
+import { isUtf8 } from "node:buffer";
 import { toWireFormat } from "../encode/wire.js";
 import { mapChange, MappingError, type TransformSet } from "../map/mapper.js";
 import type { EventDeclaration } from "../map/transform-file.js";
@@ -34,7 +35,10 @@ export type ErrorStage = "DECODE" | "ROUTE" | "MAP" | "ENCODE" | "PUBLISH";
 
 export type Outcome =
   | { kind: "events"; records: PublishedRecord[] }
-  | { kind: "filtered"; reason: "tombstone" | "heartbeat" | "transaction" | "no-matching-event" }
+  | {
+      kind: "filtered";
+      reason: "tombstone" | "heartbeat" | "transaction" | "message" | "no-matching-event";
+    }
   | { kind: "dead-letter"; record: PublishedRecord; stage: ErrorStage; error: Error };
 
 export class RecordProcessor {
@@ -49,7 +53,21 @@ export class RecordProcessor {
     await this.options.prepare?.(records);
   }
 
+  /**
+   * The outcome of one record; never throws: whatever goes wrong, even an unforeseen error, is the record's
+   * dead letter at the stage it happened in, so every record is counted and the run goes on.
+   */
   process(record: SourceRecord): Outcome {
+    const at: { stage: ErrorStage } = { stage: "DECODE" };
+    try {
+      return this.processAt(record, at);
+    } catch (err) {
+      return this.deadLetter(record, at.stage, asError(err));
+    }
+  }
+
+  private processAt(record: SourceRecord, at: { stage: ErrorStage }): Outcome {
+    if (record.rejected) return this.deadLetter(record, "DECODE", record.rejected.error);
     const size = (record.value?.length ?? 0) + (record.key?.length ?? 0);
     if (size > this.options.maxRecordBytes) {
       return this.deadLetter(
@@ -68,6 +86,7 @@ export class RecordProcessor {
     }
     if (decoded.kind !== "change") return { kind: "filtered", reason: decoded.kind };
     const change = decoded.event;
+    at.stage = "ROUTE";
     const declarations = this.options.transforms.forTable(change.table);
     if (!declarations) {
       return this.deadLetter(
@@ -78,6 +97,7 @@ export class RecordProcessor {
         ),
       );
     }
+    at.stage = "MAP";
     let mapped: ReturnType<typeof mapChange>;
     try {
       // majors of an event under migration are just more outputs of the same record (same batch, same transaction)
@@ -91,6 +111,7 @@ export class RecordProcessor {
     }
     if (mapped.length === 0) return { kind: "filtered", reason: "no-matching-event" };
 
+    at.stage = "ENCODE";
     const records: PublishedRecord[] = [];
     let position: string | undefined;
     let time: string | undefined;
@@ -157,38 +178,105 @@ export class RecordProcessor {
     return source;
   }
 
+  /**
+   * The dead letter of `record`: its key, value and headers plus Kafka Connect's error headers, cut to fit
+   * limits.maxEventBytes (the broker's max.message.bytes) so that it can always be published — the value
+   * first, then the key, then the copied headers — with what was cut said in DLQ_HEADERS.truncated.
+   */
   deadLetter(record: SourceRecord, stage: ErrorStage, error: Error): Outcome {
-    const headers: Record<string, string> = {
-      ...record.headers,
+    const errorHeaders: Record<string, string> = {
       [DLQ_HEADERS.topic]: record.topic,
       [DLQ_HEADERS.partition]: String(record.partition),
       [DLQ_HEADERS.offset]: record.offset,
       [DLQ_HEADERS.stage]: stage,
       [DLQ_HEADERS.className]: `changecast.${error.name}`,
-      [DLQ_HEADERS.message]: error.message,
+      [DLQ_HEADERS.message]: utf8Prefix(error.message, MAX_MESSAGE_BYTES),
     };
+    const fitted = fitDeadLetter(record, errorHeaders, this.options.maxEventBytes);
     const dlq = this.options.deadLetterTopic;
+    const { key, value, headers } = fitted;
     return {
       kind: "dead-letter",
       stage,
       error,
       record: {
-        record: {
-          topic: dlq,
-          key: record.key,
-          value: record.value,
-          timestamp: record.timestamp ?? Date.now(),
-          headers,
-        },
+        record: { topic: dlq, key, value, timestamp: record.timestamp ?? Date.now(), headers },
         view: {
           topic: dlq,
-          key: record.key ? record.key.toString("utf8") : null,
+          key: key ? key.toString("utf8") : null,
           headers,
-          payload: record.value ? record.value.toString("utf8") : null,
+          payload: value ? value.toString("utf8") : null,
+          // bytes that are not UTF-8 cannot be shown as text unchanged: the exact bytes too
+          ...(value && !isUtf8(value) ? { payloadBase64: value.toString("base64") } : {}),
         },
       },
     };
   }
+}
+
+/** An error message is cut to this many bytes in its header (a message names fields, never carries data). */
+const MAX_MESSAGE_BYTES = 4096;
+/** Room for the Kafka record and batch framing around key, value and headers. */
+const RECORD_OVERHEAD = 256;
+
+/** Key, value and headers of a dead letter, cut (and the cut said) to fit `maxBytes` on the wire. */
+function fitDeadLetter(
+  record: SourceRecord,
+  errorHeaders: Record<string, string>,
+  maxBytes: number,
+): { key: Buffer | null; value: Buffer | null; headers: Record<string, string> } {
+  let key = record.key;
+  let value = record.value;
+  let copied: Record<string, string> = record.headers;
+  const cuts: string[] = [];
+  const budget = Math.max(0, maxBytes - RECORD_OVERHEAD);
+  // the truncation header itself, at its longest
+  const errorBytes = headerBytes(errorHeaders) + Buffer.byteLength(DLQ_HEADERS.truncated) + 160;
+  if (headerBytes(copied) + errorBytes > budget / 2) {
+    cuts.push(`source headers: ${Object.keys(copied).length} dropped`);
+    copied = {};
+  }
+  let room = budget - errorBytes - headerBytes(copied);
+  // a reader that kept only the beginning of an over-long input has cut the value already
+  const valueBytes = record.rejected?.bytes ?? value?.length ?? 0;
+  const keyBytes = key?.length ?? 0;
+  if (value && keyBytes + value.length > room) {
+    value = value.subarray(0, utf8Boundary(value, Math.max(0, room - keyBytes)));
+  }
+  if (value && value.length < valueBytes) cuts.unshift(`value: first ${value.length} of ${valueBytes} bytes`);
+  room -= value?.length ?? 0;
+  if (key && key.length > room) {
+    const keep = utf8Boundary(key, Math.max(0, room));
+    cuts.push(`key: first ${keep} of ${key.length} bytes`);
+    key = key.subarray(0, keep);
+  }
+  const headers: Record<string, string> = { ...copied, ...errorHeaders };
+  if (cuts.length > 0) headers[DLQ_HEADERS.truncated] = cuts.join("; ");
+  return { key, value, headers };
+}
+
+function headerBytes(headers: Record<string, string>): number {
+  let n = 0;
+  for (const name of Object.keys(headers)) {
+    n += Buffer.byteLength(name) + Buffer.byteLength(headers[name] ?? "") + 8;
+  }
+  return n;
+}
+
+/** The largest length ≤ `max` that does not cut a UTF-8 sequence of `bytes` in two. */
+function utf8Boundary(bytes: Buffer, max: number): number {
+  if (max >= bytes.length) return bytes.length;
+  let end = max;
+  // step back over continuation bytes (10xxxxxx) to the start of the cut character
+  while (end > 0 && ((bytes[end] as number) & 0xc0) === 0x80) end--;
+  return end;
+}
+
+/** `text` cut to at most `max` UTF-8 bytes, marked with "…" when cut. */
+function utf8Prefix(text: string, max: number): string {
+  const bytes = Buffer.from(text, "utf8");
+  if (bytes.length <= max) return text;
+  return bytes.subarray(0, utf8Boundary(bytes, max - 3)).toString("utf8") + "…";
 }
 
 /**
@@ -228,10 +316,12 @@ function eventView(
 export class UnknownTableError extends Error {
   override readonly name = "UnknownTableError";
 }
-export class RecordTooLargeError extends Error {
-  override readonly name = "RecordTooLargeError";
-}
+export { RecordTooLargeError };
 
 function asError(err: unknown): Error {
+  // a stack overflow (input nested too deeply for some recursive step) says so, not "Maximum call stack …"
+  if (err instanceof RangeError && /call stack/i.test(err.message)) {
+    return new DecodeError(`nested too deeply to process (${err.message})`);
+  }
   return err instanceof Error ? err : new Error(String(err));
 }

@@ -1,4 +1,5 @@
-// Counters of a run and its closing reconciliation: records in = mapped + filtered + dead letters.
+// Counters of a run and its closing reconciliation: records in = mapped + filtered + dead letters, and the
+// input lines that held no record (blank lines), so that every line read is accounted for.
 import type { Outcome } from "./record-processor.js";
 
 export class RunStats {
@@ -7,6 +8,8 @@ export class RunStats {
   filtered = 0;
   deadLetters = 0;
   eventsOut = 0;
+  /** input lines skipped before processing because they hold no record (blank lines) */
+  skippedLines = 0;
   readonly eventsByType = new Map<string, number>();
   readonly filteredByReason = new Map<string, number>();
   readonly deadLettersByStage = new Map<string, number>();
@@ -34,6 +37,11 @@ export class RunStats {
     }
   }
 
+  /** A line of line-based input (replay, embedded files) that holds no record. */
+  skipLine(): void {
+    this.skippedLines++;
+  }
+
   get elapsedSeconds(): number {
     return Number(process.hrtime.bigint() - this.startedAt) / 1e9;
   }
@@ -45,7 +53,10 @@ export class RunStats {
   reconciliation(): string {
     return (
       `reconciliation: ${this.recordsIn} records in = ${this.mapped} mapped (${this.eventsOut} events out) + ` +
-      `${this.filtered} filtered + ${this.deadLetters} dead letters ${this.balanced ? "✓" : "✗ MISMATCH"}`
+      `${this.filtered} filtered + ${this.deadLetters} dead letters ${this.balanced ? "✓" : "✗ MISMATCH"}` +
+      (this.skippedLines > 0
+        ? `; ${this.skippedLines} blank line${this.skippedLines === 1 ? "" : "s"} skipped`
+        : "")
     );
   }
 
@@ -59,6 +70,7 @@ export class RunStats {
     }
     lines.push(`filtered: ${this.filtered}${formatBreakdown(this.filteredByReason)}`);
     lines.push(`dead letters: ${this.deadLetters}${formatBreakdown(this.deadLettersByStage)}`);
+    if (this.skippedLines > 0) lines.push(`skipped: ${this.skippedLines} blank lines (no record)`);
     lines.push(
       `throughput: ${secs > 0 ? Math.round(this.recordsIn / secs) : 0} records/s (${secs.toFixed(2)} s)`,
     );

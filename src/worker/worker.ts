@@ -50,5 +50,6 @@ export async function runWorker(options: WorkerOptions): Promise<RunStats> {
     }
     await transport.deliver(consumed, outputs);
   }
+  stats.skippedLines += transport.skippedLines?.() ?? 0;
   return stats;
 }

@@ -34,13 +34,13 @@ const orderSchema = {
   ],
 };
 
-function project(): string {
+function project(limits = "{ maxRecordBytes: 20000 }"): string {
   return tempProject({
     "changecast.yaml": [
       "pipeline: badinput",
       "source: { connector: postgres, topicPrefix: dbserver1, format: json }",
       "errors: { tolerance: all, deadLetterTopic: badinput.dlq }",
-      "limits: { maxRecordBytes: 20000 }",
+      `limits: ${limits}`,
       "transforms: [transforms/*.yaml]",
     ].join("\n"),
     "schemas/CustomerRegistered.avsc": customerSchema,
@@ -88,6 +88,14 @@ function editValue(
   return kcatLine(line.topic, 0, line.key, JSON.stringify(value));
 }
 
+/** Edits a fixture's value as text (exact: for what JSON.parse would lose). */
+function editText(base: string, edit: (valueText: string) => string): string {
+  const line = JSON.parse(fixtureLine("postgres", base)) as { topic: string; key: string; payload: string };
+  const text = edit(line.payload);
+  if (text === line.payload) throw new Error("edit changed nothing");
+  return kcatLine(line.topic, 0, line.key, text);
+}
+
 interface Line {
   topic: string;
   key: string | null;
@@ -97,8 +105,16 @@ interface Line {
 }
 
 async function replay(dir: string, lines: string[]): Promise<{ out: Line[]; err: string[]; code: number }> {
+  return replayRaw(dir, lines.join("\n") + "\n");
+}
+
+/** Replays input given as exact text or bytes (BOM, CR, invalid UTF-8 …). */
+async function replayRaw(
+  dir: string,
+  text: string | Buffer,
+): Promise<{ out: Line[]; err: string[]; code: number }> {
   const input = new PassThrough();
-  input.end(lines.join("\n") + "\n");
+  input.end(text);
   const out: Line[] = [];
   const err: string[] = [];
   const code = await replayCommand(
@@ -118,7 +134,14 @@ const big = (n: bigint) => {
 
 describe("bad input catalogue", () => {
   const good = () => fixtureLine("postgres", "05-create");
-  const cases: { name: string; line: () => string; stage: string; message: RegExp }[] = [
+  const cases: {
+    name: string;
+    line: () => string;
+    stage: string;
+    message: RegExp;
+    /** what the dead letter carries: the record's payload (default), or the input line */
+    copies?: "line";
+  }[] = [
     {
       name: "payload that is not JSON",
       line: () => kcatLine("dbserver1.inventory.customers", 0, null, "{not json"),
@@ -187,6 +210,85 @@ describe("bad input catalogue", () => {
         ),
       stage: "DECODE",
       message: /maxRecordBytes/,
+      // rejected while read: the line, not a decoded record
+      copies: "line",
+    },
+    {
+      name: "source.ts_ms beyond the JS Date range",
+      line: () => editValue("05-create", (v) => ((v.payload.source as Record<string, unknown>).ts_ms = 1e17)),
+      stage: "DECODE",
+      message: /source\.ts_ms/,
+    },
+    {
+      name: "a negative source.ts_ms",
+      line: () => editValue("05-create", (v) => ((v.payload.source as Record<string, unknown>).ts_ms = -5)),
+      stage: "DECODE",
+      message: /source\.ts_ms/,
+    },
+    {
+      name: "an update with neither before nor after image",
+      line: () =>
+        editValue("05-create", (v) => {
+          v.payload.op = "u";
+          v.payload.after = null;
+        }),
+      stage: "DECODE",
+      message: /"u".*(before|after)/,
+    },
+    {
+      name: "a create without after image",
+      line: () => editValue("05-create", (v) => (v.payload.after = null)),
+      stage: "DECODE",
+      message: /"c".*after/,
+    },
+    {
+      name: "an unknown op letter",
+      line: () => editValue("05-create", (v) => (v.payload.op = "x")),
+      stage: "DECODE",
+      message: /op.*"x"/,
+    },
+    {
+      name: "an object without op on a data topic (heartbeat-shaped)",
+      line: () => kcatLine("dbserver1.inventory.customers", 0, null, '{"ts_ms":1710497000000}'),
+      stage: "DECODE",
+      message: /"op"/,
+    },
+    {
+      name: "an object without op on a data topic (transaction-shaped)",
+      line: () =>
+        kcatLine("dbserver1.inventory.customers", 0, null, '{"status":"BEGIN","id":"571","event_count":null}'),
+      stage: "DECODE",
+      message: /"op"/,
+    },
+    {
+      name: "Decimal bytes that are not base64",
+      line: () =>
+        editValue(
+          "14-create-all-types-decimal-precise",
+          (v) => ((v.payload.after as Record<string, unknown>).amount = "AeJ*A"),
+        ),
+      stage: "DECODE",
+      message: /after\.amount.*base64/,
+    },
+    {
+      name: "an int32 column beyond int32",
+      line: () =>
+        editValue("05-create", (v) => ((v.payload.after as Record<string, unknown>).id = 2 ** 40)),
+      stage: "DECODE",
+      message: /after\.id.*int32/,
+    },
+    {
+      name: "an int64 field beyond int64",
+      line: () =>
+        editText("05-create", (t) => t.replace(/"txId": ?\d+/, '"txId":18446744073709551616')),
+      stage: "DECODE",
+      message: /source\.txId.*int64/,
+    },
+    {
+      name: "a string with a lone surrogate escape (no UTF-8 form)",
+      line: () => editText("05-create", (t) => t.replace(/"email": ?"/, '"email":"\\ud800')),
+      stage: "DECODE",
+      message: /after\.email.*surrogate/,
     },
     {
       name: "a table without transform",
@@ -211,7 +313,7 @@ describe("bad input catalogue", () => {
       expect(letter.headers["__connect.errors.exception.message"]).toMatch(c.message);
       expect(letter.headers["__connect.errors.topic"]).toBeTruthy();
       // the original payload travels with the dead letter, unchanged
-      expect(letter.payload).toBe(JSON.parse(bad).payload);
+      expect(letter.payload).toBe(c.copies === "line" ? bad : kcat(bad).payload);
       // the good records around it are still published
       expect(out.filter((l) => l.topic === "customers")).toHaveLength(2);
       expect(err.at(-1)).toMatch(/3 records in = 2 mapped .* \+ 0 filtered \+ 1 dead letters ✓/);
@@ -249,5 +351,164 @@ describe("bad input catalogue", () => {
     const { out, err } = await replay(project(), lines);
     expect(out).toEqual([]);
     expect(err.at(-1)).toMatch(/4 records in = 0 mapped \(0 events out\) \+ 4 filtered \+ 0 dead letters ✓/);
+  });
+});
+
+/** The customers value of a fixture line, as the parsed kcat record. */
+function kcat(line: string): { topic: string; key: string | null; payload: string | null } {
+  return JSON.parse(line) as { topic: string; key: string | null; payload: string | null };
+}
+
+/** Bytes a dead letter puts on the wire: key, value, header names and values. */
+function dlqBytes(l: Line): number {
+  let n = Buffer.byteLength(l.key ?? "") + Buffer.byteLength(l.payload ?? "");
+  for (const [k, v] of Object.entries(l.headers)) n += Buffer.byteLength(k) + Buffer.byteLength(v);
+  return n;
+}
+
+describe("hostile input, every record counted", () => {
+  const good = () => fixtureLine("postgres", "05-create");
+
+  it("a Postgres logical-decoding message (op m) is filtered, not dead-lettered", async () => {
+    const message = JSON.stringify({
+      op: "m",
+      ts_ms: 1710497000500,
+      source: {
+        version: "3.6.1.Final",
+        connector: "postgresql",
+        name: "dbserver1",
+        ts_ms: 1710497000400,
+        snapshot: "false",
+        db: "postgres",
+        schema: "",
+        table: "",
+        txId: 771,
+        lsn: 34084600,
+      },
+      message: { prefix: "audit", content: "aGVsbG8=" },
+    });
+    const { out, err } = await replay(project(), [
+      good(),
+      kcatLine("dbserver1.message", 0, null, message),
+      kcatLine("dbserver1.inventory.customers", 1, null, message),
+    ]);
+    expect(out.filter((l) => l.topic === "badinput.dlq")).toEqual([]);
+    expect(err.at(-1)).toMatch(/3 records in = 1 mapped .* \+ 2 filtered \+ 0 dead letters ✓/);
+  });
+
+  it("blank lines are skipped and reported in the reconciliation", async () => {
+    const { out, err } = await replayRaw(project(), `\n${good()}\n\n  \t \n${good()}\n\n`);
+    expect(out.filter((l) => l.topic === "customers")).toHaveLength(2);
+    expect(err.at(-1)).toMatch(/2 records in = 2 mapped .* \+ 0 dead letters ✓.*4 blank lines skipped/);
+  });
+
+  it("a byte-order mark, CRLF line ends and bare CR between tokens are read as JSON allows", async () => {
+    const crInside = good().replace('"partition":', '\r"partition":\r');
+    const { out, err } = await replayRaw(project(), `\uFEFF${good()}\r\n${crInside}\r\n`);
+    expect(err.filter((l) => /: dead letter:/.test(l))).toEqual([]);
+    expect(out.filter((l) => l.topic === "customers")).toHaveLength(2);
+    expect(err.at(-1)).toMatch(/2 records in = 2 mapped/);
+  });
+
+  it("a pretty-printed (multi-line) record is read as one record", async () => {
+    const pretty = JSON.stringify(JSON.parse(good()), null, 2);
+    const { out, err } = await replayRaw(project(), `${pretty}\n${good()}\n`);
+    expect(out.filter((l) => l.topic === "customers")).toHaveLength(2);
+    expect(err.at(-1)).toMatch(/2 records in = 2 mapped .* \+ 0 dead letters ✓/);
+  });
+
+  it("a pretty-printed value that is never closed is one dead letter, not one per line", async () => {
+    const pretty = JSON.stringify(JSON.parse(good()), null, 2).split("\n");
+    const cut = pretty.slice(0, -1).join("\n"); // the closing brace is missing
+    const { out, err } = await replayRaw(project(), `${cut}\n${good()}\n`);
+    const dlq = out.filter((l) => l.topic === "badinput.dlq");
+    expect(dlq).toHaveLength(1);
+    expect(dlq[0]!.headers["__connect.errors.exception.message"]).toMatch(/line 1.*not closed/);
+    expect(err.at(-1)).toMatch(/2 records in = 1 mapped .* \+ 1 dead letters ✓/);
+  });
+
+  it("a line over limits.maxRecordBytes is rejected while reading, its dead letter truncated", async () => {
+    const huge = good().replace("sally.thomas@acme.com", "x".repeat(100_000)); // unused: 05-create is jane
+    const big = huge === good() ? good().replace("jane.doe@example.com", "y".repeat(100_000)) : huge;
+    const { out, err } = await replay(project("{ maxRecordBytes: 20000, maxEventBytes: 8000 }"), [
+      good(),
+      big,
+      good(),
+    ]);
+    const dlq = out.filter((l) => l.topic === "badinput.dlq");
+    expect(dlq).toHaveLength(1);
+    const letter = dlq[0]!;
+    expect(letter.headers["__connect.errors.stage"]).toBe("DECODE");
+    expect(letter.headers["__connect.errors.exception.message"]).toMatch(/line 2 .*maxRecordBytes \(20000\)/);
+    expect(letter.headers["changecast_dlq_truncated"]).toMatch(/value: first \d+ of \d+ bytes/);
+    expect(big.startsWith(letter.payload!)).toBe(true);
+    expect(dlqBytes(letter)).toBeLessThanOrEqual(8000);
+    expect(err.at(-1)).toMatch(/3 records in = 2 mapped .* \+ 1 dead letters ✓/);
+  });
+
+  it("a dead letter never exceeds limits.maxEventBytes: the copied payload is truncated and says so", async () => {
+    const bad = editValue("05-create", (v) => {
+      v.payload.op = "x";
+      (v.payload.after as Record<string, unknown>).email = "z".repeat(15_000);
+    });
+    const { out } = await replay(project("{ maxRecordBytes: 100000, maxEventBytes: 6000 }"), [bad]);
+    const letter = out[0]!;
+    expect(letter.topic).toBe("badinput.dlq");
+    expect(letter.headers["__connect.errors.exception.message"]).toMatch(/op/);
+    expect(letter.headers["changecast_dlq_truncated"]).toMatch(/value: first \d+ of \d+ bytes/);
+    expect(kcat(bad).payload!.startsWith(letter.payload!)).toBe(true);
+    expect(dlqBytes(letter)).toBeLessThanOrEqual(6000);
+  });
+
+  it("invalid UTF-8 in a line is a dead letter (bytes kept exactly), never a changed value", async () => {
+    const [head, tail] = good().split("jane.doe");
+    const input = Buffer.concat([
+      Buffer.from(good() + "\n" + head!, "utf8"),
+      Buffer.from([0xc3, 0x28]),
+      Buffer.from(tail! + "\n" + good() + "\n", "utf8"),
+    ]);
+    const { out, err } = await replayRaw(project(), input);
+    const dlq = out.filter((l) => l.topic === "badinput.dlq");
+    expect(dlq).toHaveLength(1);
+    expect(dlq[0]!.headers["__connect.errors.exception.message"]).toMatch(/line 2.*UTF-8/);
+    expect(out.filter((l) => l.topic === "customers")).toHaveLength(2);
+    expect(err.at(-1)).toMatch(/3 records in = 2 mapped .* \+ 1 dead letters ✓/);
+  });
+
+  it("columns named constructor, __proto__ and toString map like any other column", async () => {
+    const dir = tempProject({
+      "changecast.yaml":
+        "pipeline: names\nsource: { connector: postgres, topicPrefix: dbserver1 }\ntransforms: [t.yaml]\n",
+      "s.avsc": {
+        type: "record",
+        name: "Odd",
+        fields: [
+          { name: "id", type: "long" },
+          { name: "c", type: ["null", "string"], default: null },
+          { name: "p", type: ["null", "string"], default: null },
+          { name: "t", type: ["null", "string"], default: null },
+          { name: "h", type: ["null", "string"], default: null },
+        ],
+      },
+      "t.yaml": [
+        "table: inventory.odd",
+        "events:",
+        "  - name: Odd",
+        "    schema: s.avsc",
+        "    topic: odd",
+        "    key: after.id",
+        "    fields:",
+        "      id: after.id",
+        "      c: after.constructor",
+        "      p: 'after[\"__proto__\"]'",
+        "      t: after.toString",
+        "      h: after.hasOwnProperty",
+      ].join("\n"),
+    });
+    const after =
+      '{"id":7,"constructor":"C","__proto__":"P","toString":"T","hasOwnProperty":"H","valueOf":"V"}';
+    const value = `{"op":"c","source":{"connector":"postgresql","name":"dbserver1","ts_ms":1710497000000,"db":"postgres","schema":"inventory","table":"odd","lsn":1},"before":null,"after":${after}}`;
+    const { out } = await replay(dir, [kcatLine("dbserver1.inventory.odd", 0, null, value)]);
+    expect(out.map((l) => l.value)).toEqual([{ id: 7, c: "C", p: "P", t: "T", h: "H" }]);
   });
 });
