@@ -2,6 +2,7 @@
 import { resolve } from "node:path";
 import { Command, InvalidArgumentError } from "commander";
 import { ConfigError } from "../config/yaml-source.js";
+import { captureCommand } from "./capture.js";
 import { checkCommand } from "./check.js";
 import { connectorsCommand } from "./connectors.js";
 import { processIO } from "./io.js";
@@ -51,6 +52,53 @@ program
   .option("-t, --topic <topic>", "topic of input lines that are bare Debezium values")
   .action(async (o: { config: string; input: string; topic?: string }) =>
     finish(await replayCommand(o, processIO)),
+  );
+
+const count = (v: string) => {
+  const n = Number(v);
+  if (!Number.isSafeInteger(n) || n < 1) throw new InvalidArgumentError("not a positive integer");
+  return n;
+};
+program
+  .command("capture")
+  .description("copy live source topics to a capture file that replay and embedded run read offline")
+  .option(...configOption)
+  .option(
+    "-t, --topic <topic>",
+    "topic to capture, repeatable (default: the pipeline's source topics)",
+    (v: string, all: string[]) => [...all, v],
+    [] as string[],
+  )
+  .requiredOption("-o, --output <file>", "capture file to write, - for stdout")
+  .option("--from-beginning", "read each partition from its first offset (the default without --max)")
+  .option(
+    "--max <n>",
+    "at most n records per partition (without --from-beginning: the last n offsets)",
+    count,
+  )
+  .option("--idle-timeout <seconds>", "give up when nothing arrives for this long", count, 60)
+  .action(
+    async (o: {
+      config: string;
+      topic: string[];
+      output: string;
+      fromBeginning?: boolean;
+      max?: number;
+      idleTimeout: number;
+    }) =>
+      finish(
+        await captureCommand(
+          {
+            config: o.config,
+            topics: o.topic,
+            output: o.output,
+            ...(o.fromBeginning ? { fromBeginning: true } : {}),
+            ...(o.max !== undefined ? { max: o.max } : {}),
+            idleTimeoutMs: o.idleTimeout * 1000,
+          },
+          processIO,
+        ),
+      ),
   );
 
 const schemas = program.command("schemas").description("event schemas and the registry");

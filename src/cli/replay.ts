@@ -3,7 +3,7 @@ import { createReadStream } from "node:fs";
 import { createInterface } from "node:readline";
 import type { Readable } from "node:stream";
 import type { SourceRecord } from "../decode/change-event.js";
-import { parseKcatLine } from "../decode/kcat.js";
+import { parseCaptureLine, type CaptureLine } from "../decode/kcat.js";
 import { stringifyJson } from "../encode/json.js";
 import { RunStats } from "../worker/run-stats.js";
 import type { CommandIO } from "./io.js";
@@ -15,7 +15,11 @@ export async function replayCommand(
   stdin: Readable = process.stdin,
 ): Promise<number> {
   // offline: a private in-memory state store and the embedded registry, whatever the config says
-  const pipeline = await openPipeline(opts.config, { stateUrl: "sqlite::memory:", embeddedRegistry: true });
+  const pipeline = await openPipeline(opts.config, {
+    stateUrl: "sqlite::memory:",
+    embeddedRegistry: true,
+    offlineSchemas: true,
+  });
   const stats = new RunStats();
   try {
     const input = opts.input === "-" ? stdin : createReadStream(opts.input);
@@ -24,7 +28,17 @@ export async function replayCommand(
     for await (const line of lines) {
       lineNo++;
       if (line.trim() === "") continue;
-      const record = toRecord(line, lineNo, opts.topic);
+      const parsed = toRecord(line, lineNo, opts.topic);
+      if (parsed.kind === "schema") {
+        // a capture's writer schema line: not a record; the Avro records after it are decoded with it
+        pipeline.offlineSchemas?.add(
+          parsed.schemaId,
+          parsed.schema,
+          `${opts.input === "-" ? "stdin" : opts.input}:${lineNo}`,
+        );
+        continue;
+      }
+      const { record } = parsed;
       await pipeline.processor.prepare([record]);
       const outcome = pipeline.processor.process(record);
       stats.count(outcome);
@@ -41,12 +55,12 @@ export async function replayCommand(
   }
 }
 
-function toRecord(line: string, lineNo: number, topic: string | undefined): SourceRecord {
+function toRecord(line: string, lineNo: number, topic: string | undefined): CaptureLine {
   try {
-    return parseKcatLine(line, topic);
+    return parseCaptureLine(line, topic);
   } catch {
     // not a kcat line nor a Debezium value: still a record, so that it is dead-lettered and counted
-    return {
+    const record: SourceRecord = {
       topic: topic ?? "replay-input",
       partition: 0,
       offset: String(lineNo - 1),
@@ -55,5 +69,6 @@ function toRecord(line: string, lineNo: number, topic: string | undefined): Sour
       key: null,
       value: Buffer.from(line, "utf8"),
     };
+    return { kind: "record", record };
   }
 }

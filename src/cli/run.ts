@@ -21,7 +21,11 @@ export async function runCommand(
   io: CommandIO,
 ): Promise<number> {
   // one writer per state store: a second run on the same SQLite state refuses at once (docs/operations.md)
-  const pipeline = await openPipeline(opts.config, { lock: { mode: "shared", command: "run" } });
+  const pipeline = await openPipeline(opts.config, {
+    lock: { mode: "shared", command: "run" },
+    // embedded mode: an AvroConverter capture brings its writer schemas as schema lines
+    offlineSchemas: true,
+  });
   const { config } = pipeline;
   const controller = new AbortController();
   pipeline.lock?.lost.addEventListener("abort", () => {
@@ -49,6 +53,7 @@ export async function runCommand(
       baseDir: config.baseDir,
       outputDir: config.outputDir,
       offsets,
+      schemas: pipeline.offlineSchemas,
     });
     io.err(
       `changecast: pipeline ${config.pipeline} (embedded: ${config.source.files.length} source files → ${config.outputDir})`,

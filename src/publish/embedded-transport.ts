@@ -5,7 +5,8 @@ import { appendFileSync, createReadStream, mkdirSync, readdirSync, statSync, tru
 import { join, relative } from "node:path";
 import { createInterface } from "node:readline";
 import type { SourceRecord } from "../decode/change-event.js";
-import { parseKcatLine } from "../decode/kcat.js";
+import { parseCaptureLine } from "../decode/kcat.js";
+import type { OfflineSchemas } from "../decode/offline-schemas.js";
 import type { OffsetStore } from "../state/offsets.js";
 import { stringifyJson } from "../encode/json.js";
 import type { PublishedRecord } from "./output-record.js";
@@ -26,6 +27,7 @@ class FileCursor {
     readonly path: string,
     readonly key: string,
     private readonly skip: number,
+    private readonly schemas: OfflineSchemas | null = null,
   ) {
     this.lines = createInterface({ input: createReadStream(path), crlfDelay: Infinity })[
       Symbol.asyncIterator
@@ -41,17 +43,41 @@ class FileCursor {
         return;
       }
       const lineNo = this.line++;
-      if (lineNo < this.skip || next.value.trim() === "") continue;
-      this.head = toFileRecord(next.value, this.key, lineNo);
+      if (next.value.trim() === "") continue;
+      if (lineNo < this.skip) {
+        // writer schema lines count below the committed line too: records after it were written with them
+        if (next.value.includes('"schemaId"')) this.schemaLine(next.value, lineNo);
+        continue;
+      }
+      const head = toFileRecord(next.value, this.key, lineNo);
+      if (head === null) {
+        this.schemaLine(next.value, lineNo);
+        continue;
+      }
+      this.head = head;
       return;
     }
   }
+
+  private schemaLine(line: string, lineNo: number): void {
+    let parsed;
+    try {
+      parsed = parseCaptureLine(line);
+    } catch {
+      return; // a committed line that is no record: dead-lettered when it was read
+    }
+    if (parsed.kind === "schema")
+      this.schemas?.add(parsed.schemaId, parsed.schema, `${this.path}:${lineNo + 1}`);
+  }
 }
 
-function toFileRecord(line: string, fileKey: string, lineNo: number): FileRecord {
+/** A record line of a file; null for a writer schema line (a capture's, not a record). */
+function toFileRecord(line: string, fileKey: string, lineNo: number): FileRecord | null {
   const cursor = { file: fileKey, line: lineNo };
   try {
-    const record = parseKcatLine(line);
+    const parsed = parseCaptureLine(line);
+    if (parsed.kind === "schema") return null;
+    const { record } = parsed;
     return { record, cursor, ts: record.timestamp ?? 0 };
   } catch {
     // Not even a kcat line: hand the raw text on as a record of the file, so decode dead-letters it.
@@ -83,13 +109,15 @@ export class EmbeddedTransport implements ChangeTransport {
     baseDir: string;
     outputDir: string;
     offsets: OffsetStore;
+    /** receives the writer schema lines of the files (captures of AvroConverter topics) */
+    schemas?: OfflineSchemas | null;
   }): Promise<EmbeddedTransport> {
     const transport = new EmbeddedTransport(options.offsets, options.outputDir);
     const committed = await options.offsets.offsets();
     for (const path of options.files) {
       const key = `file:${relative(options.baseDir, path)}`;
       const skip = Number(committed.get(`${key}/0`) ?? 0n);
-      const cursor = new FileCursor(path, key, skip);
+      const cursor = new FileCursor(path, key, skip, options.schemas ?? null);
       await cursor.advance();
       transport.cursors.push(cursor);
     }

@@ -97,13 +97,14 @@ export function createRecordProcessor(
   transforms: TransformSet,
   registrations: Map<EventDeclaration, EventRegistration>,
   registry: SchemaRegistry,
+  /** where an AvroConverter source's writer schemas come from; default: the registry */
+  writerSchemas: (id: number) => Promise<string> = (id) => registry.schemaById(id),
 ): RecordProcessor {
   const topicPrefix = config.source.topicPrefix;
-  // AvroConverter sources: writer schemas come from the registry the connector registered them in
+  // AvroConverter sources: writer schemas come from the registry the connector registered them in (or, offline,
+  // from the schema lines of a capture)
   const avro =
-    config.source.format === "avro"
-      ? new DebeziumAvroDecoder((id) => registry.schemaById(id), { topicPrefix })
-      : null;
+    config.source.format === "avro" ? new DebeziumAvroDecoder(writerSchemas, { topicPrefix }) : null;
   return new RecordProcessor({
     ...(avro
       ? {
