@@ -15,11 +15,6 @@ export interface RegistryServeOptions {
   baseDir: string;
 }
 
-/** the state URL without its password, for logs */
-function redact(url: string): string {
-  return url.replace(/^(postgres(?:ql)?:\/\/[^:/@]*):[^@]*@/, "$1:***@");
-}
-
 export async function runRegistryServe(
   opts: RegistryServeOptions,
 ): Promise<{ close(): Promise<void>; url: string }> {
@@ -36,7 +31,7 @@ export async function runRegistryServe(
     const shownHost =
       host === "0.0.0.0" || host === "::" ? "localhost" : host.includes(":") ? `[${host}]` : host;
     const url = `http://${shownHost}:${port}`;
-    log.info({ url, state: redact(store.url) }, `schema registry listening on ${url}`);
+    log.info({ url, state: store.location }, `schema registry listening on ${url}`);
     const app = server;
     let closed = false;
     return {

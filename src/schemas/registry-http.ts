@@ -4,6 +4,7 @@
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from "fastify";
 import { ERROR_CODES, type EmbeddedRegistry } from "./embedded-registry.js";
 import { RegistryError, SCHEMA_REGISTRY_CONTENT_TYPE } from "./remote-registry.js";
+import { redactText } from "../config/redact.js";
 
 type Query = Record<string, string | undefined>;
 type Params = Record<string, string>;
@@ -99,7 +100,8 @@ export function createRegistryServer(
     }
     return reply.code(500).send({
       error_code: ERROR_CODES.STORE_ERROR,
-      message: `Internal error: ${e.message ?? String(error)}`,
+      // a store error may quote the state's connection URL
+      message: `Internal error: ${redactText(e.message ?? String(error))}`,
     });
   });
 

@@ -7,6 +7,7 @@ import type {
   SchemaRegistry,
 } from "./registry.js";
 import { isCompatibilityLevel } from "./registry.js";
+import { redactText, splitUrlCredentials } from "../config/redact.js";
 
 /** An error answered by a registry: HTTP status and Confluent error_code (0 when there is none). */
 export class RegistryError extends Error {
@@ -72,20 +73,13 @@ export class RemoteRegistry implements SchemaRegistry {
 
   constructor(url: string, opts: RemoteRegistryOptions = {}) {
     const env = opts.env ?? process.env;
-    let parsed: URL;
-    try {
-      parsed = new URL(url);
-    } catch {
-      throw new Error(`registry: invalid Schema Registry URL "${url}"`);
-    }
-    const urlUser = decodeURIComponent(parsed.username);
-    const urlPassword = decodeURIComponent(parsed.password);
-    parsed.username = "";
-    parsed.password = "";
-    this.baseUrl = parsed.toString().replace(/\/+$/, "");
+    // credentials leave the URL here: baseUrl, shown in every error, never carries them
+    const split = splitUrlCredentials(url, "registry: Schema Registry URL");
+    this.baseUrl = split.url;
     const token = opts.token ?? env.SCHEMA_REGISTRY_TOKEN;
-    const username = opts.username ?? env.SCHEMA_REGISTRY_USERNAME ?? (urlUser || undefined);
-    const password = opts.password ?? env.SCHEMA_REGISTRY_PASSWORD ?? (urlUser ? urlPassword : undefined);
+    const username = opts.username ?? env.SCHEMA_REGISTRY_USERNAME ?? split.username;
+    const password =
+      opts.password ?? env.SCHEMA_REGISTRY_PASSWORD ?? (split.username ? (split.password ?? "") : undefined);
     if (token) this.authorization = `Bearer ${token}`;
     else if (username !== undefined)
       this.authorization = `Basic ${Buffer.from(`${username}:${password ?? ""}`).toString("base64")}`;
@@ -113,8 +107,11 @@ export class RemoteRegistry implements SchemaRegistry {
           body: body === undefined ? undefined : JSON.stringify(body),
         });
       } catch (err) {
+        const cause = (err as { cause?: Error }).cause;
         lastError = new RegistryError(
-          `registry ${method} ${url}: ${(err as Error).message}${(err as { cause?: Error }).cause ? ` (${(err as { cause: Error }).cause.message})` : ""}`,
+          redactText(
+            `registry ${method} ${url}: ${(err as Error).message}${cause ? ` (${cause.message})` : ""}`,
+          ),
           0,
           0,
         );
