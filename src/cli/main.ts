@@ -167,12 +167,12 @@ for (const action of ["apply", "status"] as const) {
         : "report connector and task states",
     )
     .option("-d, --dir <dir>", "connector configs", "connectors")
+    // no default value here: commander would print $KAFKA_CONNECT_URL, credentials included, in --help
     .option(
       "--connect-url <url>",
-      "Kafka Connect REST URL",
-      process.env.KAFKA_CONNECT_URL ?? "http://localhost:8083",
+      "Kafka Connect REST URL (default: $KAFKA_CONNECT_URL, else http://localhost:8083)",
     )
-    .action(async (o: { dir: string; connectUrl: string }) =>
+    .action(async (o: { dir: string; connectUrl?: string }) =>
       finish(await connectorsCommand(action, o, processIO)),
     );
 }
