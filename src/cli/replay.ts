@@ -1,8 +1,7 @@
 // `changecast replay`: maps Debezium records offline and prints the resulting records (SPEC §6).
 import { createReadStream } from "node:fs";
-import { createInterface } from "node:readline";
 import type { Readable } from "node:stream";
-import type { SourceRecord } from "../decode/change-event.js";
+import { readRecords, unreadableRecord, type InputItem } from "../decode/line-reader.js";
 import { parseCaptureLine, type CaptureLine } from "../decode/kcat.js";
 import { stringifyJson } from "../encode/json.js";
 import { RunStats } from "../worker/run-stats.js";
@@ -23,12 +22,18 @@ export async function replayCommand(
   const stats = new RunStats();
   try {
     const input = opts.input === "-" ? stdin : createReadStream(opts.input);
-    const lines = createInterface({ input, crlfDelay: Infinity });
-    let lineNo = 0;
-    for await (const line of lines) {
-      lineNo++;
-      if (line.trim() === "") continue;
-      const parsed = toRecord(line, lineNo, opts.topic);
+    // bounded reader: lines over maxRecordBytes, bytes not UTF-8, blank and multi-line input (line-reader.ts)
+    const items = readRecords(input, { maxRecordBytes: pipeline.config.limits.maxRecordBytes });
+    for await (const item of items) {
+      if (item.kind === "skipped") {
+        stats.skipLine();
+        continue;
+      }
+      const lineNo = item.first;
+      const parsed: CaptureLine =
+        item.kind === "record"
+          ? toRecord(item, opts.topic)
+          : { kind: "record", record: unreadableRecord(item, opts.topic ?? "replay-input") };
       if (parsed.kind === "schema") {
         // a capture's writer schema line: not a record; the Avro records after it are decoded with it
         pipeline.offlineSchemas?.add(
@@ -55,20 +60,11 @@ export async function replayCommand(
   }
 }
 
-function toRecord(line: string, lineNo: number, topic: string | undefined): CaptureLine {
+function toRecord(item: Extract<InputItem, { kind: "record" }>, topic: string | undefined): CaptureLine {
   try {
-    return parseCaptureLine(line, topic);
-  } catch {
+    return parseCaptureLine(item.text, topic);
+  } catch (err) {
     // not a kcat line nor a Debezium value: still a record, so that it is dead-lettered and counted
-    const record: SourceRecord = {
-      topic: topic ?? "replay-input",
-      partition: 0,
-      offset: String(lineNo - 1),
-      timestamp: null,
-      headers: {},
-      key: null,
-      value: Buffer.from(line, "utf8"),
-    };
-    return { kind: "record", record };
+    return { kind: "record", record: unreadableRecord(item, topic ?? "replay-input", err) };
   }
 }

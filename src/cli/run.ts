@@ -54,6 +54,7 @@ export async function runCommand(
       outputDir: config.outputDir,
       offsets,
       schemas: pipeline.offlineSchemas,
+      maxRecordBytes: config.limits.maxRecordBytes,
     });
     io.err(
       `changecast: pipeline ${config.pipeline} (embedded: ${config.source.files.length} source files → ${config.outputDir})`,

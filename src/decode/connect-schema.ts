@@ -205,12 +205,10 @@ function compileInteger(
 
 const SPECIAL_DOUBLES: Record<string, number> = { NaN: NaN, Infinity: Infinity, "-Infinity": -Infinity };
 
-const FLOAT32_MAX = 3.4028234663852886e38;
-
 function toDouble(v: unknown, path: string, single: boolean): number {
   if (typeof v === "number") {
     // a literal beyond the type's range (1e400 parses to Infinity) is no value Jackson writes: never rounded
-    if (!Number.isFinite(v) || (single && Math.abs(v) > FLOAT32_MAX)) {
+    if (!Number.isFinite(v) || (single && !Number.isFinite(Math.fround(v)))) {
       throw new DecodeError(
         `${path || "payload"}: ${exactText(v)} is out of range for ${single ? "float32" : "float64"}`,
       );
@@ -219,7 +217,7 @@ function toDouble(v: unknown, path: string, single: boolean): number {
   }
   if (typeof v === "bigint") {
     const n = Number(v);
-    if (!Number.isFinite(n) || (single && Math.abs(n) > FLOAT32_MAX)) {
+    if (!Number.isFinite(n) || (single && !Number.isFinite(Math.fround(n)))) {
       throw new DecodeError(
         `${path || "payload"}: ${v} is out of range for ${single ? "float32" : "float64"}`,
       );

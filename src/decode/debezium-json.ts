@@ -1,4 +1,5 @@
 // Debezium records written by Kafka Connect's JsonConverter → DecodedRecord.
+import { isUtf8 } from "node:buffer";
 import {
   DecodeError,
   type ColumnValue,
@@ -37,8 +38,27 @@ export interface DebeziumJsonOptions {
  * and by topic. Anything else that is not a Debezium change event throws DecodeError naming the field.
  */
 export function decodeDebeziumJson(record: SourceRecord, options: DebeziumJsonOptions = {}): DecodedRecord {
+  try {
+    return decodeRecord(record, options);
+  } catch (err) {
+    // JSON nested deeper than a recursive step can follow: say so, not "Maximum call stack size exceeded"
+    if (err instanceof RangeError && /call stack/i.test(err.message)) {
+      throw new DecodeError("JSON nested too deeply to decode");
+    }
+    throw err;
+  }
+}
+
+function decodeRecord(record: SourceRecord, options: DebeziumJsonOptions): DecodedRecord {
+  // JSON text is UTF-8: other bytes would be decoded with replacement characters, changing the values
+  if (record.key !== null && !isUtf8(record.key))
+    throw new DecodeError("key: not valid UTF-8 (JSON text is UTF-8)");
   const key = decodeKey(record.key);
   if (record.value === null) return { kind: "tombstone", key };
+  if (record.value.length === 0) {
+    throw new DecodeError("empty value: not JSON (a tombstone has a null value, not an empty one)");
+  }
+  if (!isUtf8(record.value)) throw new DecodeError("value: not valid UTF-8 (JSON text is UTF-8)");
   const value = decodeConnectBuffer(record.value, "", valueCache, valueBytesCache);
   if (value.payload === null) return { kind: "tombstone", key };
   if (!isRow(value.payload)) {

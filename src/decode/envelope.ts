@@ -35,8 +35,10 @@ export function interpretPayload(
     if (payload.op === "m") return message(payload);
     return { kind: "change", event: changeEvent(payload, key) };
   }
-  // Without a schema name, only the topic says what a record without `op` is: on a data topic such a record
-  // is a malformed change event, whatever it looks like (a `{"ts_ms"}` or `{"status","id"}` is not filtered).
+  // Without a schema name, the topic says what a record without `op` is: the transaction and heartbeat topics
+  // hold markers; a data topic (`<prefix>.<schema>.<table>`) holds change events only, so there such a record is
+  // malformed, whatever it looks like. Elsewhere (topics renamed by topic.heartbeat.prefix / topic.transaction)
+  // the exact marker shapes are recognised.
   const txTopic = prefix !== undefined ? topic === prefix + ".transaction" : topic.endsWith(".transaction");
   if (txTopic) return transactionMarker(payload);
   const heartbeatTopic =
@@ -45,9 +47,21 @@ export function interpretPayload(
       : topic.startsWith("__debezium-heartbeat");
   if (heartbeatTopic) return heartbeat(payload);
   const keys = Object.keys(payload);
+  if (!isDataTopic(topic, prefix)) {
+    if (typeof payload.status === "string" && typeof payload.id === "string")
+      return transactionMarker(payload);
+    if (keys.length === 1 && keys[0] === "ts_ms") return heartbeat(payload);
+  }
   throw new DecodeError(
     `not a Debezium change event: no "op" field (fields: ${keys.slice(0, 8).join(", ") || "none"})`,
   );
+}
+
+/** A topic Debezium writes change events to: under the topic prefix, or (prefix unknown) `<a>.<b>.<c>`. */
+function isDataTopic(topic: string, prefix: string | undefined): boolean {
+  if (prefix !== undefined) return topic.startsWith(prefix + ".");
+  const firstDot = topic.indexOf(".");
+  return firstDot > 0 && topic.indexOf(".", firstDot + 1) > firstDot + 1;
 }
 
 function heartbeat(payload: Row): DecodedRecord {

@@ -2,7 +2,7 @@
 // (`changecast capture`, docs/records.md): base64 key/payload/header fields and writer schema lines.
 import { isUtf8 } from "node:buffer";
 import { DecodeError, type SourceRecord } from "./change-event.js";
-import { describe } from "./connect-schema.js";
+import { describe, hasLoneSurrogate } from "./connect-schema.js";
 import { parseJson, stringifyJson } from "./json-text.js";
 
 /** Fields kcat -J prints; any of them marks a line as a kcat record rather than a Debezium value. */
@@ -91,10 +91,10 @@ function offsetOf(v: unknown): string {
   throw new DecodeError(`offset: expected an integer offset, got ${describe(v)}`);
 }
 
-/** kcat prints ts -1 (or omits it) when the record has no timestamp. */
+/** kcat prints ts -1 (or omits it) when the record has no timestamp; past a JS Date's range is none Kafka wrote. */
 function timestampOf(v: unknown): number | null {
-  if (typeof v === "number" && Number.isInteger(v)) return v >= 0 ? v : null;
-  if (typeof v === "bigint") return v >= 0n ? Number(v) : null;
+  if (typeof v === "number" && Number.isInteger(v) && v <= MAX_TIMESTAMP) return v >= 0 ? v : null;
+  if (typeof v === "bigint" && v <= BigInt(MAX_TIMESTAMP)) return v >= 0n ? Number(v) : null;
   if (v === undefined || v === null) return null;
   throw new DecodeError(`ts: expected epoch milliseconds, got ${describe(v)}`);
 }
@@ -114,15 +114,24 @@ function headersOf(v: unknown, encoding: ByteEncoding = "utf8"): Record<string, 
       throw new DecodeError(`headers: expected [name, value, …] pairs, got an odd count`);
     for (let i = 0; i < v.length; i += 2) {
       const name = headerName(v[i]);
-      out[name] = value(v[i + 1], name);
+      setHeader(out, name, value(v[i + 1], name));
     }
     return out;
   }
   if (typeof v === "object") {
-    for (const [k, val] of Object.entries(v)) out[k] = value(val, k);
+    for (const [k, val] of Object.entries(v)) setHeader(out, k, value(val, k));
     return out;
   }
   throw new DecodeError(`headers: expected an array or object, got ${describe(v)}`);
+}
+
+const MAX_TIMESTAMP = 8.64e15;
+
+/** A header named "__proto__" is a header like any other (plain assignment would set the prototype). */
+function setHeader(out: Record<string, string>, name: string, value: string): void {
+  if (name === "__proto__") {
+    Object.defineProperty(out, name, { value, enumerable: true, writable: true, configurable: true });
+  } else out[name] = value;
 }
 
 function headerName(v: unknown): string {
@@ -139,7 +148,15 @@ function headerValue(v: unknown): string {
 /** The record bytes as kcat prints them: UTF-8 text, or null; an embedded JSON value is re-serialised. */
 function bytesOf(v: unknown, field: string): Buffer | null {
   if (v === null || v === undefined) return null;
-  if (typeof v === "string") return Buffer.from(v, "utf8");
+  if (typeof v === "string") {
+    // an unpaired \uD800-\uDFFF escape has no UTF-8 bytes: encoding it would write U+FFFD instead
+    if (hasLoneSurrogate(v)) {
+      throw new DecodeError(
+        `${field}: a lone surrogate escape (\\uD800-\\uDFFF) cannot be UTF-8 record bytes`,
+      );
+    }
+    return Buffer.from(v, "utf8");
+  }
   if (typeof v === "object" || typeof v === "number" || typeof v === "bigint" || typeof v === "boolean") {
     return Buffer.from(stringifyJson(v), "utf8");
   }

@@ -3,8 +3,8 @@
 // so a run killed at any instant resumes with neither loss nor duplicates.
 import { appendFileSync, createReadStream, mkdirSync, readdirSync, statSync, truncateSync } from "node:fs";
 import { join, relative } from "node:path";
-import { createInterface } from "node:readline";
 import type { SourceRecord } from "../decode/change-event.js";
+import { readRecords, unreadableRecord, type InputItem } from "../decode/line-reader.js";
 import { parseCaptureLine } from "../decode/kcat.js";
 import type { OfflineSchemas } from "../decode/offline-schemas.js";
 import type { OffsetStore } from "../state/offsets.js";
@@ -20,38 +20,43 @@ interface FileRecord {
 }
 
 class FileCursor {
-  private readonly lines: AsyncIterator<string>;
+  private readonly items: AsyncIterator<InputItem>;
   head: FileRecord | null = null;
-  line = 0;
+  /** blank lines read past the committed position */
+  skipped = 0;
   constructor(
     readonly path: string,
     readonly key: string,
     private readonly skip: number,
-    private readonly schemas: OfflineSchemas | null = null,
+    private readonly schemas: OfflineSchemas | null,
+    maxRecordBytes: number,
   ) {
-    this.lines = createInterface({ input: createReadStream(path), crlfDelay: Infinity })[
-      Symbol.asyncIterator
-    ]();
+    // the bounded reader (line-reader.ts): over-long lines, bytes not UTF-8, blank and multi-line input
+    this.items = readRecords(createReadStream(path), { maxRecordBytes })[Symbol.asyncIterator]();
   }
 
-  /** Advances to the next non-empty, not yet committed line. */
+  /** Advances to the next record not yet committed. Cursor lines are 0-based: the record's last line. */
   async advance(): Promise<void> {
     for (;;) {
-      const next = await this.lines.next();
+      const next = await this.items.next();
       if (next.done) {
         this.head = null;
         return;
       }
-      const lineNo = this.line++;
-      if (next.value.trim() === "") continue;
-      if (lineNo < this.skip) {
-        // writer schema lines count below the committed line too: records after it were written with them
-        if (next.value.includes('"schemaId"')) this.schemaLine(next.value, lineNo);
+      const item = next.value;
+      if (item.kind === "skipped") {
+        if (item.line - 1 >= this.skip) this.skipped++;
         continue;
       }
-      const head = toFileRecord(next.value, this.key, lineNo);
+      const lineNo = item.last - 1;
+      if (lineNo < this.skip) {
+        // writer schema lines count below the committed line too: records after it were written with them
+        if (item.kind === "record" && item.text.includes('"schemaId"')) this.schemaLine(item.text, lineNo);
+        continue;
+      }
+      const head = toFileRecord(item, this.key, lineNo);
       if (head === null) {
-        this.schemaLine(next.value, lineNo);
+        if (item.kind === "record") this.schemaLine(item.text, lineNo);
         continue;
       }
       this.head = head;
@@ -71,26 +76,22 @@ class FileCursor {
   }
 }
 
-/** A record line of a file; null for a writer schema line (a capture's, not a record). */
-function toFileRecord(line: string, fileKey: string, lineNo: number): FileRecord | null {
+/** A record of a file; null for a writer schema line (a capture's, not a record). */
+function toFileRecord(
+  item: Exclude<InputItem, { kind: "skipped" }>,
+  fileKey: string,
+  lineNo: number,
+): FileRecord | null {
   const cursor = { file: fileKey, line: lineNo };
+  if (item.kind === "rejected") return { record: unreadableRecord(item, fileKey), cursor, ts: 0 };
   try {
-    const parsed = parseCaptureLine(line);
+    const parsed = parseCaptureLine(item.text);
     if (parsed.kind === "schema") return null;
     const { record } = parsed;
     return { record, cursor, ts: record.timestamp ?? 0 };
-  } catch {
-    // Not even a kcat line: hand the raw text on as a record of the file, so decode dead-letters it.
-    const record: SourceRecord = {
-      topic: fileKey,
-      partition: 0,
-      offset: String(lineNo),
-      timestamp: null,
-      headers: {},
-      key: null,
-      value: Buffer.from(line, "utf8"),
-    };
-    return { record, cursor, ts: 0 };
+  } catch (err) {
+    // Not even a kcat line: still a record of the file, dead-lettered with the reason.
+    return { record: unreadableRecord(item, fileKey, err), cursor, ts: 0 };
   }
 }
 
@@ -111,13 +112,21 @@ export class EmbeddedTransport implements ChangeTransport {
     offsets: OffsetStore;
     /** receives the writer schema lines of the files (captures of AvroConverter topics) */
     schemas?: OfflineSchemas | null;
+    /** limits.maxRecordBytes: longer lines are rejected while read (default 8 MiB) */
+    maxRecordBytes?: number;
   }): Promise<EmbeddedTransport> {
     const transport = new EmbeddedTransport(options.offsets, options.outputDir);
     const committed = await options.offsets.offsets();
     for (const path of options.files) {
       const key = `file:${relative(options.baseDir, path)}`;
       const skip = Number(committed.get(`${key}/0`) ?? 0n);
-      const cursor = new FileCursor(path, key, skip, options.schemas ?? null);
+      const cursor = new FileCursor(
+        path,
+        key,
+        skip,
+        options.schemas ?? null,
+        options.maxRecordBytes ?? 8 * 1024 * 1024,
+      );
       await cursor.advance();
       transport.cursors.push(cursor);
     }
@@ -177,6 +186,13 @@ export class EmbeddedTransport implements ChangeTransport {
       [...next].map(([file, line]) => ({ topic: file, partition: 0, next: String(line) })),
       new Map([...chunks.keys()].map((name) => [name, this.lengths.get(name) ?? 0])),
     );
+  }
+
+  /** Blank lines read past the committed positions (no records; the reconciliation reports them). */
+  skippedLines(): number {
+    let n = 0;
+    for (const c of this.cursors) n += c.skipped;
+    return n;
   }
 
   async close(): Promise<void> {
