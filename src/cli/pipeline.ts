@@ -100,8 +100,5 @@ function offlineWriterSchemas(
   if (!options.offlineSchemas || (!options.embeddedRegistry && config.kafka.brokers.length > 0)) return null;
   const schemas = new OfflineSchemas();
   const remote = !options.embeddedRegistry && config.registry.url !== "";
-  return {
-    schemas,
-    writerSchemas: (id) => (remote && !schemas.has(id) ? registry.schemaById(id) : schemas.schemaById(id)),
-  };
+  return { schemas, writerSchemas: schemas.lookup(remote ? (id) => registry.schemaById(id) : undefined) };
 }

@@ -42,6 +42,14 @@ export class OfflineSchemas {
     return this.byId.size;
   }
 
+  /**
+   * The decoder's schema source: the schema lines read so far; an id without one is asked of `fallback` when
+   * given (a real registry.url — never the embedded registry, whose ids are changecast's own event schemas).
+   */
+  lookup(fallback?: (schemaId: number) => Promise<string>): (schemaId: number) => Promise<string> {
+    return (id) => (fallback && !this.byId.has(id) ? fallback(id) : this.schemaById(id));
+  }
+
   /** The registry's `schemaById`, answered from the schema lines read so far. */
   readonly schemaById = (schemaId: number): Promise<string> => {
     const known = this.byId.get(schemaId);

@@ -4,7 +4,8 @@ import { appendFileSync, existsSync, mkdirSync, readFileSync, statSync, truncate
 import { join } from "node:path";
 import type { PipelineConfig } from "../config/pipeline-config.js";
 import type { SourcePosition, SourceRecord } from "../decode/change-event.js";
-import { parseKcatLine } from "../decode/kcat.js";
+import { parseCaptureLine } from "../decode/kcat.js";
+import { OfflineSchemas } from "../decode/offline-schemas.js";
 import { TransformSet } from "../map/mapper.js";
 import type { EventDeclaration } from "../map/transform-file.js";
 import { comparePositions, parsePosition } from "../publish/event-id.js";
@@ -49,16 +50,20 @@ export function startProgress(total: number): BackfillProgress {
   return { read: 0, total, published: 0, alreadyPresent: 0, failed: 0, etaSeconds: null, done: false };
 }
 
-/** Source records of every embedded source file, in the order the embedded worker consumes them. */
-export function readSourceRecords(config: PipelineConfig): SourceRecord[] {
+/**
+ * Source records of every embedded source file, in the order the embedded worker consumes them; the files'
+ * writer schema lines (captures of AvroConverter topics) go to `schemas`.
+ */
+export function readSourceRecords(config: PipelineConfig, schemas?: OfflineSchemas): SourceRecord[] {
   const all: { record: SourceRecord; ts: number; file: number; line: number }[] = [];
   config.source.files.forEach((path, file) => {
     const lines = readFileSync(path, "utf8").split("\n");
     lines.forEach((text, line) => {
       if (text.trim() === "") return;
       try {
-        const record = parseKcatLine(text);
-        all.push({ record, ts: record.timestamp ?? 0, file, line });
+        const parsed = parseCaptureLine(text);
+        if (parsed.kind === "schema") schemas?.add(parsed.schemaId, parsed.schema, `${path}:${line + 1}`);
+        else all.push({ record: parsed.record, ts: parsed.record.timestamp ?? 0, file, line });
       } catch {
         // not a kcat line: the live run dead-lettered it; nothing to backfill
       }
@@ -72,6 +77,8 @@ export function readSourceRecords(config: PipelineConfig): SourceRecord[] {
 /** The new major of one event alone: its transforms, topic and a processor that maps nothing else. */
 export async function newMajorProcessor(
   options: Pick<BackfillOptions, "config" | "registry" | "transforms" | "event" | "major">,
+  /** an AvroConverter source's writer schemas, when not the registry's (embedded: the files' schema lines) */
+  writerSchemas?: (id: number) => Promise<string>,
 ): Promise<{ topic: string; transforms: TransformSet; processor: RecordProcessor }> {
   const { config } = options;
   // only the new major of this event: other events and the old major are untouched
@@ -84,7 +91,13 @@ export async function newMajorProcessor(
   const transforms = new TransformSet(files);
   transforms.selectMajors(new Map([[options.event, new Set([options.major])]]));
   const registrations = await registerEventSchemas(config, transforms, options.registry);
-  const processor = createRecordProcessor(config, transforms, registrations, options.registry);
+  const processor = createRecordProcessor(
+    config,
+    transforms,
+    registrations,
+    options.registry,
+    ...(writerSchemas ? [writerSchemas] : []),
+  );
   return { topic: first.topic, transforms, processor };
 }
 
@@ -97,7 +110,12 @@ export function etaSeconds(startedMs: number, read: number, total: number): numb
 
 export async function backfillEmbedded(options: BackfillOptions): Promise<BackfillProgress> {
   const { config, store } = options;
-  const { topic, processor } = await newMajorProcessor(options);
+  // as the embedded run decodes AvroConverter captures: the files' schema lines, then registry.url if set
+  const schemas = new OfflineSchemas();
+  const { topic, processor } = await newMajorProcessor(
+    options,
+    schemas.lookup(config.registry.url ? (id) => options.registry.schemaById(id) : undefined),
+  );
   const name = `${topic}.jsonl`;
   const path = join(config.outputDir, name);
 
@@ -113,13 +131,16 @@ export async function backfillEmbedded(options: BackfillOptions): Promise<Backfi
   );
 
   const from = options.from ? parsePosition(options.from) : null;
-  const records = readSourceRecords(config);
+  const records = readSourceRecords(config, schemas);
   const progress = startProgress(records.length);
   const started = Date.now();
   const batchSize = options.batchSize ?? 500;
   for (let i = 0; i < records.length && !options.signal?.aborted; i += batchSize) {
     const lines: string[] = [];
-    for (const record of records.slice(i, i + batchSize)) {
+    const batch = records.slice(i, i + batchSize);
+    // AvroConverter sources: the batch's writer schemas fetched before decoding, as the worker does
+    await processor.prepare(batch);
+    for (const record of batch) {
       for (const out of selectBackfillEvents(processor, record, from, present, progress)) {
         lines.push(embeddedOutputLine(out));
         progress.published++;

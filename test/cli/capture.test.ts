@@ -9,7 +9,9 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { captureCommand } from "../../src/cli/capture.js";
 import type { CommandIO } from "../../src/cli/io.js";
 import { runRegistryServe } from "../../src/cli/registry-serve.js";
+import { openPipeline } from "../../src/cli/pipeline.js";
 import { replayCommand } from "../../src/cli/replay.js";
+import { backfillEmbedded } from "../../src/migrate/backfill.js";
 import { runCommand } from "../../src/cli/run.js";
 import { formatCaptureLine, formatSchemaLine, parseCaptureLine } from "../../src/decode/kcat.js";
 import { RemoteRegistry } from "../../src/schemas/remote-registry.js";
@@ -321,6 +323,51 @@ describe("offline writer schemas", () => {
     const record = formatCaptureLine({ ...r.record, headers: [], key, value }, { base64: true });
     return { schemas, record };
   }
+
+  it("embedded run resumed past the schema lines, and embedded backfill, decode with the capture's schemas", async () => {
+    const dir = project();
+    const { schemas, record } = avroCapture();
+    const input = join(dir, "in.jsonl");
+    const config = join(dir, "changecast.yaml");
+    writeFileSync(
+      config,
+      readFileSync(config, "utf8").replace("format: avro }", "format: avro, files: [in.jsonl] }"),
+    );
+    writeFileSync(input, [...schemas, record].join("\n") + "\n");
+    const first = collect();
+    expect(await runCommand({ config }, first)).toBe(0);
+    expect(first.lines.join("\n")).toMatch(/1 records in = 1 mapped/);
+    // a second run starts after the committed line: the schema lines above it still count
+    writeFileSync(input, [...schemas, record, record.replace('"offset":0', '"offset":1')].join("\n") + "\n");
+    const second = collect();
+    expect(await runCommand({ config }, second)).toBe(0);
+    expect(second.lines.join("\n")).toMatch(/1 records in = 1 mapped/);
+
+    // the embedded backfill of a new major reads the same files the same way
+    writeFileSync(
+      join(dir, "s2.avsc"),
+      JSON.stringify({ ...schema, fields: [{ name: "id", type: "string" }] }),
+    );
+    writeFileSync(
+      join(dir, "t.yaml"),
+      readFileSync(join(dir, "t.yaml"), "utf8") +
+        "\n    majors:\n      2:\n        schema: s2.avsc\n        fields: { id: string(after.id) }\n",
+    );
+    const pipeline = await openPipeline(config);
+    try {
+      const progress = await backfillEmbedded({
+        config: pipeline.config,
+        store: pipeline.store,
+        registry: pipeline.registry,
+        transforms: pipeline.transforms,
+        event: "Seen",
+        major: 2,
+      });
+      expect(progress).toMatchObject({ read: 2, published: 1, alreadyPresent: 1, failed: 0 });
+    } finally {
+      await pipeline.close();
+    }
+  });
 
   it("a record whose schema id has no schema line is a counted dead letter naming the id", async () => {
     const dir = project();
