@@ -240,12 +240,40 @@ interface RowSlot {
 }
 
 function rowSlot(row: Row | null): RowSlot {
-  return { row, plain: isPlainObject(row) ? row : undefined };
+  return { row, plain: isDataObject(row) ? row : undefined };
 }
 
-/** celValue of a row (whose plainness is known already). */
+/**
+ * A decoded row or struct/JSON object: plain data whatever its keys. Its columns may be named `constructor`,
+ * `toString`, `__proto__`, `$typeName` …, which make @bufbuild/cel's toCel misread the object (isPlainObject
+ * refuses them), so rows are handed to CEL as maps made here, nested objects included.
+ */
+function isDataObject(value: unknown): value is Row {
+  if (value === null || typeof value !== "object" || Array.isArray(value)) return false;
+  const proto: unknown = Object.getPrototypeOf(value);
+  return proto === Object.prototype || proto === null;
+}
+
+/** celValue of a row (whose plainness is known already): a CEL map of its own columns. */
 function celRowValue(slot: RowSlot): unknown {
-  return slot.plain ? celMap(new Map(Object.entries(slot.plain as Record<string, CelInput>))) : slot.row;
+  return slot.plain ? celDataMap(slot.plain) : slot.row;
+}
+
+function celDataMap(row: Row): unknown {
+  const entries = new Map<string, CelInput>();
+  for (const name of Object.keys(row)) entries.set(name, celNested(row[name]) as CelInput);
+  return celMap(entries);
+}
+
+/** Nested objects of a row as CEL maps too (lists with objects in them as lists of those); the rest as is. */
+function celNested(value: ColumnValue | undefined): unknown {
+  if (value === null || typeof value !== "object" || value instanceof Uint8Array) return value;
+  if (Array.isArray(value)) {
+    return value.some((v) => v !== null && typeof v === "object")
+      ? celList(value.map(celNested) as CelInput[])
+      : value;
+  }
+  return isDataObject(value) ? celDataMap(value) : value;
 }
 
 /**
