@@ -4,6 +4,7 @@ import { globSync } from "tinyglobby";
 import { isScalar, isSeq, type Node } from "yaml";
 import { COMPATIBILITY_LEVELS, isCompatibilityLevel, type CompatibilityLevel } from "../schemas/registry.js";
 import { ConfigError, mapEntries, seqItems, YamlSource, type Problem, type YamlNode } from "./yaml-source.js";
+import { projectPath, topicNameProblem } from "./paths.js";
 
 export type SubjectNameStrategy = "TopicNameStrategy" | "RecordNameStrategy" | "TopicRecordNameStrategy";
 const STRATEGIES: SubjectNameStrategy[] = [
@@ -49,6 +50,8 @@ export interface PipelineConfig {
   outputDir: string;
   /** absolute paths of the transform files (globs expanded, sorted) */
   transforms: string[];
+  /** allowAbsolute: capture, transform and schema files may lie outside the project directory */
+  paths: { allowAbsolute: boolean };
 }
 
 /** `${VAR}` and `${VAR:-default}` from the environment (compose-style: unset and empty take the default). */
@@ -85,6 +88,7 @@ const TOP_KEYS = [
   "limits",
   "output",
   "transforms",
+  "paths",
 ];
 
 export function loadPipelineConfig(
@@ -180,6 +184,10 @@ export function readPipelineConfig(
   unknownKeys(limits, ["maxRecordBytes", "maxEventBytes"], "limits");
   const output = get(root, "output");
   unknownKeys(output, ["dir"], "output");
+  const pathsNode = get(root, "paths");
+  unknownKeys(pathsNode, ["allowAbsolute"], "paths");
+  const allowAbsolute =
+    oneOf(pathsNode, "allowAbsolute", ["false", "true"] as const, "false", "paths") === "true";
 
   const pipeline = str(root, "pipeline", undefined, "config");
   if (pipeline && !/^[A-Za-z0-9._-]+$/.test(pipeline)) {
@@ -196,6 +204,11 @@ export function readPipelineConfig(
 
   const fileGlobs = list(source, "files", "source");
   const files = expandPaths(fileGlobs, baseDir);
+  // what a pipeline reads stays inside the project directory unless the config says otherwise
+  for (const f of files.paths) {
+    const { problem } = projectPath(f, baseDir, allowAbsolute);
+    if (problem) problems.push(yaml.problem(get(source, "files"), `source.files: ${problem}`));
+  }
   if (brokers.length === 0) {
     for (const m of files.missing) {
       problems.push(yaml.problem(get(source, "files"), `source.files: "${m}" matches no file`));
@@ -207,6 +220,10 @@ export function readPipelineConfig(
   const transforms = expandPaths(transformGlobs, baseDir);
   for (const m of transforms.missing) {
     problems.push(yaml.problem(get(root, "transforms"), `transforms: "${m}" matches no file`));
+  }
+  for (const f of transforms.paths) {
+    const { problem } = projectPath(f, baseDir, allowAbsolute);
+    if (problem) problems.push(yaml.problem(get(root, "transforms"), `transforms: ${problem}`));
   }
   const level = str(registry, "compatibility", "BACKWARD", "registry");
   if (!isCompatibilityLevel(level)) {
@@ -252,6 +269,15 @@ export function readPipelineConfig(
     },
     outputDir: resolve(baseDir, str(output, "dir", ".changecast/out", "output")),
     transforms: transforms.paths,
+    paths: { allowAbsolute },
   };
+  const dlqProblem = topicNameProblem(config.errors.deadLetterTopic);
+  if (dlqProblem)
+    problems.push(
+      yaml.problem(get(errors, "deadLetterTopic") ?? root, `errors.deadLetterTopic: ${dlqProblem}`),
+    );
+  const prefixProblem = config.source.topicPrefix ? topicNameProblem(config.source.topicPrefix) : null;
+  if (prefixProblem)
+    problems.push(yaml.problem(get(source, "topicPrefix"), `source.topicPrefix: ${prefixProblem}`));
   return { config, problems };
 }

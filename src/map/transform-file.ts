@@ -1,9 +1,9 @@
 // Transform files (SPEC §4): one per source table, declaring the business events derived from its changes.
 import { readFileSync } from "node:fs";
-import { resolve } from "node:path";
 import { isScalar, type Node } from "yaml";
 import { EventSchema } from "../encode/event-schema.js";
 import { mapEntries, seqItems, YamlSource, type Problem, type YamlNode } from "../config/yaml-source.js";
+import { projectPath, topicNameProblem } from "../config/paths.js";
 import { compileExpression, ExpressionError, type Expression } from "./expression.js";
 
 export interface FieldMapping {
@@ -43,6 +43,12 @@ const FILE_KEYS = ["table", "events"];
 const EVENT_KEYS = ["name", "schema", "topic", "when", "key", "fields", "major", "majors"];
 const MAJOR_KEYS = ["schema", "topic", "when", "key", "fields"];
 
+/** The project directory and whether schema files may lie outside it. */
+interface ProjectDirs {
+  baseDir: string;
+  allowOutside: boolean;
+}
+
 /** What a `majors:` entry inherits from its event (SPEC: when/key shared unless overridden). */
 interface MajorBase {
   name: string;
@@ -57,7 +63,10 @@ export function readTransformFile(
   file: string,
   baseDir: string,
   text?: string,
+  /** allowAbsolutePaths: schema files may lie outside baseDir (the config's paths.allowAbsolute) */
+  options: { allowAbsolutePaths?: boolean } = {},
 ): { transform: TransformFile | null; problems: Problem[] } {
+  const dirs: ProjectDirs = { baseDir, allowOutside: options.allowAbsolutePaths ?? false };
   const { source: yaml, problems } = YamlSource.read(file, text);
   if (!yaml) return { transform: null, problems };
   const root = yaml.doc.contents as YamlNode;
@@ -87,12 +96,12 @@ export function readTransformFile(
   const events: EventDeclaration[] = [];
   const names = new Set<string>();
   for (const node of eventNodes) {
-    const event = readEvent(yaml, node, baseDir, problems);
+    const event = readEvent(yaml, node, dirs, problems);
     if (!event) continue;
     if (names.has(event.name)) problems.push(yaml.problem(node, `event "${event.name}" is declared twice`));
     names.add(event.name);
     events.push(event);
-    events.push(...readMajors(yaml, node, event, baseDir, problems));
+    events.push(...readMajors(yaml, node, event, dirs, problems));
   }
   return { transform: { file, table: table ?? "", events }, problems };
 }
@@ -100,10 +109,10 @@ export function readTransformFile(
 function readEvent(
   yaml: YamlSource,
   node: Node,
-  baseDir: string,
+  dirs: ProjectDirs,
   problems: Problem[],
 ): EventDeclaration | null {
-  return readDeclaration(yaml, node, baseDir, problems, null);
+  return readDeclaration(yaml, node, dirs, problems, null);
 }
 
 /**
@@ -114,7 +123,7 @@ function readMajors(
   yaml: YamlSource,
   node: Node,
   event: EventDeclaration,
-  baseDir: string,
+  dirs: ProjectDirs,
   problems: Problem[],
 ): EventDeclaration[] {
   const eventEntries = mapEntries(node);
@@ -149,7 +158,7 @@ function readMajors(
       whenText: text("when"),
       keyText: text("key") ?? "",
     };
-    const declaration = readDeclaration(yaml, value ?? keyNode, baseDir, problems, inherit);
+    const declaration = readDeclaration(yaml, value ?? keyNode, dirs, problems, inherit);
     if (!declaration) continue;
     const clash = topics.get(declaration.topic);
     if (clash !== undefined) {
@@ -170,7 +179,7 @@ function readMajors(
 function readDeclaration(
   yaml: YamlSource,
   node: Node,
-  baseDir: string,
+  dirs: ProjectDirs,
   problems: Problem[],
   inherit: MajorBase | null,
 ): EventDeclaration | null {
@@ -209,6 +218,11 @@ function readDeclaration(
     : required("topic");
   const keyText = inherit ? (scalarText(byKey.get("key")?.value) ?? inherit.keyText) : required("key");
   let ok = Boolean(name && schemaPath && topic && keyText);
+  const topicProblem = topic ? topicNameProblem(topic) : null;
+  if (topicProblem) {
+    problems.push(yaml.problem(byKey.get("topic")?.value ?? node, `${what}.topic: ${topicProblem}`));
+    ok = false;
+  }
   let major = inherit?.major ?? 1;
   if (!inherit && byKey.has("major")) {
     const value = Number(scalarText(byKey.get("major")?.value));
@@ -237,9 +251,13 @@ function readDeclaration(
   const key = keyText ? compile(keyText, byKey.get("key")?.value ?? node, "key") : null;
 
   let schema: EventSchema | null = null;
-  // paths are relative to the config file's directory (SPEC §3)
-  const schemaFile = schemaPath ? resolve(baseDir, schemaPath) : "";
-  if (schemaPath) {
+  // paths are relative to the config file's directory (SPEC §3) and stay inside it unless allowed
+  const located = schemaPath ? projectPath(schemaPath, dirs.baseDir, dirs.allowOutside) : null;
+  const schemaFile = located?.path ?? "";
+  if (located?.problem) {
+    problems.push(yaml.problem(byKey.get("schema")?.value, `${what}.schema: ${located.problem}`));
+    ok = false;
+  } else if (schemaPath) {
     const loaded = loadSchema(schemaFile, schemaPath);
     if (typeof loaded === "string") {
       problems.push(yaml.problem(byKey.get("schema")?.value, loaded));

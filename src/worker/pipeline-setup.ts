@@ -17,7 +17,9 @@ export function loadTransforms(config: PipelineConfig): { transforms: TransformS
   const files: TransformFile[] = [];
   const problems: Problem[] = [];
   for (const file of config.transforms) {
-    const result = readTransformFile(file, config.baseDir);
+    const result = readTransformFile(file, config.baseDir, undefined, {
+      allowAbsolutePaths: config.paths.allowAbsolute,
+    });
     problems.push(...result.problems);
     if (result.transform) files.push(result.transform);
   }
