@@ -66,8 +66,7 @@ program
   .option(
     "-t, --topic <topic>",
     "topic to capture, repeatable (default: the pipeline's source topics)",
-    (v: string, all: string[]) => [...all, v],
-    [] as string[],
+    (v: string, all: string[] | undefined) => [...(all ?? []), v],
   )
   .requiredOption("-o, --output <file>", "capture file to write, - for stdout")
   .option("--from-beginning", "read each partition from its first offset (the default without --max)")
@@ -80,7 +79,7 @@ program
   .action(
     async (o: {
       config: string;
-      topic: string[];
+      topic?: string[];
       output: string;
       fromBeginning?: boolean;
       max?: number;
@@ -90,7 +89,7 @@ program
         await captureCommand(
           {
             config: o.config,
-            topics: o.topic,
+            topics: o.topic ?? [],
             output: o.output,
             ...(o.fromBeginning ? { fromBeginning: true } : {}),
             ...(o.max !== undefined ? { max: o.max } : {}),
