@@ -134,15 +134,6 @@ export class RecordProcessor {
         );
       }
       const value = toWireFormat(registration.id, body);
-      if (value.length > this.options.maxEventBytes) {
-        return this.deadLetter(
-          record,
-          "ENCODE",
-          new RecordTooLargeError(
-            `event ${declaration.name} of ${value.length} bytes exceeds limits.maxEventBytes (${this.options.maxEventBytes})`,
-          ),
-        );
-      }
       position ??= formatPosition(change.position);
       const headers: Record<string, string> = {
         ce_specversion: "1.0",
@@ -153,14 +144,20 @@ export class RecordProcessor {
         "content-type": "application/avro",
         changecast_position: position,
       };
+      const key = Buffer.from(event.key, "utf8");
+      // what the broker's max.message.bytes counts: the whole record, not the value alone
+      const size = key.length + value.length + headerBytes(headers) + RECORD_OVERHEAD;
+      if (size > this.options.maxEventBytes) {
+        return this.deadLetter(
+          record,
+          "ENCODE",
+          new RecordTooLargeError(
+            `event ${declaration.name} of ${size} bytes (key, value and headers) exceeds limits.maxEventBytes (${this.options.maxEventBytes})`,
+          ),
+        );
+      }
       records.push({
-        record: {
-          topic: declaration.topic,
-          key: Buffer.from(event.key, "utf8"),
-          value,
-          timestamp: change.commitTimeMs,
-          headers,
-        },
+        record: { topic: declaration.topic, key, value, timestamp: change.commitTimeMs, headers },
         view: eventView(declaration.topic, event.key, headers, registration, declaration.schema, coerced),
       });
     }

@@ -514,3 +514,29 @@ describe("hostile input, every record counted", () => {
     ]);
   });
 });
+
+describe("event size", () => {
+  it("an event whose key, value and headers together exceed limits.maxEventBytes is a dead letter", async () => {
+    const dir = tempProject({
+      "changecast.yaml": [
+        "pipeline: keysize",
+        "source: { connector: postgres, topicPrefix: dbserver1 }",
+        "errors: { tolerance: all, deadLetterTopic: keysize.dlq }",
+        "limits: { maxRecordBytes: 100000, maxEventBytes: 6000 }",
+        "transforms: [t.yaml]",
+      ].join("\n"),
+      "s.avsc": { type: "record", name: "Keyed", fields: [{ name: "id", type: "long" }] },
+      "t.yaml":
+        "table: inventory.customers\nevents:\n  - name: Keyed\n    schema: s.avsc\n    topic: keyed\n    key: after.email\n    fields: { id: after.id }\n",
+    });
+    const big = editValue(
+      "05-create",
+      (v) => ((v.payload.after as Record<string, unknown>).email = "k".repeat(7000)),
+    );
+    const { out } = await replay(dir, [fixtureLine("postgres", "05-create"), big]);
+    expect(out.map((l) => l.topic)).toEqual(["keyed", "keysize.dlq"]);
+    expect(out[1]!.headers["__connect.errors.exception.message"]).toMatch(
+      /event Keyed of \d+ bytes \(key, value and headers\) exceeds limits\.maxEventBytes \(6000\)/,
+    );
+  });
+});
