@@ -1,6 +1,7 @@
 // `changecast capture` on the mock cluster: AvroConverter-encoded Debezium topics (writer schemas in a registry
 // served over HTTP) captured to a file, then replayed and run in embedded mode with the broker and the registry
 // gone — the same events as the JSON twins of the same records; and JSON topics, binary records included.
+import { spawnSync } from "node:child_process";
 import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -21,6 +22,7 @@ import {
   examplePipeline,
   itemRecord,
   quietKafka,
+  repoRoot,
   SOURCE_TOPIC,
   syntheticPipeline,
   withProducer,
@@ -102,6 +104,26 @@ describe("changecast capture", () => {
     expect(texts.sort()).toEqual(
       [1, 2, 3].map((s) => Buffer.from(itemRecord(s).value as string).toString("utf8")).sort(),
     );
+
+    // the command line: the same lines on stdout with --output -
+    const cli = spawnSync(
+      process.execPath,
+      [
+        "--import",
+        "tsx",
+        join(repoRoot, "src", "cli", "main.ts"),
+        "capture",
+        "-c",
+        files.config,
+        "-t",
+        SOURCE_TOPIC,
+        "-o",
+        "-",
+      ],
+      { cwd: repoRoot, encoding: "utf8" },
+    );
+    expect(cli.status, cli.stderr).toBe(0);
+    expect(cli.stdout.trim().split("\n").sort()).toEqual([...lines].sort());
 
     const replayed = await replay(files.config, output);
     expect(byCeId(replayed.lines).size).toBe(3);
