@@ -444,6 +444,9 @@ export function jsonToColumnValue(v: unknown): ColumnValue {
       if (hasLoneSurrogate(v)) loneSurrogate("", v);
       return v === PLACEHOLDER || v === PLACEHOLDER_BASE64 ? UNAVAILABLE : v;
     case "number":
+      // a literal beyond a double (1e400) parses to ±Infinity: never passed on as that
+      if (!Number.isFinite(v)) throw new DecodeError("payload: a number literal is out of range for float64");
+      return v;
     case "bigint":
     case "boolean":
       return v;

@@ -234,7 +234,12 @@ export function unreadableRecord(
   }
   const value = Buffer.from(item.text, "utf8");
   const where = item.first === item.last ? `line ${item.first}` : `lines ${item.first}-${item.last}`;
-  const reason = parseError instanceof Error ? parseError.message : String(parseError);
+  const reason =
+    parseError instanceof RangeError && /call stack/i.test(parseError.message)
+      ? "JSON nested too deeply to read"
+      : parseError instanceof Error
+        ? parseError.message
+        : String(parseError);
   return { ...base, value, rejected: { error: new DecodeError(`${where}: ${reason}`), bytes: value.length } };
 }
 

@@ -163,6 +163,13 @@ describe("strings and names", () => {
     expect(row.toString).toBeNull();
   });
 
+  it("schemaless: a number literal beyond a double is a DecodeError, not Infinity", () => {
+    const value = `{"op":"c","source":${SOURCE},"before":null,"after":{"id":1,"f":-1e400}}`;
+    expect(() => decodeDebeziumJson(sourceRecord("dbserver1.inventory.t", null, value))).toThrow(
+      /out of range for float64/,
+    );
+  });
+
   it("schemaless: a __proto__ column is an own column, not the row's prototype", () => {
     const value = `{"op":"c","source":${SOURCE},"before":null,"after":{"id":1,"__proto__":{"x":1},"toString":"T"}}`;
     const row = after(decodeDebeziumJson(sourceRecord("dbserver1.inventory.t", null, value)));
