@@ -39,7 +39,7 @@ export async function openPipeline(
     /** offline runs (replay, embedded run): writer schemas from the input's schema lines */
     offlineSchemas?: boolean;
     /** take the state's writer lock (scope: the pipeline) before anything is written */
-    lock?: { mode: StateLockMode; command: string };
+    lock?: { mode: StateLockMode | ((config: PipelineConfig) => StateLockMode); command: string };
   } = {},
 ): Promise<OpenPipeline> {
   const config = loadPipelineConfig(configFile);
@@ -48,7 +48,14 @@ export async function openPipeline(
   const store = await openStateStore(options.stateUrl ?? config.state, config.baseDir);
   let lock: StateLock | null = null;
   try {
-    if (options.lock) lock = await acquireStateLock(store, { ...options.lock, scope: config.pipeline });
+    if (options.lock) {
+      const { mode, command } = options.lock;
+      lock = await acquireStateLock(store, {
+        mode: typeof mode === "function" ? mode(config) : mode,
+        command,
+        scope: config.pipeline,
+      });
+    }
     const registry = await openRegistry(
       options.embeddedRegistry ? { ...config, registry: { ...config.registry, url: "" } } : config,
       store,

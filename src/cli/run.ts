@@ -20,9 +20,10 @@ export async function runCommand(
   opts: { config: string; batchSize?: number },
   io: CommandIO,
 ): Promise<number> {
-  // one writer per state store: a second run on the same SQLite state refuses at once (docs/operations.md)
+  // one writer per state store (docs/operations.md): workers of one Kafka consumer group share a Postgres
+  // state; an embedded run reads every source file and appends to the output files, so it runs alone
   const pipeline = await openPipeline(opts.config, {
-    lock: { mode: "shared", command: "run" },
+    lock: { mode: (c) => (c.kafka.brokers.length > 0 ? "shared" : "exclusive"), command: "run" },
     // embedded mode: an AvroConverter capture brings its writer schemas as schema lines
     offlineSchemas: true,
   });

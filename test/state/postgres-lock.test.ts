@@ -1,6 +1,7 @@
 // The state writer lock on a real Postgres: workers share it, `migrate backfill` needs it alone; the refusal
 // names the holders and the state without its password; a killed holder's session releases it.
 import { spawn, type ChildProcess } from "node:child_process";
+import { readFileSync, statSync, writeFileSync } from "node:fs";
 import { hostname } from "node:os";
 import { join } from "node:path";
 import pg from "pg";
@@ -8,6 +9,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { openStateStore, type StateStore } from "../../src/state/store.js";
 import { acquireStateLock, StateLockedError, type StateLockOptions } from "../../src/state/writer-lock.js";
 import { startPostgres, type TestPostgres } from "../infra/postgres.js";
+import { appendInserts, exited, migrationProject, runWorker, spawnWorker, V1 } from "../migrate/harness.js";
 
 const HOLDER = join(import.meta.dirname, "lock-holder.ts");
 const RUN: StateLockOptions = { mode: "shared", command: "run", scope: "inventory" };
@@ -130,4 +132,25 @@ describe("state writer lock on Postgres", () => {
     expect((lock.lost.reason as Error).message).toMatch(/^state lock lost/);
     await lock.release();
   });
+
+  it("an embedded run on a Postgres state runs alone: a second one refuses, naming the first", async () => {
+    const p = migrationProject();
+    const text = readFileSync(p.config, "utf8");
+    writeFileSync(p.config, text.replace("state: sqlite:.changecast/state.sqlite", `state: ${url}`));
+    appendInserts(p, 1, 20_000);
+    const out = join(p.dir, ".changecast", "out", `${V1}.jsonl`);
+    const first = spawnWorker(p, "--batch-size", "2");
+    children.push(first);
+    while (!(statSync(out, { throwIfNoEntry: false })?.size ?? 0)) {
+      if (first.exitCode !== null) throw new Error("the first run finished before the test could race it");
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    const second = runWorker(p);
+    expect(second.code).not.toBe(0);
+    expect(second.err).toContain(`is in use by \`run\` (pid ${first.pid} on ${hostname()}, since `);
+    expect(second.err).toContain("changecast_lock:***@");
+    expect(second.err).not.toContain("S3cr");
+    expect(await exited(first)).toBe(0);
+    expect(readFileSync(out, "utf8").split("\n").filter(Boolean)).toHaveLength(20_000);
+  }, 180_000);
 });
