@@ -112,6 +112,7 @@ export async function runKafkaWorker(pipeline: OpenPipeline, options: KafkaWorke
     pipeline: config.pipeline,
     topics,
     delivery: config.delivery,
+    compression: config.kafka.compression,
     signal: options.signal,
     ...consumerTiming(env),
     log: (level, message, fields) => log[level](fields, message),

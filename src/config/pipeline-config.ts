@@ -13,6 +13,10 @@ const STRATEGIES: SubjectNameStrategy[] = [
   "TopicRecordNameStrategy",
 ];
 
+/** Codecs of `kafka.compression` (what changecast publishes; every one of them is read on consume). */
+export const KAFKA_COMPRESSIONS = ["none", "gzip", "snappy", "lz4", "zstd"] as const;
+export type KafkaCompression = (typeof KAFKA_COMPRESSIONS)[number];
+
 export interface PipelineConfig {
   /** absolute path of the config file */
   file: string;
@@ -30,6 +34,8 @@ export interface PipelineConfig {
     /** empty: embedded mode */
     brokers: string[];
     clientId: string;
+    /** compression codec of the published records (default none: readable by every Kafka client) */
+    compression: KafkaCompression;
   };
   registry: {
     /** empty: the embedded registry */
@@ -175,7 +181,7 @@ export function readPipelineConfig(
   const source = get(root, "source");
   unknownKeys(source, ["connector", "topicPrefix", "format", "files"], "source");
   const kafka = get(root, "kafka");
-  unknownKeys(kafka, ["brokers", "clientId"], "kafka");
+  unknownKeys(kafka, ["brokers", "clientId", "compression"], "kafka");
   const registry = get(root, "registry");
   unknownKeys(registry, ["url", "compatibility", "subjectNameStrategy"], "registry");
   const errors = get(root, "errors");
@@ -245,7 +251,11 @@ export function readPipelineConfig(
       format: oneOf(source, "format", ["json", "avro"] as const, "json", "source"),
       files: files.paths,
     },
-    kafka: { brokers, clientId: str(kafka, "clientId", `changecast-${pipeline}`, "kafka") },
+    kafka: {
+      brokers,
+      clientId: str(kafka, "clientId", `changecast-${pipeline}`, "kafka"),
+      compression: oneOf(kafka, "compression", KAFKA_COMPRESSIONS, "none", "kafka"),
+    },
     registry: {
       url: str(registry, "url", "", "registry"),
       compatibility: isCompatibilityLevel(level) ? level : "BACKWARD",

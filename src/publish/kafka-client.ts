@@ -10,6 +10,7 @@ import {
   type RetryOptions,
   type SASLOptions,
 } from "kafkajs";
+import { registerCompressionCodecs } from "./compression.js";
 
 export class KafkaClientConfigError extends Error {
   override readonly name = "KafkaClientConfigError";
@@ -134,6 +135,8 @@ function logCreatorFor(sink: KafkaLogSink): logCreator {
 export function kafkaClientConfig(options: KafkaClientOptions): KafkaConfig {
   const env = options.env ?? process.env;
   if (options.brokers.length === 0) throw new KafkaClientConfigError("kafka.brokers is empty");
+  // every kafkajs client of changecast is made from this config: all of them read gzip, snappy, lz4 and zstd
+  registerCompressionCodecs();
   const config: KafkaConfig = {
     brokers: options.brokers,
     clientId: options.clientId,

@@ -8,6 +8,7 @@
 import {
   Kafka,
   Partitioners,
+  type CompressionTypes,
   type Admin,
   type Consumer,
   type EachBatchPayload,
@@ -18,6 +19,8 @@ import {
   type TopicMessages,
 } from "kafkajs";
 import type { SourceRecord } from "../decode/change-event.js";
+import type { KafkaCompression } from "../config/pipeline-config.js";
+import { compressionType, findBatchDecompressionError, registerCompressionCodecs } from "./compression.js";
 import { CLIENT_RETRY, type KafkaLogSink } from "./kafka-client.js";
 import type { PublishedRecord } from "./output-record.js";
 import type { ChangeTransport, ConsumedBatch } from "./transport.js";
@@ -31,6 +34,8 @@ export interface KafkaTransportOptions {
   /** the Debezium topics to consume: `<source.topicPrefix>.<schema>.<table>` of every transform */
   topics: string[];
   delivery: DeliveryMode;
+  /** codec of the published records (`kafka.compression`, default none) */
+  compression?: KafkaCompression;
   /** aborting it makes poll return null (the worker then finishes its batch and closes the transport) */
   signal?: AbortSignal;
   log?: KafkaLogSink;
@@ -217,12 +222,15 @@ export class KafkaTransport implements ChangeTransport {
   private readonly verified = new Map<string, number>();
   private readonly log: KafkaLogSink;
   private readonly heartbeatInterval: number;
+  private readonly compression: CompressionTypes | undefined;
 
   private constructor(private readonly options: KafkaTransportOptions) {
     this.groupId = consumerGroupId(options.pipeline);
+    registerCompressionCodecs();
     this.kafka = new Kafka(options.client);
     this.log = options.log ?? (() => undefined);
     this.heartbeatInterval = options.heartbeatInterval ?? 3_000;
+    this.compression = compressionType(options.compression ?? "none");
   }
 
   /** Connects, joins the group and starts fetching; resolves once the worker may poll. */
@@ -262,6 +270,14 @@ export class KafkaTransport implements ChangeTransport {
       for (const key of [...this.txProducers.keys()]) if (!assigned.has(key)) void this.dropTxProducer(key);
     });
     this.consumer.on(this.consumer.events.CRASH, (e) => {
+      // a batch that cannot be decompressed fails again on every refetch: stop with where it is
+      const corrupt = findBatchDecompressionError(e.payload.error);
+      if (corrupt) {
+        const { topic, partition, offset, lastOffset, codec } = corrupt;
+        this.log("error", corrupt.message, { topic, partition, offset, lastOffset, codec });
+        this.fail(corrupt);
+        return;
+      }
       this.log("error", `consumer crashed: ${e.payload.error.message}`, { restart: e.payload.restart });
       if (!e.payload.restart) this.fail(e.payload.error);
     });
@@ -493,7 +509,11 @@ export class KafkaTransport implements ChangeTransport {
       try {
         if (!sent) {
           this.producer ??= await this.connectProducer();
-          await this.producer.sendBatch({ topicMessages: topicMessages(outputs), acks: -1 });
+          await this.producer.sendBatch({
+            topicMessages: topicMessages(outputs),
+            acks: -1,
+            compression: this.compression,
+          });
           sent = true;
         }
         if (cur.lost) throw new AssignmentLostError("partition revoked during the batch");
@@ -553,7 +573,7 @@ export class KafkaTransport implements ChangeTransport {
         const producer = await this.txProducer(cur.topic, cur.partition);
         const txn = await producer.transaction();
         active = txn;
-        await txn.sendBatch({ topicMessages: messages, acks: -1 });
+        await txn.sendBatch({ topicMessages: messages, acks: -1, compression: this.compression });
         await txn.sendOffsets({ consumerGroupId: this.groupId, ...offsets });
         if (cur.lost) throw new AssignmentLostError("partition revoked during the transaction");
         await txn.commit();
