@@ -1,6 +1,7 @@
 // The `changecast` command line (SPEC §6).
 import { resolve } from "node:path";
 import { Command, InvalidArgumentError } from "commander";
+import { redactText } from "../config/redact.js";
 import { ConfigError } from "../config/yaml-source.js";
 import { captureCommand } from "./capture.js";
 import { checkCommand } from "./check.js";
@@ -184,7 +185,8 @@ try {
     processIO.err(err.message);
     process.exitCode = 1;
   } else {
-    processIO.err(`changecast: ${(err as Error).message}`);
+    // last line of defence: a library's error may quote a URL with its credentials
+    processIO.err(`changecast: ${redactText((err as Error).message)}`);
     process.exitCode = 2;
   }
 }
