@@ -6,6 +6,7 @@
 // `connect.parameters` (Decimal scale, Enum allowed values), `connect.type` (int8/int16). Only Connect's own
 // logical types also get an Avro `logicalType` (decimal, date, time-millis, timestamp-millis), which avsc is not
 // asked to interpret: every value is read as its plain Avro type and mapped here.
+import { isUtf8 } from "node:buffer";
 import avro from "avsc";
 import { bigintLongType } from "../encode/long.js";
 import { DecodeError, UNAVAILABLE, type ColumnValue, type Row } from "./change-event.js";
@@ -94,8 +95,29 @@ export function compileAvroSchema(schemaText: string): CompiledAvroSchema {
 
 function longAsBigint(schema: avro.Schema): avro.Type | undefined {
   const s: unknown = schema;
+  if (s === "string" || (isObject(s) && s.type === "string" && s.logicalType === undefined))
+    return strictString;
   return s === "long" || (isObject(s) && s.type === "long") ? bigintLongType : undefined;
 }
+
+/** What avsc's reader reads with (internal, but the one place the string bytes are in reach). */
+interface Tap {
+  readBytes(): Buffer | undefined;
+}
+
+/**
+ * Avro `string` that rejects bytes that are not UTF-8: avsc decodes them with replacement characters, which
+ * would change the value. Every string of a writer schema (record fields, arrays, unions) reads through it.
+ */
+class StrictStringType extends avro.types.StringType {
+  _read(tap: Tap): string | undefined {
+    const bytes = tap.readBytes();
+    if (bytes === undefined) return undefined; // truncated: avsc reports it
+    if (!isUtf8(bytes)) throw new DecodeError(`a string that is not valid UTF-8 (${bytes.length} bytes)`);
+    return bytes.toString("utf8");
+  }
+}
+const strictString: avro.Type = new StrictStringType();
 
 // ---- schema walk ------------------------------------------------------------------------------------------
 
@@ -179,7 +201,10 @@ class MapperCompiler {
       const row: Row = {};
       for (let i = 0; i < count; i++) {
         const n = names[i] as string;
-        row[n] = (mappers[i] as Mapper)(obj[n]);
+        const value = (mappers[i] as Mapper)(obj[n]);
+        // a field named "__proto__" is a column: plain assignment would set the row's prototype
+        if (n === "__proto__") Object.defineProperty(row, n, { value, enumerable: true, writable: true });
+        else row[n] = value;
       }
       return row;
     };

@@ -14,6 +14,9 @@
 import { isUtf8 } from "node:buffer";
 import { DecodeError, RecordTooLargeError, type SourceRecord } from "./change-event.js";
 
+/** The longest line read as a record whatever limits.maxRecordBytes says (V8 strings stop at ~512 Mi chars). */
+export const MAX_LINE_BYTES = 256 * 1024 * 1024;
+
 /** How much of a rejected input a dead letter keeps (it is cut further to fit limits.maxEventBytes). */
 export const HEAD_BYTES = 64 * 1024;
 
@@ -89,7 +92,8 @@ export async function* readRecords(
   input: AsyncIterable<Buffer | string>,
   options: LineReaderOptions,
 ): AsyncGenerator<InputItem> {
-  const limit = options.maxRecordBytes;
+  // never more than a JS string can hold, whatever the configured limit
+  const limit = Math.min(options.maxRecordBytes, MAX_LINE_BYTES);
   // an open multi-line value: its lines so far, their bytes, its first line, its nesting state; `lines` is
   // null once it is over the limit (then only its head is kept while it is read on to where it closes)
   let open: OpenValue | null = null;
@@ -247,7 +251,11 @@ function tooLong(first: number, last: number, head: Buffer, bytes: number, limit
   const where = first === last ? `line ${first}` : `lines ${first}-${last}`;
   return {
     kind: "rejected",
-    error: new RecordTooLargeError(`${where} of ${bytes} bytes exceeds limits.maxRecordBytes (${limit})`),
+    error: new RecordTooLargeError(
+      limit < MAX_LINE_BYTES
+        ? `${where} of ${bytes} bytes exceeds limits.maxRecordBytes (${limit})`
+        : `${where} of ${bytes} bytes exceeds the longest record line that can be read (${MAX_LINE_BYTES} bytes)`,
+    ),
     head,
     bytes,
     first,

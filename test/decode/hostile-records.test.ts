@@ -8,6 +8,7 @@ import {
   type Row,
 } from "../../src/decode/change-event.js";
 import { decodeDebeziumJson } from "../../src/decode/debezium-json.js";
+import { compileAvroSchema } from "../../src/decode/avro-connect.js";
 import { parseKcatLine } from "../../src/decode/kcat.js";
 import { sourceRecord } from "./fixtures.js";
 
@@ -314,5 +315,33 @@ describe("kcat lines", () => {
       ["__proto__", "x"],
       ["a", "b"],
     ]);
+  });
+});
+
+describe("AvroConverter bodies", () => {
+  const schema = JSON.stringify({
+    type: "record",
+    name: "R",
+    fields: [
+      { name: "s", type: "string" },
+      { name: "o", type: ["null", "string"], default: null },
+    ],
+  });
+  /** Avro binary: zigzag length, then the bytes; the optional field as union branch 1. */
+  const body = (s: number[], o: number[]) => Buffer.from([s.length * 2, ...s, 2, o.length * 2, ...o]);
+
+  it("a string that is not UTF-8 is a DecodeError naming the field, never replacement characters", () => {
+    const compiled = compileAvroSchema(schema);
+    expect(compiled.read(body([0x6f, 0x6b], [0xc3, 0xa9]), "value")).toEqual({ s: "ok", o: "é" });
+    expect(() => compiled.read(body([0xc3, 0x28], [0x61]), "value")).toThrow(/value: .*not valid UTF-8/);
+    expect(() => compiled.read(body([0x61], [0xed, 0xa0, 0x80]), "value")).toThrow(/not valid UTF-8/);
+  });
+
+  it("a field named toString is a column like any other", () => {
+    const compiled = compileAvroSchema(
+      JSON.stringify({ type: "record", name: "P", fields: [{ name: "toString", type: "string" }] }),
+    );
+    const row = compiled.read(Buffer.from([2, 0x54]), "value") as Row;
+    expect(Object.entries(row)).toEqual([["toString", "T"]]);
   });
 });
