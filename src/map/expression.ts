@@ -189,7 +189,18 @@ export function toPlain(value: unknown): unknown {
   if (isCelList(value)) return [...value].map(toPlain);
   if (isCelMap(value)) {
     const out: Record<string, unknown> = {};
-    for (const [k, v] of value.entries()) out[String(k)] = toPlain(v);
+    for (const [k, v] of value.entries()) {
+      const name = String(k);
+      // a key "__proto__" is an entry like any other (plain assignment would set the prototype, losing it)
+      if (name === "__proto__") {
+        Object.defineProperty(out, name, {
+          value: toPlain(v),
+          enumerable: true,
+          writable: true,
+          configurable: true,
+        });
+      } else out[name] = toPlain(v);
+    }
     return out;
   }
   const message = (value as { message?: TimeMessage }).message;

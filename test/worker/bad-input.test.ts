@@ -540,3 +540,34 @@ describe("event size", () => {
     );
   });
 });
+
+describe("maps with hostile keys", () => {
+  it("a map column keyed __proto__ / constructor reaches an Avro map unchanged", async () => {
+    const dir = tempProject({
+      "changecast.yaml":
+        "pipeline: maps\nsource: { connector: postgres, topicPrefix: dbserver1 }\ntransforms: [t.yaml]\n",
+      "s.avsc": {
+        type: "record",
+        name: "Attrs",
+        fields: [
+          { name: "id", type: "long" },
+          { name: "attrs", type: { type: "map", values: "string" } },
+        ],
+      },
+      "t.yaml":
+        "table: inventory.attrs\nevents:\n  - name: Attrs\n    schema: s.avsc\n    topic: attrs\n    key: after.id\n    fields: { id: after.id, attrs: after.attrs }\n",
+    });
+    const attrs = '{"__proto__":"P","constructor":"C","toString":"T","a":"b"}';
+    const value = `{"op":"c","source":{"connector":"postgresql","name":"dbserver1","ts_ms":1710497000000,"db":"postgres","schema":"inventory","table":"attrs","lsn":1},"before":null,"after":{"id":3,"attrs":${attrs}}}`;
+    const { out } = await replay(dir, [kcatLine("dbserver1.inventory.attrs", 0, null, value)]);
+    expect(out.map((l) => l.value ?? l.headers)).toEqual([
+      { id: 3, attrs: JSON.parse(attrs) as Record<string, string> },
+    ]);
+    expect(Object.keys((out[0]!.value as { attrs: object }).attrs)).toEqual([
+      "__proto__",
+      "constructor",
+      "toString",
+      "a",
+    ]);
+  });
+});
