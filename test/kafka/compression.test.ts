@@ -81,6 +81,25 @@ describe("codecs", () => {
     expect(e.retriable).toBe(false);
   });
 
+  it("snappy: xerial-framed batches (Java clients) are read; a truncated chunk is an error", async () => {
+    const c = kafkajsCodec("snappy");
+    const halves = [SAMPLE.subarray(0, 70_000), SAMPLE.subarray(70_000)];
+    const chunks = await Promise.all(halves.map((h) => c.compress({ buffer: h })));
+    const header = Buffer.from([0x82, 0x53, 0x4e, 0x41, 0x50, 0x50, 0x59, 0x00, 0, 0, 0, 1, 0, 0, 0, 1]);
+    const framed = Buffer.concat([
+      header,
+      ...chunks.flatMap((chunk) => {
+        const length = Buffer.alloc(4);
+        length.writeInt32BE(chunk.length);
+        return [length, chunk];
+      }),
+    ]);
+    expect((await c.decompress(framed)).equals(SAMPLE)).toBe(true);
+    await expect(c.decompress(framed.subarray(0, framed.length - 10))).rejects.toThrow(
+      /^snappy decompression failed: truncated xerial chunk/,
+    );
+  });
+
   it("lz4 writes the frame Kafka's Java reader accepts: version 1, independent blocks, no checksums", async () => {
     const frame = await kafkajsCodec("lz4").compress({ buffer: SAMPLE });
     expect(frame.readUInt32LE(0)).toBe(0x184d2204); // LZ4 frame magic
@@ -454,7 +473,7 @@ describe("a source batch that cannot be decompressed", () => {
       ["--import", "tsx", join(repoRoot, "src", "cli", "main.ts"), "run", "--config", files.config],
       {
         cwd: repoRoot,
-        env: { ...process.env, LOG_LEVEL: "silent", KAFKA_SESSION_TIMEOUT_MS: "6000" },
+        env: { ...process.env, LOG_LEVEL: "info", KAFKA_SESSION_TIMEOUT_MS: "6000" },
         stdio: ["ignore", "ignore", "pipe"],
       },
     );
@@ -466,11 +485,26 @@ describe("a source batch that cannot be decompressed", () => {
     clearTimeout(timer);
 
     expect(code).toBe(2);
-    const errors = stderr.split("\n").filter((l) => l.startsWith("changecast: "));
-    expect(errors).toHaveLength(1);
-    expect(errors[0]).toMatch(
+    const lines = stderr.trim().split("\n");
+    // one plain line says it all (the JSON log lines are written asynchronously, before or after it)
+    const plain = lines.filter((l) => l.startsWith("changecast: "));
+    expect(plain).toHaveLength(1);
+    expect(plain[0]).toMatch(
       /^changecast: cannot decompress the record batch at topic dbserver1\.inventory\.customers partition 0 offset 8 \(records 8–11\), codec lz4: .+/,
     );
+    const logged = lines
+      .filter((l) => l.startsWith("{"))
+      .map((l) => JSON.parse(l) as Record<string, unknown>)
+      .filter((l) => l.level === 50 && l.codec !== undefined);
+    // and the worker's error log carries the same as fields
+    expect(logged).toHaveLength(1);
+    expect(logged[0]).toMatchObject({
+      topic: "dbserver1.inventory.customers",
+      partition: 0,
+      offset: "8",
+      lastOffset: "11",
+      codec: "lz4",
+    });
     // everything before the batch was mapped and committed, nothing from it on
     const report = await partitionReport(kafka, topic, consumerGroupId("inventory"));
     expect(report).toEqual([{ partition: 0, low: "0", high: "20", committed: "8" }]);
