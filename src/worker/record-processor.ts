@@ -50,7 +50,9 @@ export class RecordProcessor {
 
   /** Call once per batch before `process`; a failure here is transient (retry the batch), never a dead letter. */
   async prepare(records: readonly SourceRecord[]): Promise<void> {
-    await this.options.prepare?.(records);
+    // records a reader rejected are dead-lettered as they are: nothing of theirs to fetch
+    const readable = records.some((r) => r.rejected) ? records.filter((r) => !r.rejected) : records;
+    if (readable.length > 0) await this.options.prepare?.(readable);
   }
 
   /**
