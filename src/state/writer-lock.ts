@@ -123,7 +123,13 @@ async function acquireSqlite(store: StateStore, file: string, opts: StateLockOpt
     db.exec("BEGIN EXCLUSIVE");
   } catch (err) {
     db.close();
-    if ((err as { code?: string }).code !== "SQLITE_BUSY") throw err;
+    const code = (err as { code?: string }).code;
+    if (code === "SQLITE_NOTADB" || code === "SQLITE_CORRUPT") {
+      throw new Error(
+        `state lock file ${lockFile} is damaged (${(err as Error).message}); it holds no data: delete it and try again`,
+      );
+    }
+    if (code !== "SQLITE_BUSY") throw err;
     let holders: StateLockHolder[] = [];
     if (await store.knex.schema.hasTable(HOLDERS)) {
       const rows: HolderRow[] = await store

@@ -1,7 +1,7 @@
 // One writer per embedded (SQLite) state: a second `run` refuses at once naming the holder and the state file,
 // the output stays exactly what one run writes, and a holder killed with SIGKILL blocks nobody.
 import { spawn, type ChildProcess } from "node:child_process";
-import { mkdtempSync, readFileSync, statSync } from "node:fs";
+import { mkdtempSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { hostname, tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
@@ -94,6 +94,17 @@ describe("state writer lock on SQLite", () => {
     await exited(child);
     const lock = await acquireStateLock(s, { mode: "exclusive", command: "run" });
     await lock.release();
+  });
+
+  it("a damaged lock file is an error naming it and what to do", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "changecast-lock-"));
+    writeFileSync(join(dir, "state.sqlite.lock"), "not a database ".repeat(100));
+    const refused = await acquireStateLock(await store(dir), { mode: "exclusive", command: "run" }).catch(
+      (e: unknown) => e as Error,
+    );
+    expect((refused as Error).message).toBe(
+      `state lock file ${join(dir, "state.sqlite.lock")} is damaged (file is not a database); it holds no data: delete it and try again`,
+    );
   });
 
   it("sqlite::memory: is private to its process: no lock", async () => {
