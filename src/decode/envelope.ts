@@ -198,11 +198,11 @@ function positionOf(source: Row, tx: TransactionRef | null): SourcePosition {
   let change: string | undefined;
   let detail = "";
   if (connector === "postgresql") {
-    change = numeric(source.lsn);
-    commit = firstSequenceLsn(source.sequence) ?? change;
+    change = logPosition(source.lsn, "source.lsn");
+    commit = logPosition(firstSequenceLsn(source.sequence), "source.sequence[0]") ?? change;
   } else if (connector === "oracle") {
-    change = numeric(source.scn);
-    commit = numeric(source.commit_scn) ?? change;
+    change = logPosition(source.scn, "source.scn");
+    commit = logPosition(source.commit_scn, "source.commit_scn") ?? change;
     const rsId = numeric(source.rs_id);
     if (rsId !== undefined) detail = rsId + "/" + (numeric(source.ssn) ?? "0");
   } else {
@@ -213,6 +213,12 @@ function positionOf(source: Row, tx: TransactionRef | null): SourcePosition {
     commit ??= change;
     const file = numeric(source.file);
     if (file !== undefined) detail = file + "/" + (numeric(source.row) ?? "0");
+    // coordinates that are no integers (SQL Server "0000002b:00000d30:0003") order nothing numerically: kept
+    // in the detail, so the position stays unique and its commit/change stay comparable integers
+    if (!isDecimal(commit) || !isDecimal(change)) {
+      detail = [commit, change, detail].filter((x) => x !== undefined && x !== "").join("/");
+      commit = change = undefined;
+    }
   }
   return { connector, commit: commit ?? "0", change: change ?? commit ?? "0", order, detail, snapshot };
 }
@@ -233,6 +239,24 @@ function firstSequenceLsn(sequence: ColumnValue | undefined): string | undefined
   return typeof first === "string" || typeof first === "number" || typeof first === "bigint"
     ? String(first)
     : undefined;
+}
+
+const DECIMAL = /^\d+$/;
+
+function isDecimal(v: string | undefined): boolean {
+  return v === undefined || DECIMAL.test(v);
+}
+
+/**
+ * A Postgres LSN / Oracle SCN as the decimal string a position holds (positions are compared as integers):
+ * anything else is a DecodeError, not a position that breaks ordering later.
+ */
+function logPosition(v: ColumnValue | undefined, path: string): string | undefined {
+  const text = numeric(v);
+  if (text !== undefined && !DECIMAL.test(text)) {
+    throw new DecodeError(`${path}: expected a log position (a non-negative integer), got ${describe(v)}`);
+  }
+  return text;
 }
 
 function numeric(v: ColumnValue | undefined): string | undefined {

@@ -219,6 +219,36 @@ describe("envelopes", () => {
     expect(() => change("c", "null", '{"id":1}', ',"ts_ms":9e15')).toThrow(/ts_ms/);
   });
 
+  it("log positions that are no integers are DecodeErrors (positions are compared as integers)", () => {
+    const withSource = (source: string) =>
+      decodeDebeziumJson(
+        sourceRecord(
+          "dbserver1.inventory.t",
+          null,
+          `{"op":"c","source":${source},"before":null,"after":{"id":1}}`,
+        ),
+      );
+    const pg = (extra: string) =>
+      `{"connector":"postgresql","name":"dbserver1","ts_ms":1,"schema":"inventory","table":"t"${extra}}`;
+    expect(() => withSource(pg(',"lsn":"abc"'))).toThrow(/source\.lsn: expected a log position/);
+    expect(() => withSource(pg(',"lsn":-5'))).toThrow(/source\.lsn: expected a log position/);
+    expect(() => withSource(pg(',"lsn":5,"sequence":"[\\"x\\",\\"5\\"]"'))).toThrow(/source\.sequence\[0\]/);
+    const ora = (extra: string) =>
+      `{"connector":"oracle","name":"server1","ts_ms":1,"schema":"DEBEZIUM","table":"T"${extra}}`;
+    expect(() => withSource(ora(',"scn":"12x"'))).toThrow(/source\.scn: expected a log position/);
+    const ok = withSource(ora(',"scn":"123","commit_scn":"124"'));
+    expect(ok.kind === "change" && ok.event.position).toMatchObject({ commit: "124", change: "123" });
+    // other connectors: coordinates that are no integers are kept as the position's detail
+    const other = withSource(
+      '{"connector":"sqlserver","name":"s","ts_ms":1,"schema":"dbo","table":"t","commit_lsn":"0000002b:00000d30:0003","change_lsn":"0000002b:00000d30:0002"}',
+    );
+    expect(other.kind === "change" && other.event.position).toMatchObject({
+      commit: "0",
+      change: "0",
+      detail: "0000002b:00000d30:0003/0000002b:00000d30:0002",
+    });
+  });
+
   it("a Postgres logical-decoding message (op m) is a message, on its topic or a table's", () => {
     const message =
       '{"op":"m","ts_ms":1710497000500,"source":{"connector":"postgresql","name":"dbserver1","ts_ms":1710497000400,' +
