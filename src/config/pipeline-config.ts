@@ -5,6 +5,7 @@ import { isScalar, isSeq, type Node } from "yaml";
 import { COMPATIBILITY_LEVELS, isCompatibilityLevel, type CompatibilityLevel } from "../schemas/registry.js";
 import { ConfigError, mapEntries, seqItems, YamlSource, type Problem, type YamlNode } from "./yaml-source.js";
 import { projectPath, topicNameProblem } from "./paths.js";
+import { registryUrlProblem, stateUrlProblem } from "./urls.js";
 
 export type SubjectNameStrategy = "TopicNameStrategy" | "RecordNameStrategy" | "TopicRecordNameStrategy";
 const STRATEGIES: SubjectNameStrategy[] = [
@@ -289,5 +290,10 @@ export function readPipelineConfig(
   const prefixProblem = config.source.topicPrefix ? topicNameProblem(config.source.topicPrefix) : null;
   if (prefixProblem)
     problems.push(yaml.problem(get(source, "topicPrefix"), `source.topicPrefix: ${prefixProblem}`));
+  // URLs are checked here so that `check` reports them; the messages never show a password
+  const stateProblem = stateUrlProblem(config.state);
+  if (stateProblem) problems.push(yaml.problem(get(root, "state") ?? root, `state: ${stateProblem}`));
+  const registryProblem = config.registry.url ? registryUrlProblem(config.registry.url) : null;
+  if (registryProblem) problems.push(yaml.problem(get(registry, "url"), registryProblem));
   return { config, problems };
 }

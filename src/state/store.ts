@@ -5,6 +5,7 @@ import { dirname, isAbsolute, resolve } from "node:path";
 import Database from "better-sqlite3";
 import knexFactory, { type Knex } from "knex";
 import { redactUrl } from "../config/redact.js";
+import { stateUrlProblem } from "../config/urls.js";
 
 export interface StateStore {
   readonly knex: Knex;
@@ -30,13 +31,14 @@ export async function openStateStore(url: string, baseDir = process.cwd()): Prom
   let knex: Knex;
   let dialect: StateStore["dialect"];
   let file: string | undefined;
+  // a URL that does not parse or names no host is refused here: pg would fall back to localhost
+  const problem = stateUrlProblem(url);
+  if (problem) throw new StateStoreError(`state: ${problem}`);
   if (url.startsWith("postgres://") || url.startsWith("postgresql://")) {
-    checkPostgresUrl(url);
     knex = knexFactory({ client: "pg", connection: url, pool: { min: 0, max: 4 } });
     dialect = "postgres";
   } else if (url.startsWith("sqlite:")) {
     const name = url.slice("sqlite:".length);
-    if (name === "") throw new StateStoreError(`state: "sqlite:" names no file (use sqlite:<file>)`);
     const filename = name === ":memory:" ? ":memory:" : isAbsolute(name) ? name : resolve(baseDir, name);
     if (filename !== ":memory:") {
       file = filename;
@@ -62,9 +64,7 @@ export async function openStateStore(url: string, baseDir = process.cwd()): Prom
     });
     dialect = "sqlite";
   } else {
-    throw new StateStoreError(
-      `state: unsupported state store URL "${redactUrl(url)}" (use sqlite:<file> or postgres://…)`,
-    );
+    throw new StateStoreError(`state: ${stateUrlProblem(url)}`);
   }
   return {
     knex,
@@ -74,29 +74,6 @@ export async function openStateStore(url: string, baseDir = process.cwd()): Prom
     file,
     close: () => knex.destroy(),
   };
-}
-
-/**
- * A Postgres URL that does not parse, or parses without a host, would make pg fall back to localhost (or fail
- * with a bare "Invalid URL"): refuse it here, naming the URL without its password.
- */
-function checkPostgresUrl(url: string): void {
-  const shown = redactUrl(url);
-  let parsed: URL;
-  try {
-    parsed = new URL(url);
-  } catch {
-    throw new StateStoreError(
-      `state: "${shown}" is not a valid PostgreSQL URL; percent-encode special characters in the user ` +
-        `and password (/ → %2F, # → %23, @ → %40, ? → %3F, : → %3A, % → %25)`,
-    );
-  }
-  if (!parsed.hostname && !parsed.searchParams.get("host")) {
-    throw new StateStoreError(
-      `state: "${shown}" names no host; write postgres://user:password@host:5432/database ` +
-        `(or postgres:///database?host=/path/to/socket-directory)`,
-    );
-  }
 }
 
 /**

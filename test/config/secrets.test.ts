@@ -1,10 +1,14 @@
 // Credentials in URLs never reach an error message, and passwords with URL-special characters (written raw or
 // percent-encoded) authenticate as written: the Schema Registry client against a local HTTP server.
+import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
 import { createServer, type Server } from "node:http";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import type { AddressInfo } from "node:net";
 import { afterEach, describe, expect, it } from "vitest";
 import { redactText, redactUrl, splitUrlCredentials } from "../../src/config/redact.js";
 import { RemoteRegistry } from "../../src/schemas/remote-registry.js";
+import { checkCommand } from "../../src/cli/check.js";
 
 const PASSWORDS = ["pa/ss", "p+ss", "pa#ss", "p?a/s#s+@x", "100%"];
 
@@ -110,5 +114,49 @@ describe("redaction", () => {
     expect(() => splitUrlCredentials("ftp://u:s3cret@h", "Kafka Connect URL")).toThrow(
       `Kafka Connect URL: "ftp://u:***@h" is not an http:// or https:// URL`,
     );
+  });
+});
+
+describe("`changecast check` on URLs that cannot be used", () => {
+  it("reports a state URL that does not parse or names no host, and a bad registry URL, without passwords", () => {
+    const dir = mkdtempSync(join(tmpdir(), "changecast-urls-"));
+    mkdirSync(join(dir, "transforms"));
+    mkdirSync(join(dir, "schemas"));
+    writeFileSync(
+      join(dir, "schemas", "E.avsc"),
+      JSON.stringify({ type: "record", name: "E", fields: [{ name: "id", type: "long" }] }),
+    );
+    writeFileSync(
+      join(dir, "transforms", "t.yaml"),
+      "table: s.t\nevents:\n  - name: E\n    schema: schemas/E.avsc\n    topic: e\n    key: after.id\n    fields:\n      id: after.id\n",
+    );
+    writeFileSync(join(dir, "in.jsonl"), "");
+    const config = join(dir, "changecast.yaml");
+    const check = (state: string, registry: string) => {
+      writeFileSync(
+        config,
+        [
+          "pipeline: p",
+          "source: { topicPrefix: db, files: [in.jsonl] }",
+          `registry: { url: '${registry}' }`,
+          `state: '${state}'`,
+          "transforms: [transforms/t.yaml]",
+        ].join("\n"),
+      );
+      const lines: string[] = [];
+      const code = checkCommand({ config }, { out: (l) => lines.push(l), err: (l) => lines.push(l) });
+      return { code, out: lines.join("\n") };
+    };
+    const bad = check("postgres://app:pa/ss#w0rd@db:5432/state", "ftp://svc:s3cret@registry");
+    expect(bad.code).toBe(1);
+    expect(bad.out).toContain(
+      `changecast.yaml:4: state: "postgres://app:***@db:5432/state" is not a valid PostgreSQL URL`,
+    );
+    expect(bad.out).toContain(
+      `changecast.yaml:3: registry.url: "ftp://svc:***@registry" is not an http:// or https:// URL`,
+    );
+    expect(bad.out).not.toMatch(/pa\/ss|w0rd|s3cret/);
+    expect(check("postgres:///state", "").out).toContain(`state: "postgres:///state" names no host`);
+    expect(check("postgres://app:p%2Fss@db/state", "http://svc:pa/ss@registry:8081").code).toBe(0);
   });
 });
