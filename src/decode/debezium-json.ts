@@ -49,7 +49,18 @@ export function decodeDebeziumJson(record: SourceRecord, options: DebeziumJsonOp
   }
 }
 
-function decodeRecord(record: SourceRecord, options: DebeziumJsonOptions): DecodedRecord {
+/** Without a leading UTF-8 byte-order mark (RFC 8259: a parser may ignore it; Jackson does). */
+function withoutBom(bytes: Buffer | null): Buffer | null {
+  return bytes !== null && bytes.length >= 3 && bytes[0] === 0xef && bytes[1] === 0xbb && bytes[2] === 0xbf
+    ? bytes.subarray(3)
+    : bytes;
+}
+
+function decodeRecord(original: SourceRecord, options: DebeziumJsonOptions): DecodedRecord {
+  const key0 = withoutBom(original.key);
+  const value0 = withoutBom(original.value);
+  const record =
+    key0 === original.key && value0 === original.value ? original : { ...original, key: key0, value: value0 };
   // JSON text is UTF-8: other bytes would be decoded with replacement characters, changing the values
   if (record.key !== null && !isUtf8(record.key))
     throw new DecodeError("key: not valid UTF-8 (JSON text is UTF-8)");

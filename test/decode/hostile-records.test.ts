@@ -302,6 +302,15 @@ describe("envelopes", () => {
     expect(() => decodeDebeziumJson(key)).toThrow(/key: not valid UTF-8/);
   });
 
+  it("a UTF-8 byte-order mark before a key or value is ignored, as JSON parsers may", () => {
+    const value = `\uFEFF{"op":"c","source":${SOURCE},"before":null,"after":{"id":1}}`;
+    const decoded = decodeDebeziumJson(sourceRecord("dbserver1.inventory.t", '\uFEFF{"id":1}', value));
+    expect(decoded.kind === "change" && [decoded.event.key, decoded.event.after]).toEqual([
+      { id: 1n },
+      { id: 1n },
+    ]);
+  });
+
   it("JSON nested far too deep is a DecodeError saying so", () => {
     const deep = "[".repeat(200_000) + "]".repeat(200_000);
     const value = `{"op":"c","source":${SOURCE},"before":null,"after":{"j":${deep}}}`;
