@@ -10,6 +10,7 @@
 // the ce_id check finds it. Records the worker has not committed yet are left to the worker, which publishes
 // both majors now — reading them here would race with it and publish their facts twice.
 import { Kafka, logLevel, Partitioners, type Admin, type KafkaConfig, type KafkaMessage } from "kafkajs";
+import { compressionType } from "../publish/compression.js";
 import { parsePosition } from "../publish/event-id.js";
 import { CLIENT_RETRY } from "../publish/kafka-client.js";
 import { consumerGroupId, FETCH_LIMITS, topicMessages, toSourceRecord } from "../publish/kafka-transport.js";
@@ -205,7 +206,12 @@ export async function backfillKafka(options: KafkaBackfillOptions): Promise<Back
                 if (!isRunning() || options.signal?.aborted) return;
                 const out = await select(batch.topic, batch.partition, batch.messages);
                 // durable (acks=all) before the batch counts; a crash before this re-publishes it on the re-run
-                if (out.length) await producer.sendBatch({ topicMessages: topicMessages(out), acks: -1 });
+                if (out.length)
+                  await producer.sendBatch({
+                    topicMessages: topicMessages(out),
+                    acks: -1,
+                    compression: compressionType(options.config.kafka.compression),
+                  });
                 progress.published += out.length;
                 if (progress.read - reported >= every) report();
                 await heartbeat();
