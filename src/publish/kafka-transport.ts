@@ -102,6 +102,9 @@ const FATAL = new Set([
   "INVALID_REQUIRED_ACKS",
 ]);
 const FATAL_NAMES = new Set([
+  // a codec failing on a batch fails the same way on every retry
+  "CompressionCodecError",
+  "BatchDecompressionError",
   "KafkaJSSASLAuthenticationError",
   "KafkaJSNotImplemented",
   "KafkaJSServerDoesNotSupportApiKey",

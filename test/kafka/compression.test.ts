@@ -27,7 +27,7 @@ import {
   registerCompressionCodecs,
   type CodecName,
 } from "../../src/publish/compression.js";
-import { consumerGroupId } from "../../src/publish/kafka-transport.js";
+import { classifyFailure, consumerGroupId } from "../../src/publish/kafka-transport.js";
 import { startMockKafka, type MockKafka } from "../infra/mock-kafka.js";
 import { examplePipeline, partitionReport, quietKafka, repoRoot, waitFor } from "./helpers.js";
 
@@ -463,6 +463,19 @@ describe("a source batch that cannot be decompressed", () => {
       await send(messages.slice(8, 12));
       codecTable[CompressionTypes.LZ4] = lz4;
       await send(messages.slice(12));
+
+      // publishing: a codec failing is fatal for the transport (it would fail the same way on every retry)
+      codecTable[CompressionTypes.LZ4] = () => ({
+        compress: () => Promise.reject(new CompressionCodecError("lz4", "compress", "out of memory")),
+        decompress: (b) => lz4().decompress(b),
+      });
+      const publishError = await send(messages.slice(0, 1)).then(
+        () => null,
+        (e: unknown) => e,
+      );
+      codecTable[CompressionTypes.LZ4] = lz4;
+      expect((publishError as Error).message).toBe("lz4 compression failed: out of memory");
+      expect(classifyFailure(publishError)).toBe("fatal");
     } finally {
       codecTable[CompressionTypes.LZ4] = lz4;
       await producer.disconnect();
