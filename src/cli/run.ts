@@ -39,6 +39,8 @@ export async function runCommand(
   };
   process.once("SIGTERM", stop);
   process.once("SIGINT", stop);
+  // a lost lock exits non-zero so that a supervisor restarts the worker, which then takes the lock again
+  const exitCode = (stats: RunStats) => (pipeline.lock?.lost.aborted ? 2 : stats.balanced ? 0 : 1);
   try {
     if (config.kafka.brokers.length > 0) {
       const stats = await runKafkaWorker(pipeline, {
@@ -46,7 +48,7 @@ export async function runCommand(
         ...(opts.batchSize ? { batchSize: opts.batchSize } : {}),
       });
       io.out(stats.summary());
-      return stats.balanced ? 0 : 1;
+      return exitCode(stats);
     }
     const offsets = await OffsetStore.open(pipeline.store.knex, config.pipeline);
     const transport = await EmbeddedTransport.open({
@@ -70,7 +72,7 @@ export async function runCommand(
     });
     await transport.close();
     io.out(stats.summary());
-    return stats.balanced ? 0 : 1;
+    return exitCode(stats);
   } finally {
     process.off("SIGTERM", stop);
     process.off("SIGINT", stop);

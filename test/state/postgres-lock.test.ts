@@ -153,4 +153,41 @@ describe("state writer lock on Postgres", () => {
     expect(await exited(first)).toBe(0);
     expect(readFileSync(out, "utf8").split("\n").filter(Boolean)).toHaveLength(20_000);
   }, 180_000);
+
+  it("a run whose lock session is terminated stops after the current batch and exits non-zero", async () => {
+    const p = migrationProject();
+    const text = readFileSync(p.config, "utf8");
+    // its own pipeline: the state (offsets) of the other tests' runs in this database is not its own
+    writeFileSync(
+      p.config,
+      text
+        .replace("state: sqlite:.changecast/state.sqlite", `state: ${url}`)
+        .replace("pipeline: inventory", "pipeline: lost-lock"),
+    );
+    appendInserts(p, 1, 20_000);
+    const out = join(p.dir, ".changecast", "out", `${V1}.jsonl`);
+    const worker = spawnWorker(p, "--batch-size", "2");
+    children.push(worker);
+    let stderr = "";
+    worker.stderr!.on("data", (d: Buffer) => (stderr += d.toString()));
+    while (!(statSync(out, { throwIfNoEntry: false })?.size ?? 0)) {
+      if (worker.exitCode !== null) throw new Error("the run finished before the test could cut its lock");
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    const admin = new pg.Client({ connectionString: server.url });
+    await admin.connect();
+    try {
+      await admin.query(
+        `SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'changecast run'`,
+      );
+    } finally {
+      await admin.end();
+    }
+    expect(await exited(worker)).toBe(2);
+    expect(stderr).toContain("state lock lost");
+    // what it published before stopping is committed: the next run completes the output exactly once
+    expect(runWorker(p).code).toBe(0);
+    const lines = readFileSync(out, "utf8").split("\n").filter(Boolean);
+    expect(lines).toHaveLength(20_000);
+  }, 180_000);
 });
