@@ -282,6 +282,14 @@ export function readPipelineConfig(
     transforms: transforms.paths,
     paths: { allowAbsolute },
   };
+  // a dead letter (error headers, a cut copy of the record) must fit limits.maxEventBytes too
+  if (config.limits.maxEventBytes < 1024)
+    problems.push(
+      yaml.problem(
+        get(limits, "maxEventBytes") ?? root,
+        `limits.maxEventBytes: "${config.limits.maxEventBytes}" is too small: at least 1024 (room for a dead letter's error headers)`,
+      ),
+    );
   const dlqProblem = topicNameProblem(config.errors.deadLetterTopic);
   if (dlqProblem)
     problems.push(

@@ -189,7 +189,7 @@ export class RecordProcessor {
       [DLQ_HEADERS.offset]: record.offset,
       [DLQ_HEADERS.stage]: stage,
       [DLQ_HEADERS.className]: `changecast.${error.name}`,
-      [DLQ_HEADERS.message]: utf8Prefix(error.message, MAX_MESSAGE_BYTES),
+      [DLQ_HEADERS.message]: error.message,
     };
     const fitted = fitDeadLetter(record, errorHeaders, this.options.maxEventBytes);
     const dlq = this.options.deadLetterTopic;
@@ -229,8 +229,13 @@ function fitDeadLetter(
   let copied: Record<string, string> = record.headers;
   const cuts: string[] = [];
   const budget = Math.max(0, maxBytes - RECORD_OVERHEAD);
-  // the truncation header itself, at its longest
-  const errorBytes = headerBytes(errorHeaders) + Buffer.byteLength(DLQ_HEADERS.truncated) + 160;
+  // the message: at most MAX_MESSAGE_BYTES, and never more than half the room (it names things, it is no data)
+  const message = errorHeaders[DLQ_HEADERS.message] ?? "";
+  const otherErrorBytes = headerBytes(errorHeaders) - Buffer.byteLength(message);
+  const reserve = Buffer.byteLength(DLQ_HEADERS.truncated) + 160; // the truncation header, at its longest
+  const messageRoom = Math.min(MAX_MESSAGE_BYTES, Math.floor(budget / 2) - otherErrorBytes - reserve);
+  errorHeaders[DLQ_HEADERS.message] = utf8Prefix(message, Math.max(0, messageRoom));
+  const errorBytes = headerBytes(errorHeaders) + reserve;
   if (headerBytes(copied) + errorBytes > budget / 2) {
     cuts.push(`source headers: ${Object.keys(copied).length} dropped`);
     copied = {};
@@ -275,6 +280,7 @@ function utf8Boundary(bytes: Buffer, max: number): number {
 function utf8Prefix(text: string, max: number): string {
   const bytes = Buffer.from(text, "utf8");
   if (bytes.length <= max) return text;
+  if (max < 3) return "";
   return bytes.subarray(0, utf8Boundary(bytes, max - 3)).toString("utf8") + "…";
 }
 

@@ -256,7 +256,12 @@ describe("bad input catalogue", () => {
     {
       name: "an object without op on a data topic (transaction-shaped)",
       line: () =>
-        kcatLine("dbserver1.inventory.customers", 0, null, '{"status":"BEGIN","id":"571","event_count":null}'),
+        kcatLine(
+          "dbserver1.inventory.customers",
+          0,
+          null,
+          '{"status":"BEGIN","id":"571","event_count":null}',
+        ),
       stage: "DECODE",
       message: /"op"/,
     },
@@ -272,15 +277,13 @@ describe("bad input catalogue", () => {
     },
     {
       name: "an int32 column beyond int32",
-      line: () =>
-        editValue("05-create", (v) => ((v.payload.after as Record<string, unknown>).id = 2 ** 40)),
+      line: () => editValue("05-create", (v) => ((v.payload.after as Record<string, unknown>).id = 2 ** 40)),
       stage: "DECODE",
       message: /after\.id.*int32/,
     },
     {
       name: "an int64 field beyond int64",
-      line: () =>
-        editText("05-create", (t) => t.replace(/"txId": ?\d+/, '"txId":18446744073709551616')),
+      line: () => editText("05-create", (t) => t.replace(/"txId": ?\d+/, '"txId":18446744073709551616')),
       stage: "DECODE",
       message: /source\.txId.*int64/,
     },
@@ -509,9 +512,10 @@ describe("hostile input, every record counted", () => {
       '{"id":7,"constructor":"C","__proto__":"P","toString":"T","hasOwnProperty":"H","valueOf":"V"}';
     const value = `{"op":"c","source":{"connector":"postgresql","name":"dbserver1","ts_ms":1710497000000,"db":"postgres","schema":"inventory","table":"odd","lsn":1},"before":null,"after":${after}}`;
     const { out } = await replay(dir, [kcatLine("dbserver1.inventory.odd", 0, null, value)]);
-    expect(out.map((l) => l.value ?? l.headers), JSON.stringify(out)).toEqual([
-      { id: 7, c: "C", p: "P", t: "T", h: "H" },
-    ]);
+    expect(
+      out.map((l) => l.value ?? l.headers),
+      JSON.stringify(out),
+    ).toEqual([{ id: 7, c: "C", p: "P", t: "T", h: "H" }]);
   });
 });
 
@@ -569,5 +573,29 @@ describe("maps with hostile keys", () => {
       "toString",
       "a",
     ]);
+  });
+});
+
+describe("dead letters at the smallest limits", () => {
+  it("at limits.maxEventBytes 1024, a dead letter with many source headers and a long message still fits", async () => {
+    const headers = Array.from({ length: 40 }, (_, i) => [`h${i}`, "v".repeat(100)]).flat();
+    // no transform for the table: the message names it, all 3000 characters
+    const base = editValue(
+      "05-create",
+      (v) => ((v.payload.source as Record<string, unknown>).table = "t".repeat(3000)),
+    );
+    const line = JSON.stringify({ ...(JSON.parse(base) as object), headers });
+    const { out } = await replay(project("{ maxRecordBytes: 100000, maxEventBytes: 1024 }"), [line]);
+    const letter = out[0]!;
+    expect(letter.topic).toBe("badinput.dlq");
+    expect(letter.headers["__connect.errors.stage"]).toBe("ROUTE");
+    expect(letter.headers["changecast_dlq_truncated"]).toMatch(/source headers: 40 dropped/);
+    expect(dlqBytes(letter)).toBeLessThanOrEqual(1024);
+  });
+
+  it("a limits.maxEventBytes too small for any dead letter is a config problem", async () => {
+    await expect(replay(project("{ maxEventBytes: 100 }"), [])).rejects.toThrow(
+      /limits\.maxEventBytes: "100" .*at least 1024/,
+    );
   });
 });
