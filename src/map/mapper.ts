@@ -105,7 +105,15 @@ export function mapChange(change: ChangeEvent, declarations: EventDeclaration[])
           field.name,
         );
       }
-      fields[field.name] = value;
+      // a field named "__proto__" is a field (plain assignment would set the prototype, losing the value)
+      if (field.name === "__proto__") {
+        Object.defineProperty(fields, field.name, {
+          value,
+          enumerable: true,
+          writable: true,
+          configurable: true,
+        });
+      } else fields[field.name] = value;
     }
     out.push({ declaration, key, fields });
   }

@@ -599,3 +599,42 @@ describe("dead letters at the smallest limits", () => {
     );
   });
 });
+
+describe("event fields with hostile names", () => {
+  it("event fields named __proto__, constructor and toString are filled like any other", async () => {
+    const dir = tempProject({
+      "changecast.yaml":
+        "pipeline: names\nsource: { connector: postgres, topicPrefix: dbserver1 }\ntransforms: [t.yaml]\n",
+      "s.avsc": {
+        type: "record",
+        name: "Odd",
+        fields: [
+          { name: "id", type: "long" },
+          { name: "constructor", type: "string" },
+          { name: "toString", type: "string" },
+          { name: "__proto__", type: "string" },
+        ],
+      },
+      "t.yaml": [
+        "table: inventory.odd",
+        "events:",
+        "  - name: Odd",
+        "    schema: s.avsc",
+        "    topic: odd",
+        "    key: after.id",
+        "    fields:",
+        "      id: after.id",
+        "      constructor: after.constructor",
+        "      toString: after.toString",
+        "      __proto__: 'after[\"__proto__\"]'",
+      ].join("\n"),
+    });
+    const value =
+      '{"op":"c","source":{"connector":"postgresql","name":"dbserver1","ts_ms":1710497000000,"db":"postgres","schema":"inventory","table":"odd","lsn":1},' +
+      '"before":null,"after":{"id":7,"constructor":"C","__proto__":"P","toString":"T"}}';
+    const { out } = await replay(dir, [kcatLine("dbserver1.inventory.odd", 0, null, value)]);
+    expect(out.map((l) => l.value ?? l.headers)).toEqual([
+      JSON.parse('{"id":7,"constructor":"C","toString":"T","__proto__":"P"}') as object,
+    ]);
+  });
+});
