@@ -23,6 +23,8 @@ export interface RecordView {
   payload?: string | null;
   /** the original payload bytes in base64, when they are not UTF-8 text (dead letters) */
   payloadBase64?: string;
+  /** the original key bytes in base64, when they are not UTF-8 text (dead letters) */
+  keyBase64?: string;
 }
 
 export interface PublishedRecord {

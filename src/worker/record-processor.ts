@@ -206,6 +206,7 @@ export class RecordProcessor {
           headers,
           payload: value ? value.toString("utf8") : null,
           // bytes that are not UTF-8 cannot be shown as text unchanged: the exact bytes too
+          ...(key && !isUtf8(key) ? { keyBase64: key.toString("base64") } : {}),
           ...(value && !isUtf8(value) ? { payloadBase64: value.toString("base64") } : {}),
         },
       },

@@ -4,6 +4,8 @@ import { join } from "node:path";
 import { PassThrough } from "node:stream";
 import { describe, expect, it } from "vitest";
 import { replayCommand } from "../../src/cli/replay.js";
+import { TransformSet } from "../../src/map/mapper.js";
+import { RecordProcessor } from "../../src/worker/record-processor.js";
 import { fixtureLine, kcatLine, tempProject } from "../support/project.js";
 
 const customerSchema = {
@@ -636,5 +638,36 @@ describe("event fields with hostile names", () => {
     expect(out.map((l) => l.value ?? l.headers)).toEqual([
       JSON.parse('{"id":7,"constructor":"C","toString":"T","__proto__":"P"}') as object,
     ]);
+  });
+});
+
+describe("dead letters of binary records", () => {
+  it("a key and value that are not UTF-8 travel with the dead letter as exact bytes", () => {
+    const p = new RecordProcessor({
+      pipeline: "bin",
+      transforms: new TransformSet([]),
+      registrations: new Map(),
+      deadLetterTopic: "bin.dlq",
+      maxRecordBytes: 1000,
+      maxEventBytes: 100_000,
+    });
+    const key = Buffer.from([0xff, 0x00, 0x01]);
+    const value = Buffer.from([0x7b, 0xc3, 0x28, 0x7d]);
+    const outcome = p.process({
+      topic: "t",
+      partition: 0,
+      offset: "5",
+      timestamp: 1,
+      headers: {},
+      key,
+      value,
+    });
+    expect(outcome.kind).toBe("dead-letter");
+    if (outcome.kind !== "dead-letter") return;
+    expect(outcome.record.record.key).toEqual(key);
+    expect(outcome.record.record.value).toEqual(value);
+    expect(outcome.record.view.keyBase64).toBe(key.toString("base64"));
+    expect(outcome.record.view.payloadBase64).toBe(value.toString("base64"));
+    expect(outcome.record.view.headers["__connect.errors.exception.message"]).toMatch(/not valid UTF-8/);
   });
 });
