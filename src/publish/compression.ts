@@ -311,10 +311,8 @@ class Reader {
     readonly buf: Buffer,
     public pos = 0,
   ) {}
-  int8 = () => this.buf.readInt8(this.advance(1));
   int16 = () => this.buf.readInt16BE(this.advance(2));
   int32 = () => this.buf.readInt32BE(this.advance(4));
-  int64 = () => this.buf.readBigInt64BE(this.advance(8));
   string(): string {
     const n = this.int16();
     return n < 0 ? "" : this.buf.toString("utf8", this.advance(n), this.pos);

@@ -260,6 +260,29 @@ describe("a Fetch response with a batch that cannot be decompressed", () => {
       expect(e.retriable).toBe(false);
     },
   );
+
+  it("legacy message sets (magic 1): a compressed wrapper message that cannot be decompressed is named too", async () => {
+    // offset, size, crc, magic 1, attributes (codec), timestamp, key (null), value (the compressed inner set)
+    const value = Buffer.alloc(300, 0x5a);
+    const body = Buffer.alloc(4 + 1 + 1 + 8 + 4 + 4);
+    body.writeInt8(1, 4);
+    body.writeInt8(TYPE.zstd, 5);
+    body.writeInt32BE(-1, 14);
+    body.writeInt32BE(value.length, 18);
+    const head = Buffer.alloc(12);
+    head.writeBigInt64BE(17n);
+    head.writeInt32BE(body.length + value.length, 8);
+    const err = await fetchV11
+      .decode(fetchResponse("legacy", [[0, Buffer.concat([head, body, value])]]))
+      .then(
+        () => null,
+        (e: unknown) => e,
+      );
+    expect(err).toBeInstanceOf(BatchDecompressionError);
+    expect((err as Error).message).toMatch(
+      /^cannot decompress the record batch at topic legacy partition 0 offset 17, codec zstd: .+/,
+    );
+  });
 });
 
 // ---------------------------------------------------------------------------------------------------------
