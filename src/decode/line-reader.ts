@@ -39,6 +39,8 @@ const BOM = Buffer.from([0xef, 0xbb, 0xbf]);
 /** One physical line: its bytes (null once over the limit), or what is left of it when too long. */
 interface RawLine {
   no: number;
+  /** whether an LF ended it (the last line of an input may have none) */
+  terminated: boolean;
   bytes: Buffer | null;
   head: Buffer;
   length: number;
@@ -62,12 +64,18 @@ async function* physicalLines(input: AsyncIterable<Buffer | string>, limit: numb
     head = Buffer.from(head); // a copy: the chunk it points into is large
     parts = [];
   };
-  const end = (): RawLine => {
+  const end = (terminated: boolean): RawLine => {
     no++;
     const line: RawLine =
       head === null
-        ? { no, bytes: parts.length === 1 ? (parts[0] as Buffer) : Buffer.concat(parts), head: EMPTY, length }
-        : { no, bytes: null, head, length };
+        ? {
+            no,
+            terminated,
+            bytes: parts.length === 1 ? (parts[0] as Buffer) : Buffer.concat(parts),
+            head: EMPTY,
+            length,
+          }
+        : { no, terminated, bytes: null, head, length };
     parts = [];
     length = 0;
     head = null;
@@ -78,12 +86,12 @@ async function* physicalLines(input: AsyncIterable<Buffer | string>, limit: numb
     let from = 0;
     for (let at = buf.indexOf(LF, from); at !== -1; at = buf.indexOf(LF, from)) {
       take(buf.subarray(from, at));
-      yield end();
+      yield end(true);
       from = at + 1;
     }
     if (from < buf.length) take(buf.subarray(from));
   }
-  if (length > 0 || head !== null) yield end();
+  if (length > 0 || head !== null) yield end(false);
 }
 const EMPTY = Buffer.alloc(0);
 
@@ -98,7 +106,33 @@ export async function* readRecords(
   // null once it is over the limit (then only its head is kept while it is read on to where it closes)
   let open: OpenValue | null = null;
 
-  for await (const raw of physicalLines(input, limit)) {
+  const lines = physicalLines(input, limit);
+  const first = await lines.next();
+  if (first.done) return;
+  if (isUtf16Bom(first.value)) {
+    // not one record can be read from it: one rejected item for the whole input, every byte counted
+    const size = (l: RawLine): number => l.length + (l.terminated ? 1 : 0);
+    let bytes = size(first.value);
+    let last = first.value.no;
+    for await (const raw of lines) {
+      bytes += size(raw);
+      last = raw.no;
+    }
+    yield {
+      kind: "rejected",
+      error: new DecodeError(
+        "the input is UTF-16 (it starts with a UTF-16 byte-order mark): JSON lines are UTF-8 " +
+          "(convert it, e.g. iconv -f UTF-16 -t UTF-8)",
+      ),
+      head: headOf(first.value.bytes ?? first.value.head),
+      bytes,
+      first: 1,
+      last,
+    };
+    return;
+  }
+
+  for await (const raw of prepend(first.value, lines)) {
     const bytes = raw.bytes === null ? null : stripBom(raw.bytes);
     const text = bytes !== null && isUtf8(bytes) ? bytes.toString("utf8") : null;
     if (open !== null) {
@@ -171,6 +205,17 @@ export async function* readRecords(
     yield { kind: "record", text, first: raw.no, last: raw.no };
   }
   if (open !== null) yield unclosed(open, Number.NaN, limit);
+}
+
+async function* prepend<T>(head: T, rest: AsyncIterator<T>): AsyncGenerator<T> {
+  yield head;
+  for (let next = await rest.next(); !next.done; next = await rest.next()) yield next.value;
+}
+
+/** FF FE / FE FF at the start of the input: UTF-16 (or UTF-32 LE), which no JSON line of ours can be. */
+function isUtf16Bom(line: RawLine): boolean {
+  const b = line.bytes ?? line.head;
+  return b.length >= 2 && ((b[0] === 0xff && b[1] === 0xfe) || (b[0] === 0xfe && b[1] === 0xff));
 }
 
 interface OpenValue {

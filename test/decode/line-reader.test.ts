@@ -135,6 +135,22 @@ describe("line reader", () => {
     }
   });
 
+  it("UTF-16 input (its byte-order mark) is one rejected item, not one per line", async () => {
+    const text = '{"a":1}\n{"b":2}\n{"c":3}\n';
+    for (const bytes of [
+      Buffer.concat([Buffer.from([0xff, 0xfe]), Buffer.from(text, "utf16le")]),
+      Buffer.concat([Buffer.from([0xfe, 0xff]), Buffer.from(text, "utf16le").swap16()]),
+    ]) {
+      const items = await read(bytes);
+      expect(show(items)).toEqual([
+        expect.stringMatching(
+          /^rejected 1-[34]: the input is UTF-16 \(it starts with a UTF-16 byte-order mark\): JSON lines are UTF-8 \(convert it, e\.g\. iconv -f UTF-16 -t UTF-8\)$/,
+        ),
+      ]);
+      expect((items[0] as Extract<InputItem, { kind: "rejected" }>).bytes).toBe(bytes.length);
+    }
+  });
+
   it("a huge line is streamed past with bounded memory (never built as a string)", async () => {
     const chunk = Buffer.alloc(1024 * 1024, 0x78); // 1 MiB of "x"
     const total = 256; // a 256 MiB line
