@@ -1,4 +1,5 @@
-// CEL expressions of transform files: compiled once at start-up, evaluated per change.
+// CEL expressions of transform files: compiled (and type-checked) once at start-up, evaluated per change under
+// the limits of cel-limits.ts.
 import {
   celEnv,
   isCelError,
@@ -10,16 +11,40 @@ import {
   type CelInput,
 } from "@bufbuild/cel";
 import { strings } from "@bufbuild/cel/ext";
+import { typeProblem, type StaticType } from "./cel-check.js";
+import {
+  EVALUATION_LIMITS,
+  LimitExceeded,
+  metered,
+  meteredFunctions,
+  STEP_FUNCTION,
+  type EvaluationLimits,
+} from "./cel-limits.js";
 
-/** The variables a transform expression may use (SPEC §4). */
-export const VARIABLES = ["op", "before", "after", "key", "source", "changed", "tx"] as const;
+/** The variables a transform expression may use (SPEC §4; ts_* are the envelope's timestamps). */
+export const VARIABLES = [
+  "op",
+  "before",
+  "after",
+  "key",
+  "source",
+  "changed",
+  "tx",
+  "ts_ms",
+  "ts_us",
+  "ts_ns",
+] as const;
 export type VariableName = (typeof VARIABLES)[number];
 export type Bindings = Record<VariableName, unknown>;
 
-const env = celEnv({
-  funcs: strings,
-  variables: Object.fromEntries(VARIABLES.map((v) => [v, CelScalar.DYN])),
-});
+/** What the checker knows of each variable before any data: rows, tx and the ts_* (null when absent) are dyn. */
+const VARIABLE_TYPES: ReadonlyMap<string, StaticType> = new Map<string, StaticType>(
+  VARIABLES.map((v) => [v, v === "op" ? "string" : v === "changed" ? "list" : "dyn"]),
+);
+
+const variables = Object.fromEntries(VARIABLES.map((v) => [v, CelScalar.DYN]));
+const baseEnv = celEnv({ funcs: strings, variables });
+const env = celEnv({ funcs: meteredFunctions(baseEnv), variables });
 
 export class ExpressionError extends Error {
   override readonly name = "ExpressionError";
@@ -31,8 +56,11 @@ export interface Expression {
   evaluate(bindings: Bindings): unknown;
 }
 
-/** Compiles an expression; the error says what is wrong (syntax, unknown variable). */
-export function compileExpression(text: string): Expression {
+/**
+ * Compiles an expression; the error says what is wrong (syntax, unknown variable, unknown function, argument
+ * types no overload accepts). Evaluations run under `limits`.
+ */
+export function compileExpression(text: string, limits: EvaluationLimits = EVALUATION_LIMITS): Expression {
   let parsed: ReturnType<typeof parse>;
   try {
     parsed = parse(text);
@@ -48,11 +76,21 @@ export function compileExpression(text: string): Expression {
         `(available: ${VARIABLES.join(", ")})`,
     );
   }
+  const problem = typeProblem(baseEnv, parsed.expr, VARIABLE_TYPES);
+  if (problem) throw new ExpressionError(problem);
+  meterLoops(parsed.expr);
   const run = plan(env, parsed);
   const evaluate = (bindings: Bindings): unknown => {
-    const result = run(bindings as Record<string, CelInput>);
-    if (isCelError(result)) throw new ExpressionError(`${result.message} in \`${text}\``);
-    return toPlain(result);
+    try {
+      return metered(limits, () => {
+        const result = run(bindings as Record<string, CelInput>);
+        if (isCelError(result)) throw new ExpressionError(`${result.message} in \`${text}\``);
+        return toPlain(result);
+      });
+    } catch (err) {
+      if (err instanceof LimitExceeded) throw new ExpressionError(`${err.message} in \`${shorten(text)}\``);
+      throw err;
+    }
   };
   const column = columnSelect(parsed.expr);
   if (column === undefined) return { text, evaluate };
@@ -125,6 +163,35 @@ function columnSelect(expr: unknown): { variable: RowVariable; name: string } | 
   return { variable: variable as RowVariable, name: select.field };
 }
 
+function shorten(text: string): string {
+  return text.length > 200 ? `${text.slice(0, 200)}…` : text;
+}
+
+/** Wraps the loop condition of every comprehension in STEP_FUNCTION, so that each iteration is charged. */
+function meterLoops(root: unknown): void {
+  const walk = (value: unknown): void => {
+    if (!value || typeof value !== "object" || ArrayBuffer.isView(value)) return;
+    if (Array.isArray(value)) return value.forEach(walk);
+    const kind = (value as AstNode).exprKind;
+    if (kind?.case === "comprehensionExpr") {
+      const comprehension = kind.value as { loopCondition?: unknown };
+      const condition = comprehension.loopCondition as { id?: bigint } | undefined;
+      if (condition) {
+        comprehension.loopCondition = {
+          $typeName: "cel.expr.Expr",
+          id: condition.id ?? 0n,
+          exprKind: {
+            case: "callExpr",
+            value: { $typeName: "cel.expr.Expr.Call", function: STEP_FUNCTION, args: [condition] },
+          },
+        };
+      }
+    }
+    for (const child of Object.values(value)) walk(child);
+  };
+  walk(root);
+}
+
 function firstLine(err: unknown): string {
   return String(err instanceof Error ? err.message : err).split("\n")[0] ?? "";
 }
@@ -146,7 +213,8 @@ function freeIdentifiers(root: unknown): string[] {
       case "selectExpr":
         return visit(v.operand, bound);
       case "callExpr":
-        visit(v.target, bound);
+        // `strings.quote(x)` names a function, not a variable `strings`
+        if (!isQualifiedFunction(v.target, v.function, bound)) visit(v.target, bound);
         for (const a of (v.args as unknown[]) ?? []) visit(a, bound);
         return;
       case "listExpr":
@@ -175,6 +243,18 @@ function freeIdentifiers(root: unknown): string[] {
   };
   visit(root, new Set());
   return [...found];
+}
+
+function isQualifiedFunction(target: unknown, fn: unknown, bound: ReadonlySet<string>): boolean {
+  const kind = (target as AstNode | undefined)?.exprKind;
+  if (kind?.case !== "identExpr") return false;
+  const name = (kind.value as { name?: unknown }).name;
+  return (
+    typeof name === "string" &&
+    !bound.has(name) &&
+    !(VARIABLES as readonly string[]).includes(name) &&
+    baseEnv.funcs.find(`${name}.${String(fn)}`) !== undefined
+  );
 }
 
 interface TimeMessage {

@@ -233,6 +233,15 @@ class ChangeBindings implements Bindings, RawRows {
   get changed(): unknown {
     return (this.changedValue ??= celValue(changedColumns(this.change.before, this.change.after)));
   }
+  get ts_ms(): unknown {
+    return this.change.envelopeTimes?.ts_ms ?? null;
+  }
+  get ts_us(): unknown {
+    return this.change.envelopeTimes?.ts_us ?? null;
+  }
+  get ts_ns(): unknown {
+    return this.change.envelopeTimes?.ts_ns ?? null;
+  }
   get tx(): unknown {
     const tx = this.change.transaction;
     return (this.txValue ??= tx
@@ -308,15 +317,20 @@ function celRow(row: Row | null): Row | null {
   return copy ?? row;
 }
 
-/** Columns whose value differs between before and after; empty when before is unknown. Unavailable never counts. */
+/**
+ * Columns whose value differs between before and after; empty when before is unknown. Only columns present in
+ * both images are compared (a before-image of the key columns only, Oracle's without LOBs, says nothing about
+ * the others), and unavailable values never count.
+ */
 export function changedColumns(before: Row | null, after: Row | null): string[] {
   if (!before || !after) return [];
   const names: string[] = [];
   for (const name in after) {
+    if (!Object.hasOwn(before, name)) continue;
     const a = after[name];
     const b = before[name];
-    if (a === UNAVAILABLE || b === UNAVAILABLE || a === undefined) continue;
-    if (!sameValue(a, b ?? null)) names.push(name);
+    if (a === UNAVAILABLE || b === UNAVAILABLE || a === undefined || b === undefined) continue;
+    if (!sameValue(a, b)) names.push(name);
   }
   return names;
 }

@@ -15,6 +15,9 @@ const vars = (over: Partial<Bindings> = {}): Bindings => ({
   source: { ts_ms: 1710497171000n, table: "customers" },
   changed: ["email"],
   tx: null,
+  ts_ms: null,
+  ts_us: null,
+  ts_ns: null,
   ...over,
 });
 
@@ -58,5 +61,111 @@ describe("CEL expressions", () => {
   it("reports runtime errors such as a null dereference", () => {
     const e = compileExpression("before.email");
     expect(() => e.evaluate(vars({ before: null }))).toThrow(ExpressionError);
+  });
+});
+
+describe("CEL type check at compile time", () => {
+  it("rejects unknown functions and methods", () => {
+    expect(() => compileExpression("lower(after.email)")).toThrow(/unknown function lower\(\)/);
+    expect(() => compileExpression("after.email.toLowerCase()")).toThrow(
+      /unknown function \.toLowerCase\(\)/,
+    );
+  });
+
+  it("rejects argument types and counts no overload accepts", () => {
+    expect(() => compileExpression('after.email.replace("a", 1)')).toThrow(
+      /replace\(string, int\): wrong argument types/,
+    );
+    expect(() => compileExpression('"a" + 1')).toThrow(/string \+ int: wrong argument types/);
+    expect(() => compileExpression("after.email.trim(1)")).toThrow(/no such overload/);
+    expect(() => compileExpression('int("1") + 1.5')).toThrow(/int \+ double/);
+    expect(() => compileExpression("op.startsWith(1)")).toThrow(/wrong argument types/);
+    expect(() => compileExpression("1 && true")).toThrow(/bool/);
+  });
+
+  it("accepts what is only known at run time and every documented idiom", () => {
+    for (const text of [
+      'after.first_name + " " + after.last_name',
+      "int(after.qty) * 2",
+      "double(after.price) * 1.2",
+      "timestamp(after.created_at)",
+      "source.ts_ms",
+      "ts_ms",
+      '"email" in changed && size(changed) > 0 && changed.size() < 10',
+      'after.tags.map(t, t.upperAscii()).join(",")',
+      'after["ORDER#NO"]',
+      "has(after.email) ? after.email.lowerAscii() : null",
+      'op == "d" ? before.id : after.id',
+      '"%s-%d".format([after.a, after.b])',
+      "strings.quote(after.email)",
+      'after.email.split("@")[1]',
+      "[1, 2].exists(x, x > 1) || after.tags.all(t, t != '')",
+      'duration("1h") + timestamp("2024-01-01T00:00:00Z")',
+      "after.id == 1 || after.id == 1.0 || after.id < 2.5",
+    ]) {
+      expect(() => compileExpression(text), text).not.toThrow();
+    }
+  });
+});
+
+describe("CEL evaluation limits", () => {
+  const big = "x".repeat(1_000_000);
+  const bombs: [string, string][] = [
+    ["replace amplification", 'after.s.replace("x", after.s)'],
+    ["chained replace growth", 'after.s.replace("", "yy").replace("y", "zzzz").replace("z", "wwww")'],
+    ["split then map", 'after.s.split("").map(c, c + c + c).size()'],
+    ["nested comprehensions", "after.s.split('').exists(a, after.s.split('').exists(b, a == b + 'q'))"],
+    ["map then join", 'after.s.split("").map(c, after.s).join("")'],
+  ];
+  for (const [name, text] of bombs) {
+    it(`stops ${name} within bounded time with a clear error`, () => {
+      const e = compileExpression(text);
+      const t0 = performance.now();
+      expect(() => e.evaluate(vars({ after: { s: big } }))).toThrow(
+        /evaluation stopped: over the (cost|time) limit/,
+      );
+      expect(performance.now() - t0).toBeLessThan(5_000);
+    });
+  }
+
+  it("stops a bomb whose error CEL would absorb (`bomb || true`)", () => {
+    const e = compileExpression(
+      'after.s.split("").exists(a, after.s.split("").exists(b, a == b + "q")) || true',
+    );
+    expect(() => e.evaluate(vars({ after: { s: big } }))).toThrow(/evaluation stopped/);
+  });
+
+  it("still maps large columns and long lists", () => {
+    expect(compileExpression('after.s.replace("x", "y")').evaluate(vars({ after: { s: big } }))).toBe(
+      "y".repeat(1_000_000),
+    );
+    const list = compileExpression('after.s.split("").map(c, c + "!")').evaluate(
+      vars({ after: { s: "ab".repeat(25_000) } }),
+    ) as string[];
+    expect(list).toHaveLength(50_000);
+    expect(list.slice(0, 3)).toEqual(["a!", "b!", "a!"]);
+  });
+
+  it("replaces as CEL defines it", () => {
+    const r = (text: string) => compileExpression(text).evaluate(vars());
+    expect(r('"abc".replace("", "-")')).toBe("-a-b-c-");
+    expect(r('"aaa".replace("a", "b", 2)')).toBe("bba");
+    expect(r('"aaa".replace("a", "b", -1)')).toBe("bbb");
+    expect(r('"aaa".replace("a", "b", 0)')).toBe("aaa");
+    expect(r('"a.b.c".replace(".", "::")')).toBe("a::b::c");
+  });
+
+  it("evaluates under the limits it is given", () => {
+    const e = compileExpression("[1, 2, 3, 4].map(x, x * 2)", { maxCost: 3, maxMillis: 1_000 });
+    expect(() => e.evaluate(vars())).toThrow(/over the cost limit of 3/);
+  });
+});
+
+describe("envelope timestamps", () => {
+  it("are variables", () => {
+    const v = vars({ ts_ms: 1710497171123n, ts_us: 1710497171123456n, ts_ns: 1710497171123456789n });
+    expect(compileExpression("ts_ns").evaluate(v)).toBe(1710497171123456789n);
+    expect(compileExpression("ts_us - source.ts_ms * 1000").evaluate(v)).toBe(123456n);
+    expect(compileExpression("ts_ms == null").evaluate(vars())).toBe(true);
   });
 });

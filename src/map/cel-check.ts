@@ -1,0 +1,189 @@
+// A static check of a parsed CEL expression against the functions the environment declares (@bufbuild/cel does
+// not export its checker): unknown functions, wrong argument counts and argument types that no overload accepts
+// are reported when the transform is loaded instead of as a dead letter per record. Types unknown until run
+// time (columns, `dyn`) are accepted everywhere, so a valid expression is never rejected.
+import type { CelEnv, CelFunc, CelType } from "@bufbuild/cel";
+
+/** The static types told apart; "dyn" is anything. */
+export type StaticType =
+  | "dyn"
+  | "int"
+  | "uint"
+  | "double"
+  | "string"
+  | "bool"
+  | "bytes"
+  | "null"
+  | "list"
+  | "map"
+  | "timestamp"
+  | "duration"
+  | "type";
+
+/** Operators the planner evaluates itself (not functions of the environment). */
+const BUILT_IN = new Set(["_[_]", "_[?_]", "_?._", "@not_strictly_false", "__not_strictly_false__"]);
+
+function staticType(t: CelType): StaticType {
+  switch (t.kind) {
+    case "list":
+      return "list";
+    case "map":
+      return "map";
+    case "object":
+      if (t.name === "google.protobuf.Timestamp") return "timestamp";
+      if (t.name === "google.protobuf.Duration") return "duration";
+      return "dyn";
+    case "scalar":
+      return t.scalar === "null_type" ? "null" : (t.scalar as StaticType);
+  }
+}
+
+const accepts = (param: StaticType, arg: StaticType) => param === "dyn" || arg === "dyn" || param === arg;
+
+function signature(f: CelFunc): string {
+  const args = f.arguments.map((a) => staticType(a)).join(", ");
+  return f.target ? `${staticType(f.target)}.${f.name}(${args})` : `${f.name}(${args})`;
+}
+
+interface Node {
+  exprKind?: { case?: string; value?: unknown };
+}
+
+/** The first problem of the expression, or null; `variables` maps each variable to its static type. */
+export function typeProblem(
+  env: CelEnv,
+  root: unknown,
+  variables: ReadonlyMap<string, StaticType>,
+): string | null {
+  const problems: string[] = [];
+  const typeOf = (node: unknown, scope: ReadonlyMap<string, StaticType>): StaticType => {
+    const kind = (node as Node | undefined)?.exprKind;
+    const v = (kind?.value ?? {}) as Record<string, unknown>;
+    switch (kind?.case) {
+      case "constExpr": {
+        const c = (v.constantKind as { case?: string } | undefined)?.case;
+        const byCase: Record<string, StaticType> = {
+          int64Value: "int",
+          uint64Value: "uint",
+          doubleValue: "double",
+          stringValue: "string",
+          bytesValue: "bytes",
+          boolValue: "bool",
+          nullValue: "null",
+        };
+        return (c && byCase[c]) || "dyn";
+      }
+      case "identExpr":
+        return scope.get(v.name as string) ?? "dyn";
+      case "selectExpr":
+        typeOf(v.operand, scope);
+        return v.testOnly === true ? "bool" : "dyn";
+      case "listExpr":
+        for (const e of (v.elements as unknown[]) ?? []) typeOf(e, scope);
+        return "list";
+      case "structExpr":
+        for (const entry of (v.entries as { keyKind?: { value?: unknown }; value?: unknown }[]) ?? []) {
+          typeOf(entry.keyKind?.value, scope);
+          typeOf(entry.value, scope);
+        }
+        return v.messageName ? "dyn" : "map";
+      case "comprehensionExpr": {
+        typeOf(v.iterRange, scope);
+        typeOf(v.accuInit, scope);
+        const inner = new Map(scope);
+        for (const name of [v.iterVar, v.iterVar2, v.accuVar])
+          if (typeof name === "string" && name) inner.set(name, "dyn");
+        typeOf(v.loopCondition, inner);
+        typeOf(v.loopStep, inner);
+        typeOf(v.result, inner);
+        return "dyn";
+      }
+      case "callExpr":
+        return callType(v, scope);
+      default:
+        return "dyn";
+    }
+  };
+
+  const callType = (call: Record<string, unknown>, scope: ReadonlyMap<string, StaticType>): StaticType => {
+    const name = call.function as string;
+    const target = call.target as Node | undefined;
+    const argNodes = (call.args as unknown[]) ?? [];
+    // `strings.quote(x)`: a namespaced function, not a method of a variable
+    const targetIdent =
+      target?.exprKind?.case === "identExpr" ? (target.exprKind.value as { name: string }) : null;
+    if (targetIdent && !scope.has(targetIdent.name) && env.funcs.find(`${targetIdent.name}.${name}`)) {
+      return overloadType(`${targetIdent.name}.${name}`, undefined, argNodes, scope);
+    }
+    const targetType = target ? typeOf(target, scope) : undefined;
+    switch (name) {
+      case "_&&_":
+      case "_||_":
+      case "!_": {
+        const types = argNodes.map((a) => typeOf(a, scope));
+        const bad = types.find((t) => !accepts("bool", t));
+        if (bad) problems.push(`${operator(name)} needs bool operands, got ${bad}`);
+        return "bool";
+      }
+      case "_?_:_": {
+        const [cond, yes, no] = argNodes.map((a) => typeOf(a, scope));
+        if (cond && !accepts("bool", cond)) problems.push(`the condition of ?: must be a bool, got ${cond}`);
+        return yes === no && yes ? yes : "dyn";
+      }
+    }
+    if (BUILT_IN.has(name)) {
+      for (const a of argNodes) typeOf(a, scope);
+      return name.includes("not_strictly_false") ? "bool" : "dyn";
+    }
+    return overloadType(name, targetType, argNodes, scope);
+  };
+
+  const overloadType = (
+    name: string,
+    targetType: StaticType | undefined,
+    argNodes: unknown[],
+    scope: ReadonlyMap<string, StaticType>,
+  ): StaticType => {
+    const argTypes = argNodes.map((a) => typeOf(a, scope));
+    const group = env.funcs.find(name);
+    const shown = operator(name);
+    if (!group) {
+      problems.push(`unknown function ${targetType ? `.${shown}()` : `${shown}()`}`);
+      return "dyn";
+    }
+    const all = [...group];
+    const shaped = all.filter(
+      (f) =>
+        (f.target !== undefined) === (targetType !== undefined) && f.arguments.length === argTypes.length,
+    );
+    const got =
+      shown !== name && argTypes.length === 2
+        ? `${argTypes[0]} ${shown} ${argTypes[1]}`
+        : `${targetType ? `${targetType}.` : ""}${shown}(${argTypes.join(", ")})`;
+    const expected = all.map(signature).join(", ");
+    if (!shaped.length) {
+      problems.push(`${got}: no such overload (${shown} is ${expected})`);
+      return "dyn";
+    }
+    const matching = shaped.filter(
+      (f) =>
+        (!f.target || accepts(staticType(f.target), targetType ?? "dyn")) &&
+        f.arguments.every((p, i) => accepts(staticType(p), argTypes[i] ?? "dyn")),
+    );
+    if (!matching.length) {
+      problems.push(`${got}: wrong argument types (${shown} is ${expected})`);
+      return "dyn";
+    }
+    const results = new Set(matching.map((f) => staticType(f.result)));
+    return results.size === 1 ? [...results][0]! : "dyn";
+  };
+
+  typeOf(root, variables);
+  return problems[0] ?? null;
+}
+
+function operator(name: string): string {
+  const m = /^_(.+)_$/.exec(name) ?? /^(.+)_$/.exec(name);
+  if (name === "@in") return "in";
+  return m?.[1] ?? name;
+}
