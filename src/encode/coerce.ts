@@ -70,10 +70,33 @@ function leaf(convert: (value: unknown) => AvroValue): Coercer {
   };
 }
 
-function toInt(value: unknown): number {
+/** A plain decimal string (`-?digits[.digits]`): how Debezium sends Decimal columns in string mode. */
+const DECIMAL_TEXT = /^(-?[0-9]+)(?:\.([0-9]+))?$/;
+
+/**
+ * A whole-number decimal string as its exact integer ("1234", "1234.00"); a fraction other than zeros is an
+ * error; any other value is returned unchanged for the numeric rules.
+ */
+function wholeDecimal(value: unknown, type: "int" | "long"): unknown {
+  if (typeof value !== "string") return value;
+  const m = DECIMAL_TEXT.exec(value);
+  if (!m) return value;
+  if (m[2] !== undefined && /[^0]/.test(m[2]))
+    throw new Reason(`${show(value)} is not ${type === "int" ? "an int" : "a long"} (it has a fraction)`);
+  const whole = m[1] ?? "";
+  // no BigInt of a huge digit string: past 19 significant digits it cannot be a long anyway
+  if (whole.replace(/^-?0*/, "").length > 19) throw outOfRange(value, type);
+  return BigInt(whole);
+}
+
+function outOfRange(original: unknown, type: string): Reason {
+  return new Reason(`${show(original)} is out of range for ${type}`);
+}
+
+function toInt(original: unknown): number {
+  const value = wholeDecimal(original, "int");
   if (typeof value === "bigint") {
-    if (value < BigInt(INT_MIN) || value > BigInt(INT_MAX))
-      throw new Reason(`${show(value)} is out of range for int`);
+    if (value < BigInt(INT_MIN) || value > BigInt(INT_MAX)) throw outOfRange(original, "int");
     return Number(value);
   }
   if (typeof value === "number" && Number.isInteger(value)) {
@@ -83,12 +106,13 @@ function toInt(value: unknown): number {
   throw new Reason(`${show(value)} is not an int (expected an integer)`);
 }
 
-function toLong(value: unknown): bigint {
+function toLong(original: unknown): bigint {
+  const value = wholeDecimal(original, "long");
   let n: bigint;
   if (typeof value === "bigint") n = value;
   else if (typeof value === "number" && Number.isInteger(value)) n = BigInt(value);
   else throw new Reason(`${show(value)} is not a long (expected an integer)`);
-  if (!isLong(n)) throw new Reason(`${show(value)} is out of range for long`);
+  if (!isLong(n)) throw outOfRange(original, "long");
   return n;
 }
 

@@ -93,8 +93,27 @@ describe("int and long", () => {
     expect(rejects("int", 2 ** 31)).toMatch(/2147483648 is out of range for int/);
     expect(rejects("int", 1.5)).toMatch(/^field "v": 1.5 is not an int/);
     expect(rejects("long", "abc")).toMatch(/^field "v": "abc" is not a long/);
-    expect(rejects("long", "42")).toMatch(/is not a long/);
     expect(rejects("long", true)).toMatch(/is not a long/);
+  });
+
+  it("accepts whole-number decimal strings exactly (Decimal columns with scale 0, or only zero fraction digits)", () => {
+    expect(coerceV("long", "42")).toBe(42n);
+    expect(coerceV("long", "-9223372036854775808")).toBe(-9223372036854775808n);
+    expect(coerceV("long", "9223372036854775807.000")).toBe(9223372036854775807n);
+    expect(coerceV("int", "1234.00")).toBe(1234);
+    expect(coerceV("int", "-0")).toBe(0);
+    expect(coerceV("int", "2147483647")).toBe(2147483647);
+  });
+
+  it("rejects decimal strings with a fraction, out of range, or not plain decimals", () => {
+    expect(rejects("int", "1234.50")).toMatch(/^field "v": "1234.50" is not an int \(it has a fraction\)/);
+    expect(rejects("long", "0.1")).toMatch(/"0.1" is not a long \(it has a fraction\)/);
+    expect(rejects("int", "2147483648")).toMatch(/"2147483648" is out of range for int/);
+    expect(rejects("long", "9223372036854775808")).toMatch(/out of range for long/);
+    expect(rejects("long", "9".repeat(100_000))).toMatch(/out of range for long/);
+    expect(coerceV("long", "0000000000000000000000042")).toBe(42n);
+    for (const text of ["", " 42", "42 ", "+42", "4e2", "0x2a", "42.", ".5", "1_000", "١٢"])
+      expect(rejects("long", text), JSON.stringify(text)).toMatch(/is not a long/);
   });
 });
 
