@@ -241,6 +241,17 @@ export function hasLoneSurrogate(s: string): boolean {
   return !(s as unknown as { isWellFormed(): boolean }).isWellFormed();
 }
 
+const SURROGATE_ESCAPE = /\\u[dD][89a-fA-F]/;
+
+/** Whether every string (and member name) of a parsed JSON document is well-formed UTF-16. */
+function wellFormedDocument(doc: unknown): boolean {
+  if (typeof doc === "string") return !hasLoneSurrogate(doc);
+  if (doc === null || typeof doc !== "object") return true;
+  if (Array.isArray(doc)) return doc.every(wellFormedDocument);
+  for (const [k, v] of Object.entries(doc)) if (hasLoneSurrogate(k) || !wellFormedDocument(v)) return false;
+  return true;
+}
+
 function loneSurrogate(path: string, v: string): never {
   throw new DecodeError(
     `${path || "payload"}: string ${describe(v)} has a lone surrogate (an unpaired \\uD800-\\uDFFF escape): it has no UTF-8 form`,
@@ -258,6 +269,12 @@ function compileString(name: string | undefined, path: string): ValueDecoder {
         doc = parseJsonIntegersAsBigint(v);
       } catch (err) {
         throw new DecodeError(`${path}: Json column is not valid JSON (${(err as Error).message})`);
+      }
+      // a \uD800-\uDFFF escape in the document may leave a lone surrogate in one of its strings
+      if (SURROGATE_ESCAPE.test(v) && !wellFormedDocument(doc)) {
+        throw new DecodeError(
+          `${path}: Json column has a string with a lone surrogate (an unpaired \\uD800-\\uDFFF escape): it has no UTF-8 form`,
+        );
       }
       // hstore (json mode) placeholder: {"__debezium_unavailable_value":"__debezium_unavailable_value"}
       if (isPlaceholderMap(doc)) return UNAVAILABLE;

@@ -140,6 +140,14 @@ describe("strings and names", () => {
     expect(after(record([col("s", "string")], '{"s":"\\ud83d\\ude00"}')).s).toBe("😀");
   });
 
+  it("a Json column whose document has a lone surrogate escape is a DecodeError", () => {
+    const json = col("j", "string", { name: "io.debezium.data.Json" });
+    expect(() => record([json], '{"j":"{\\"a\\":[\\"x\\\\ud800\\"]}"}')).toThrow(
+      /after\.j: .*lone surrogate/,
+    );
+    expect(after(record([json], '{"j":"{\\"a\\":\\"\\\\ud83d\\\\ude00\\"}"}')).j).toEqual({ a: "😀" });
+  });
+
   it("columns named like Object.prototype members are columns like any other", () => {
     const names = ["constructor", "__proto__", "toString", "hasOwnProperty", "valueOf"];
     const row = after(
