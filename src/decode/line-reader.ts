@@ -10,7 +10,9 @@
 // * Pretty-printed JSON (`jq .`, JSON.stringify(v, null, 2)): a line that opens an object or array without
 //   closing it starts a multi-line record, joined with the following lines until the value closes. Such a
 //   value never closed (end of input, a line opening a new value at column 0, or over maxRecordBytes) is
-//   one rejected record naming its first line, never one dead letter per line.
+//   one rejected record naming its first line, never one dead letter per line. A line ending with `}` or `]`
+//   is taken as complete without scanning it (the common case costs nothing).
+// * Input starting with a UTF-16 byte-order mark is one rejected record for the whole input.
 import { isUtf8 } from "node:buffer";
 import { DecodeError, RecordTooLargeError, type SourceRecord } from "./change-event.js";
 
