@@ -1,4 +1,5 @@
-// `changecast check`: validates config, transforms, schemas and expressions; `file:line: message` per problem.
+// `changecast check`: validates config, transforms, schemas and expressions; `file:line: message` per problem,
+// `file:line: warning: message` for what is valid but most likely a mistake (warnings alone exit 0).
 import { readPipelineConfig } from "../config/pipeline-config.js";
 import { formatProblem } from "../config/yaml-source.js";
 import { desiredSubjects, loadTransforms } from "../worker/pipeline-setup.js";
@@ -9,6 +10,8 @@ export function checkCommand(opts: { config: string }, io: CommandIO): number {
   if (config) {
     const loaded = loadTransforms(config);
     problems.push(...loaded.problems);
+    for (const file of loaded.transforms.files)
+      for (const warning of file.warnings ?? []) io.err(formatProblem(warning));
     if (problems.length === 0) {
       const events = loaded.transforms.declarations.length;
       const subjects = desiredSubjects(config, loaded.transforms).length;

@@ -1,4 +1,5 @@
 // `changecast.yaml` (SPEC §3): parsed, environment-expanded, validated with file:line problems.
+import { existsSync } from "node:fs";
 import { dirname, isAbsolute, resolve } from "node:path";
 import { globSync } from "tinyglobby";
 import { isScalar, isSeq, type Node } from "yaml";
@@ -74,9 +75,14 @@ export function expandPaths(patterns: string[], baseDir: string): { paths: strin
   const paths: string[] = [];
   const missing: string[] = [];
   for (const pattern of patterns) {
-    const matches = /[*?[{]/.test(pattern)
-      ? globSync(pattern, { cwd: baseDir, absolute: true })
-      : [isAbsolute(pattern) ? pattern : resolve(baseDir, pattern)];
+    // a path naming an existing file is that file (even with glob characters in its name); a plain path that
+    // names nothing is missing like a glob that matches nothing, so `check` reports it rather than `run`
+    const plain = isAbsolute(pattern) ? pattern : resolve(baseDir, pattern);
+    const matches = existsSync(plain)
+      ? [plain]
+      : /[*?[{]/.test(pattern)
+        ? globSync(pattern, { cwd: baseDir, absolute: true })
+        : [];
     matches.sort();
     if (matches.length === 0) missing.push(pattern);
     for (const m of matches) if (!paths.includes(m)) paths.push(m);

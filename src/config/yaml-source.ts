@@ -39,11 +39,19 @@ export class YamlSource {
     }
     const lines = new LineCounter();
     const doc = parseDocument(content, { lineCounter: lines, prettyErrors: false, uniqueKeys: true });
-    const problems = doc.errors.map((e) => ({
-      file,
-      line: e.linePos?.[0]?.line ?? 1,
-      message: `invalid YAML: ${e.message.split("\n")[0]}`,
-    }));
+    // Only the first syntax error: the parser's further errors follow from it (an unclosed bracket gives one
+    // per following line), and its line is the one to fix. The line comes from the error's offset, as
+    // prettyErrors is off (it would put a code frame into the message).
+    const first = doc.errors[0];
+    const problems: Problem[] = first
+      ? [
+          {
+            file,
+            line: lines.linePos(errorOffset(first.message, first.pos[0], content)).line,
+            message: `invalid YAML: ${first.message.split("\n")[0]}`,
+          },
+        ]
+      : [];
     return { source: problems.length ? null : new YamlSource(file, doc, lines), problems };
   }
 
@@ -55,6 +63,25 @@ export class YamlSource {
   problem(node: unknown, message: string): Problem {
     return { file: this.file, line: this.lineOf(node), message };
   }
+}
+
+/**
+ * Where the mistake is: the parser notices an unclosed flow collection or quote where the text ends or the
+ * indentation breaks, lines after the bracket or quote the user has to close.
+ */
+function errorOffset(message: string, at: number, content: string): number {
+  const opener = /^Flow sequence/.test(message)
+    ? "["
+    : /^Flow map/.test(message)
+      ? "{"
+      : /^Missing closing "/.test(message)
+        ? '"'
+        : /^Missing closing '/.test(message)
+          ? "'"
+          : null;
+  if (!opener) return at;
+  const i = content.lastIndexOf(opener, at - 1);
+  return i >= 0 ? i : at;
 }
 
 export type YamlNode = Node | null | undefined;

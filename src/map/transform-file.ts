@@ -37,6 +37,8 @@ export interface TransformFile {
   /** "<schema>.<table>" as Debezium names it */
   table: string;
   events: EventDeclaration[];
+  /** what is valid but most likely not meant (`changecast check` prints them; they never stop a run) */
+  warnings?: Problem[];
 }
 
 const FILE_KEYS = ["table", "events"];
@@ -103,7 +105,61 @@ export function readTransformFile(
     events.push(event);
     events.push(...readMajors(yaml, node, event, dirs, problems));
   }
-  return { transform: { file, table: table ?? "", events }, problems };
+  const warnings = events.flatMap((event) => epochUnitWarnings(yaml, event));
+  return { transform: { file, table: table ?? "", events, warnings }, problems };
+}
+
+/** The epoch variables and their unit. */
+const EPOCH_UNITS: Record<string, string> = {
+  "source.ts_ms": "ms",
+  "source.ts_us": "us",
+  "source.ts_ns": "ns",
+  ts_ms: "ms",
+  ts_us: "us",
+  ts_ns: "ns",
+};
+const UNIT_NAMES: Record<string, string> = {
+  ms: "milliseconds",
+  us: "microseconds",
+  ns: "nanoseconds",
+  days: "days",
+};
+/** The epoch unit an Avro logical type reads a number in. */
+function typeUnit(label: string): string | undefined {
+  const m = /^(?:local-)?timestamp-(millis|micros|nanos)$/.exec(label);
+  if (m) return { millis: "ms", micros: "us", nanos: "ns" }[m[1] as "millis" | "micros" | "nanos"];
+  return label === "date" ? "days" : undefined;
+}
+
+/**
+ * A field mapped straight from an epoch variable whose unit is not the one its Avro type counts in
+ * (`source.ts_ms` into `timestamp-micros`): coercion takes the number in the type's unit, so the time would be
+ * silently wrong by a factor of 1000.
+ */
+function epochUnitWarnings(yaml: YamlSource, event: EventDeclaration): Problem[] {
+  const warnings: Problem[] = [];
+  for (const field of event.fields) {
+    const text = field.expression.text.replace(/\s+/g, "");
+    const unit = EPOCH_UNITS[text];
+    const label = event.schema.field(field.name)?.avroType;
+    if (!unit || !label) continue;
+    const branches = label.startsWith("union<") ? label.slice(6, -1).split(",") : [label];
+    const types = branches.filter((b) => b !== "null");
+    const expected = types.length === 1 ? typeUnit(types[0] ?? "") : undefined;
+    if (!expected || expected === unit) continue;
+    const better = Object.keys(EPOCH_UNITS).find(
+      (v) => EPOCH_UNITS[v] === expected && v.startsWith("source.") === text.startsWith("source."),
+    );
+    warnings.push({
+      file: yaml.file,
+      line: field.line,
+      message:
+        `warning: field "${field.name}": ${text} counts ${UNIT_NAMES[unit]} but ${types[0]} takes epoch ` +
+        `${UNIT_NAMES[expected]}` +
+        (better ? ` (use ${better})` : ""),
+    });
+  }
+  return warnings;
 }
 
 function readEvent(

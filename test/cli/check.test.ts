@@ -92,6 +92,36 @@ describe("changecast check", () => {
       /unknown variable "row"/,
     ],
     [
+      "an unclosed flow sequence at its line, not the file's first",
+      (t) => t.replace("    key: after.id", "    key: [after.id"),
+      "[after.id",
+      /invalid YAML: Flow sequence/,
+    ],
+    [
+      "an unclosed quote at its line",
+      (t) => t.replace('when: op == "c"', 'when: "op == 1'),
+      '"op == 1',
+      /invalid YAML: Missing closing "quote/,
+    ],
+    [
+      "an unknown function",
+      (t) => t.replace("email: after.email", "email: lower(after.email)"),
+      "lower(",
+      /field "email": unknown function lower\(\)/,
+    ],
+    [
+      "an unknown method",
+      (t) => t.replace("email: after.email", "email: after.email.toLowerCase()"),
+      "toLowerCase",
+      /field "email": unknown function \.toLowerCase\(\)/,
+    ],
+    [
+      "argument types no overload accepts",
+      (t) => t.replace("email: after.email", 'email: after.email.replace("@", 0)'),
+      'replace("@", 0)',
+      /field "email": .*replace\(string, int\): wrong argument types/,
+    ],
+    [
       "field missing from the schema",
       (t) => t + "\n      nickname: after.nick",
       "nickname",
@@ -130,6 +160,61 @@ describe("changecast check", () => {
       ).toBe(true);
     });
   }
+
+  it("reports a YAML syntax error once", () => {
+    const text = goodTransform.replace("    key: after.id", "    key: [after.id");
+    const r = check(project({ "transforms/customers.yaml": text }));
+    expect(r.err.filter((l) => l.includes("invalid YAML"))).toHaveLength(1);
+  });
+
+  it("warns when an epoch field's unit is not the one of its Avro type, and still passes", () => {
+    const withTime = {
+      ...schema,
+      fields: [
+        ...schema.fields,
+        { name: "at", type: { type: "long", logicalType: "timestamp-micros" } },
+        { name: "atMs", type: ["null", { type: "long", logicalType: "timestamp-millis" }], default: null },
+        { name: "atOk", type: ["null", { type: "long", logicalType: "timestamp-micros" }], default: null },
+      ],
+    };
+    const text = goodTransform + "\n      at: source.ts_ms\n      atMs: ts_ns\n      atOk: source.ts_us";
+    const dir = project({ "transforms/customers.yaml": text });
+    writeFileSync(join(dir, "schemas", "CustomerRegistered.avsc"), JSON.stringify(withTime));
+    const r = check(dir);
+    const file = join(dir, "transforms", "customers.yaml");
+    expect(r.code).toBe(0);
+    expect(r.err).toEqual([
+      `${file}:${lineOf(text, "at: source.ts_ms")}: warning: field "at": source.ts_ms counts milliseconds but timestamp-micros takes epoch microseconds (use source.ts_us)`,
+      `${file}:${lineOf(text, "atMs: ts_ns")}: warning: field "atMs": ts_ns counts nanoseconds but timestamp-millis takes epoch milliseconds (use ts_ms)`,
+    ]);
+  });
+
+  it("reports a plain source.files path that names no file, and takes a file name with glob characters as it is", () => {
+    const config = (files: string) =>
+      [
+        "pipeline: test",
+        "source:",
+        "  connector: postgres",
+        "  topicPrefix: dbserver1",
+        `  files: [${files}]`,
+        "transforms: [transforms/*.yaml]",
+      ].join("\n");
+    const missing = project({
+      "changecast.yaml": config("nope.jsonl"),
+      "transforms/customers.yaml": goodTransform,
+    });
+    const r = check(missing);
+    expect(r.code).toBe(1);
+    expect(r.err).toContainEqual(
+      `${join(missing, "changecast.yaml")}:5: source.files: "nope.jsonl" matches no file`,
+    );
+    const odd = project({
+      "changecast.yaml": config('"dump[1].jsonl"'),
+      "transforms/customers.yaml": goodTransform,
+      "dump[1].jsonl": "",
+    });
+    expect(check(odd).code).toBe(0);
+  });
 
   it("reports config problems with file:line", () => {
     const config =
