@@ -1,6 +1,7 @@
 // The `changecast` command line (SPEC §6).
+import { readFileSync } from "node:fs";
 import { resolve } from "node:path";
-import { Command, InvalidArgumentError } from "commander";
+import { Command, CommanderError, InvalidArgumentError } from "commander";
 import { redactText } from "../config/redact.js";
 import { ConfigError } from "../config/yaml-source.js";
 import { captureCommand } from "./capture.js";
@@ -14,11 +15,33 @@ import { schemasCommand } from "./schemas.js";
 import { runRegistryServe } from "./registry-serve.js";
 import { registerMigrateCommands } from "../migrate/cli.js";
 
+// `replay … | head`: once the reader is gone there is nobody left to tell, so stop quietly (no EPIPE trace)
+for (const stream of [process.stdout, process.stderr]) {
+  stream.on("error", (err: NodeJS.ErrnoException) => {
+    if (err.code !== "EPIPE") throw err;
+    process.exit(process.exitCode ?? 0);
+  });
+}
+
+/** The package's version: package.json is two levels up from src/cli/ and from dist/cli/ alike. */
+function packageVersion(): string {
+  const text = readFileSync(new URL("../../package.json", import.meta.url), "utf8");
+  return (JSON.parse(text) as { version: string }).version;
+}
+
 const program = new Command();
 program
   .name("changecast")
   .description("Debezium change streams → versioned Avro business events")
+  .version(packageVersion(), "-V, --version", "print the version")
+  // usage errors (unknown option, missing argument) exit 2, like invalid input; inherited by every command
+  .exitOverride()
   .showHelpAfterError();
+
+const failOnDeadLettersOption = [
+  "--fail-on-dead-letters",
+  "exit 3 when any record was dead-lettered (for CI)",
+] as const;
 
 const configOption = ["-c, --config <file>", "pipeline config", "changecast.yaml"] as const;
 const port = (v: string) => {
@@ -37,7 +60,10 @@ program
   .description("run the worker (embedded mode without kafka.brokers)")
   .option(...configOption)
   .option("--batch-size <n>", "records per batch", (v) => Number(v))
-  .action(async (o: { config: string; batchSize?: number }) => finish(await runCommand(o, processIO)));
+  .option(...failOnDeadLettersOption)
+  .action(async (o: { config: string; batchSize?: number; failOnDeadLetters?: boolean }) =>
+    finish(await runCommand(o, processIO)),
+  );
 
 program
   .command("check")
@@ -51,7 +77,8 @@ program
   .option(...configOption)
   .option("-i, --input <file>", "kcat -J lines or Debezium values, - for stdin", "-")
   .option("-t, --topic <topic>", "topic of input lines that are bare Debezium values")
-  .action(async (o: { config: string; input: string; topic?: string }) =>
+  .option(...failOnDeadLettersOption)
+  .action(async (o: { config: string; input: string; topic?: string; failOnDeadLetters?: boolean }) =>
     finish(await replayCommand(o, processIO)),
   );
 
@@ -181,7 +208,10 @@ try {
   await program.parseAsync(process.argv);
   process.exitCode = exitCode;
 } catch (err) {
-  if (err instanceof ConfigError) {
+  if (err instanceof CommanderError) {
+    // commander printed the message (or the help, or the version) already
+    process.exitCode = err.exitCode === 0 ? 0 : 2;
+  } else if (err instanceof ConfigError) {
     processIO.err(err.message);
     process.exitCode = 1;
   } else {

@@ -1,17 +1,19 @@
 // `changecast replay`: maps Debezium records offline and prints the resulting records (SPEC §6).
-import { createReadStream } from "node:fs";
+import { createReadStream, statSync } from "node:fs";
 import type { Readable } from "node:stream";
 import { readRecords, unreadableRecord, type InputItem } from "../decode/line-reader.js";
 import { parseCaptureLine, type CaptureLine } from "../decode/kcat.js";
 import { stringifyJson } from "../encode/json.js";
 import { RunStats } from "../worker/run-stats.js";
-import type { CommandIO } from "./io.js";
+import { DEAD_LETTERS_EXIT_CODE, type CommandIO } from "./io.js";
 import { openPipeline } from "./pipeline.js";
+import { Progress, type ProgressOptions } from "./progress.js";
 
 export async function replayCommand(
-  opts: { config: string; input: string; topic?: string },
+  opts: { config: string; input: string; topic?: string; failOnDeadLetters?: boolean },
   io: CommandIO,
   stdin: Readable = process.stdin,
+  options: { progress?: ProgressOptions } = {},
 ): Promise<number> {
   // offline: a private in-memory state store and the embedded registry, whatever the config says
   const pipeline = await openPipeline(opts.config, {
@@ -21,7 +23,15 @@ export async function replayCommand(
   });
   const stats = new RunStats();
   try {
-    const input = opts.input === "-" ? stdin : createReadStream(opts.input);
+    const file = opts.input === "-" ? null : createReadStream(opts.input);
+    const input = file ?? stdin;
+    const total = file ? inputSize(opts.input) : null;
+    const progress = new Progress((line) => io.err(line), options.progress);
+    const counts = () => ({
+      records: stats.recordsIn,
+      deadLetters: stats.deadLetters,
+      ...(file && total !== null ? { bytes: { done: file.bytesRead, total } } : {}),
+    });
     // bounded reader: lines over maxRecordBytes, bytes not UTF-8, blank and multi-line input (line-reader.ts)
     const items = readRecords(input, { maxRecordBytes: pipeline.config.limits.maxRecordBytes });
     for await (const item of items) {
@@ -47,6 +57,7 @@ export async function replayCommand(
       await pipeline.processor.prepare([record]);
       const outcome = pipeline.processor.process(record);
       stats.count(outcome);
+      progress.update(counts);
       if (outcome.kind === "events") for (const r of outcome.records) io.out(stringifyJson(r.view));
       else if (outcome.kind === "dead-letter") {
         io.err(`line ${lineNo}: dead letter: ${outcome.stage}: ${outcome.error.message}`);
@@ -54,9 +65,19 @@ export async function replayCommand(
       }
     }
     io.err(stats.reconciliation());
-    return 0;
+    return opts.failOnDeadLetters && stats.deadLetters > 0 ? DEAD_LETTERS_EXIT_CODE : 0;
   } finally {
     await pipeline.close();
+  }
+}
+
+/** The size of the input file, when it is a regular file (not a FIFO or a device). */
+function inputSize(file: string): number | null {
+  try {
+    const stat = statSync(file);
+    return stat.isFile() ? stat.size : null;
+  } catch {
+    return null;
   }
 }
 

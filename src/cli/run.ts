@@ -10,15 +10,17 @@ import { OffsetStore } from "../state/offsets.js";
 import type { TransformSet } from "../map/mapper.js";
 import type { RunStats } from "../worker/run-stats.js";
 import { runWorker } from "../worker/worker.js";
-import type { CommandIO } from "./io.js";
+import { DEAD_LETTERS_EXIT_CODE, type CommandIO } from "./io.js";
 import { openPipeline, type OpenPipeline } from "./pipeline.js";
+import { Progress, type ProgressOptions } from "./progress.js";
 
 /** Records per worker batch in Kafka mode: a kafkajs fetch batch is cut into slices of this size. */
 export const KAFKA_BATCH_SIZE = 2_000;
 
 export async function runCommand(
-  opts: { config: string; batchSize?: number },
+  opts: { config: string; batchSize?: number; failOnDeadLetters?: boolean },
   io: CommandIO,
+  options: { progress?: ProgressOptions } = {},
 ): Promise<number> {
   // one writer per state store (docs/operations.md): workers of one Kafka consumer group share a Postgres
   // state; an embedded run reads every source file and appends to the output files, so it runs alone
@@ -40,7 +42,14 @@ export async function runCommand(
   process.once("SIGTERM", stop);
   process.once("SIGINT", stop);
   // a lost lock exits non-zero so that a supervisor restarts the worker, which then takes the lock again
-  const exitCode = (stats: RunStats) => (pipeline.lock?.lost.aborted ? 2 : stats.balanced ? 0 : 1);
+  const exitCode = (stats: RunStats) =>
+    pipeline.lock?.lost.aborted
+      ? 2
+      : !stats.balanced
+        ? 1
+        : opts.failOnDeadLetters && stats.deadLetters > 0
+          ? DEAD_LETTERS_EXIT_CODE
+          : 0;
   try {
     if (config.kafka.brokers.length > 0) {
       const stats = await runKafkaWorker(pipeline, {
@@ -62,13 +71,29 @@ export async function runCommand(
     io.err(
       `changecast: pipeline ${config.pipeline} (embedded: ${config.source.files.length} source files → ${config.outputDir})`,
     );
+    // embedded runs end: their progress goes to stderr (a Kafka worker runs for good and logs instead)
+    const progress = new Progress((line) => io.err(line), options.progress);
+    const counts = { records: 0, deadLetters: 0 };
     const stats = await runWorker({
-      transport,
+      transport: {
+        poll: async (max) => {
+          progress.update(counts);
+          const batch = await transport.poll(max);
+          counts.records += batch?.records.length ?? 0;
+          return batch;
+        },
+        deliver: (consumed, outputs) => transport.deliver(consumed, outputs),
+        close: () => transport.close(),
+        skippedLines: () => transport.skippedLines?.() ?? 0,
+      },
       processor: pipeline.processor,
       tolerance: config.errors.tolerance,
       ...(opts.batchSize ? { batchSize: opts.batchSize } : {}),
       signal: controller.signal,
-      onDeadLetter: (m) => io.err(m),
+      onDeadLetter: (m) => {
+        counts.deadLetters++;
+        io.err(m);
+      },
     });
     await transport.close();
     io.out(stats.summary());
