@@ -161,10 +161,15 @@ describe("changecast check", () => {
     });
   }
 
-  it("reports a YAML syntax error once", () => {
-    const text = goodTransform.replace("    key: after.id", "    key: [after.id");
-    const r = check(project({ "transforms/customers.yaml": text }));
-    expect(r.err.filter((l) => l.includes("invalid YAML"))).toHaveLength(1);
+  it("reports a YAML syntax error once, not each error that follows from it", () => {
+    // one over-indented line: the parser reports it twice (nested compact mapping, multi-line implicit key)
+    const text = goodTransform.replace("      email: after.email", "       email: after.email");
+    const dir = project({ "transforms/customers.yaml": text });
+    const r = check(dir);
+    expect(r.code).toBe(1);
+    expect(r.err.filter((l) => l.includes("invalid YAML"))).toEqual([
+      `${join(dir, "transforms", "customers.yaml")}:9: invalid YAML: Nested mappings are not allowed in compact mappings`,
+    ]);
   });
 
   it("warns when an epoch field's unit is not the one of its Avro type, and still passes", () => {

@@ -161,6 +161,15 @@ describe("CEL evaluation limits", () => {
   });
 });
 
+describe("column names that are not identifiers (Oracle # and $)", () => {
+  it("are read with an index and tested with in", () => {
+    const v = vars({ after: { "ORDER#NO": 42n, X$Y: "x" } });
+    expect(compileExpression('after["ORDER#NO"]').evaluate(v)).toBe(42n);
+    expect(compileExpression('after["X$Y"] + "!"').evaluate(v)).toBe("x!");
+    expect(compileExpression('"ORDER#NO" in after && !("NOPE#" in after)').evaluate(v)).toBe(true);
+  });
+});
+
 describe("envelope timestamps", () => {
   it("are variables", () => {
     const v = vars({ ts_ms: 1710497171123n, ts_us: 1710497171123456n, ts_ns: 1710497171123456789n });
