@@ -270,3 +270,143 @@ export function accounting(
   const extra = [...ids].filter((id) => !(Number(id) >= 1 && Number(id) <= n));
   return { duplicates, missing, extra };
 }
+
+/** The Debezium update of customer `id`'s e-mail, right after the insert of customer `after` (same LSN range). */
+export function emailUpdateRecord(id: number, after: number): { key: string; value: string; ts: number } {
+  // between the insert of `after` (lsn BASE + after·100, ts BASE + after·10) and the next one
+  const lsn = BASE_LSN + after * 100 + 50;
+  const ts = BASE_TS + after * 10 + 5;
+  const row = { id, first_name: `First${id}`, last_name: `Last${id}` };
+  const payload = {
+    before: { ...row, email: `c${id}@example.com` },
+    after: { ...row, email: `c${id}.new@example.com` },
+    source: {
+      version: "3.6.1.Final",
+      connector: "postgresql",
+      name: "dbserver1",
+      ts_ms: ts,
+      snapshot: "false",
+      db: "postgres",
+      sequence: JSON.stringify([String(lsn - 25), String(lsn)]),
+      schema: "inventory",
+      table: "customers",
+      txId: 500_000 + after,
+      lsn,
+    },
+    transaction: null,
+    op: "u",
+    ts_ms: ts + 5,
+  };
+  return { key: JSON.stringify({ id }), value: JSON.stringify(payload), ts: ts + 5 };
+}
+
+/**
+ * The changes of customers `from`..`from+count-1` in source order: each insert and, after every third one, an
+ * e-mail change of the customer inserted just before — CustomerRegistered and CustomerEmailChanged on one
+ * shared topic (3 inserts : 1 update).
+ */
+export function changes(from: number, count: number): { key: string; value: string; ts: number }[] {
+  const out: { key: string; value: string; ts: number }[] = [];
+  for (let id = from; id < from + count; id++) {
+    out.push(insertRecord(id));
+    if (id % 3 === 0) out.push(emailUpdateRecord(id - 1, id));
+  }
+  return out;
+}
+
+/** Appends `changes(from, count)` to the project's source file as kcat lines. */
+export function appendChanges(project: Project, from: number, count: number): void {
+  const lines = changes(from, count).map((r, i) =>
+    JSON.stringify({
+      topic: "dbserver1.inventory.customers",
+      partition: 0,
+      offset: from * 2 + i,
+      ts: r.ts,
+      headers: [],
+      key: r.key,
+      payload: r.value,
+    }),
+  );
+  appendFileSync(project.source, lines.join("\n") + "\n");
+}
+
+/** A fact of any event type as a consumer of a shared topic processed it. */
+export interface TypedFact {
+  ceId: string;
+  type: string;
+  topic: string;
+}
+
+/**
+ * A consumer group of a shared topic on the embedded output files: processes every record of every event type
+ * (not only the migrated one), through its switch filter, committing after each poll. Never deduplicates.
+ */
+export class SharedTopicConsumer {
+  readonly processed: TypedFact[] = [];
+  filter: SwitchFilter = createSwitchFilter([]);
+  constructor(
+    readonly project: Project,
+    readonly group: string,
+  ) {}
+
+  async poll(topic: string, max = Number.MAX_SAFE_INTEGER): Promise<number> {
+    return withStore(this.project, async (store) => {
+      const offsets = await EmbeddedGroupOffsets.open(store.knex);
+      const next = (await offsets.fetch(this.group, topic)).get(0) ?? 0n;
+      const records = (
+        await readEmbeddedTopic(
+          store.knex,
+          "inventory",
+          join(this.project.dir, ".changecast", "out"),
+          topic,
+          next,
+        )
+      ).slice(0, max);
+      for (const r of records) {
+        if (!this.filter.accept(r.headers, topic)) continue;
+        this.processed.push({ ceId: r.headers.ce_id ?? "", type: r.headers.ce_type ?? "", topic });
+      }
+      if (records.length)
+        await offsets.commit(this.group, topic, new Map([[0, next + BigInt(records.length)]]));
+      return records.length;
+    });
+  }
+
+  /** Polls every topic until none has anything left. */
+  async drain(topics: string[]): Promise<void> {
+    for (;;) {
+      let read = 0;
+      for (const t of topics) read += await this.poll(t, 100);
+      if (read === 0) return;
+    }
+  }
+}
+
+/**
+ * Accounting by ce_id of every event type: `expected` are the facts a consumer of the shared topic must see
+ * (each once, whichever topic it came from).
+ */
+export function typedAccounting(
+  processed: readonly TypedFact[],
+  expected: ReadonlyMap<string, string>,
+): { duplicates: string[]; missing: string[]; extra: string[]; byType: Record<string, number> } {
+  const seen = new Set<string>();
+  const duplicates: string[] = [];
+  const byType: Record<string, number> = {};
+  for (const f of processed) {
+    if (seen.has(f.ceId)) duplicates.push(f.ceId);
+    seen.add(f.ceId);
+    byType[f.type] = (byType[f.type] ?? 0) + 1;
+  }
+  const missing = [...expected.keys()].filter((id) => !seen.has(id));
+  const extra = [...seen].filter((id) => !expected.has(id));
+  return { duplicates, missing, extra, byType };
+}
+
+/** Every fact (ce_id → ce_type) on the embedded topics: what a consumer of all of them must see once each. */
+export async function factsOn(project: Project, topics: string[]): Promise<Map<string, string>> {
+  const facts = new Map<string, string>();
+  for (const t of topics)
+    for (const r of await topicRecords(project, t)) facts.set(r.headers.ce_id ?? "", r.headers.ce_type ?? "");
+  return facts;
+}

@@ -112,7 +112,9 @@ describe("migrate on Kafka (mock cluster)", () => {
     );
     expect(switched.code, switched.out + switched.err).toBe(0);
     expect(switched.out).toContain(`${V1} (4 partitions) → ${V2} (6 partitions)`);
-    expect(switched.out).toContain("processed on the old topic: 800 facts");
+    expect(switched.out).toContain(
+      "processed on the old topic: 800 io.example.customer.CustomerRegistered facts",
+    );
     expect(switched.out).toContain("membership not known yet (the broker does not implement DescribeGroups)");
     // Usually the group's progress on the 4 old partitions cannot be one offset per new partition (filter), but
     // when kafkajs happened to hand the consumer its batches in source order it can (exact). Either way the
