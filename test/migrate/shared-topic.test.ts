@@ -178,7 +178,7 @@ describe("migrating an event on a shared topic (embedded)", () => {
     const file = join(p.dir, "transforms", "customers.yaml");
     const yaml = readFileSync(file, "utf8");
     const collapsed = yaml.replace(
-      /  - name: CustomerRegistered\n[\s\S]*?(?=  - name: CustomerEmailChanged)/,
+      / {2}- name: CustomerRegistered\n[\s\S]*?(?= {2}- name: CustomerEmailChanged)/,
       [
         "  - name: CustomerRegistered",
         "    major: 2",
