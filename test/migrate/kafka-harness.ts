@@ -12,7 +12,15 @@ import { runKafkaWorker } from "../../src/cli/run.js";
 import { fromWireFormat } from "../../src/encode/wire.js";
 import { createSwitchFilter, type SwitchFilter } from "../../src/migrate/switch.js";
 import type { RunStats } from "../../src/worker/run-stats.js";
-import { EVENT, insertRecord, ROOT, type Captured, type Project } from "./harness.js";
+import {
+  changes,
+  EVENT,
+  insertRecord,
+  ROOT,
+  type Captured,
+  type Project,
+  type TypedFact,
+} from "./harness.js";
 export { accounting as kafkaAccounting } from "./harness.js";
 export { waitFor } from "../kafka/helpers.js";
 
@@ -41,6 +49,24 @@ export async function produceInserts(kafka: Kafka, from: number, to: number): Pr
   } finally {
     await producer.disconnect();
   }
+}
+
+/** Produces `changes(from, to - from)` (inserts and e-mail changes, keyed by id) to the source topic. */
+export async function produceChanges(kafka: Kafka, from: number, to: number): Promise<number> {
+  const all = changes(from, to - from);
+  const producer = kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner });
+  await producer.connect();
+  try {
+    for (let start = 0; start < all.length; start += 500) {
+      const messages = all
+        .slice(start, start + 500)
+        .map((r) => ({ key: r.key, value: r.value, timestamp: String(r.ts) }));
+      await producer.send({ topic: SOURCE, messages, acks: -1 });
+    }
+  } finally {
+    await producer.disconnect();
+  }
+  return all.length;
 }
 
 /** Sum of the high watermarks of a topic. */
@@ -235,6 +261,77 @@ export class KafkaReferenceConsumer {
   }
 
   /** Leaves the group (nothing is committed on the way out: every processed fact was committed already). */
+  async stop(): Promise<void> {
+    await this.consumer?.disconnect();
+    this.consumer = null;
+  }
+}
+
+/**
+ * A consumer group of a shared topic on Kafka: subscribed to one or more topics, it processes every record of
+ * every event type through its switch filter (`accept(headers, topic)`), commits the next offset of each batch
+ * and only then counts the facts — `processed` is what its committed offsets say. Never deduplicates.
+ */
+export class SharedKafkaConsumer {
+  readonly processed: TypedFact[] = [];
+  filter: SwitchFilter = createSwitchFilter([]);
+  private consumer: Consumer | null = null;
+  private limit = Number.POSITIVE_INFINITY;
+
+  constructor(
+    private readonly kafka: Kafka,
+    readonly group: string,
+  ) {}
+
+  async start(topics: string[], limit = Number.POSITIVE_INFINITY): Promise<void> {
+    this.limit = limit;
+    const consumer = this.kafka.consumer({
+      groupId: this.group,
+      sessionTimeout: Number(GROUP_TIMING.KAFKA_SESSION_TIMEOUT_MS),
+      heartbeatInterval: Number(GROUP_TIMING.KAFKA_HEARTBEAT_INTERVAL_MS),
+      maxWaitTimeInMs: 100,
+      allowAutoTopicCreation: false,
+    });
+    await consumer.connect();
+    await consumer.subscribe({ topics, fromBeginning: true });
+    await consumer.run({
+      autoCommit: false,
+      eachBatchAutoResolve: false,
+      eachBatch: async ({ batch, resolveOffset, heartbeat, pause, isRunning, isStale }) => {
+        const facts: TypedFact[] = [];
+        let next: bigint | null = null;
+        let complete = true;
+        for (const m of batch.messages) {
+          if (!isRunning() || isStale()) {
+            complete = false;
+            break;
+          }
+          if (this.processed.length + facts.length >= this.limit) {
+            pause();
+            complete = false;
+            break;
+          }
+          next = BigInt(m.offset) + 1n;
+          if (!this.filter.accept(m.headers ?? {}, batch.topic)) continue;
+          facts.push({
+            ceId: header(m.headers, "ce_id") ?? "",
+            type: header(m.headers, "ce_type") ?? "",
+            topic: batch.topic,
+          });
+        }
+        if (complete) next = BigInt(batch.lastOffset()) + 1n;
+        if (next === null) return;
+        await consumer.commitOffsets([
+          { topic: batch.topic, partition: batch.partition, offset: next.toString() },
+        ]);
+        resolveOffset((next - 1n).toString());
+        this.processed.push(...facts);
+        await heartbeat();
+      },
+    });
+    this.consumer = consumer;
+  }
+
   async stop(): Promise<void> {
     await this.consumer?.disconnect();
     this.consumer = null;
