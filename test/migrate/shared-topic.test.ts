@@ -1,7 +1,8 @@
 // Migrating an event that shares its topic with other event types (one topic per aggregate, as the docs
 // recommend), in embedded mode: only the migrated event's facts count for the switch and the cutover, and a
 // switched group keeps consuming the old topic for the other types — accounted by ce_id over every type.
-import { readFileSync, writeFileSync } from "node:fs";
+import { cpSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { loadSwitchFilter } from "../../src/migrate/filter.js";
@@ -20,6 +21,7 @@ import {
   V2,
   withStore,
   EVENT,
+  ROOT,
   type Project,
 } from "./harness.js";
 
@@ -34,7 +36,105 @@ function ids(records: { headers: Record<string, string> }[], type?: string): str
   return records.filter((r) => !type || r.headers.ce_type === type).map((r) => r.headers.ce_id ?? "");
 }
 
+/** The declaration of major 2 exactly as docs/migration.md adds it to transforms/postgres/customers.yaml. */
+const MAJORS = `    majors:
+      2:
+        schema: schemas/customer/v2/CustomerRegistered.avsc
+        fields:
+          customerId: string(after.id)
+          email: after.email
+          firstName: after.first_name
+          lastName: after.last_name
+          registeredAt: source.ts_ms
+`;
+
+/**
+ * The example pipeline as shipped (changecast.yaml, transforms/postgres, schemas, captures/postgres) in a temp
+ * dir, with major 2 of CustomerRegistered declared; the captures cut to their first `share` of lines — `rest()`
+ * appends the remainder, as if the database had gone on changing.
+ */
+function exampleProject(share: number): { project: Project; rest(): void } {
+  const dir = mkdtempSync(join(tmpdir(), "changecast-example-"));
+  for (const path of ["changecast.yaml", "transforms/postgres", "schemas", "captures/postgres"])
+    cpSync(join(ROOT, path), join(dir, path), { recursive: true });
+  const transform = join(dir, "transforms", "postgres", "customers.yaml");
+  const yaml = readFileSync(transform, "utf8");
+  const anchor = "      registeredAt: source.ts_ms\n";
+  writeFileSync(transform, yaml.replace(anchor, anchor + MAJORS));
+  const captures = join(dir, "captures", "postgres");
+  const full = new Map<string, string[]>();
+  for (const f of readdirSync(captures)) {
+    const lines = readFileSync(join(captures, f), "utf8")
+      .split("\n")
+      .filter((l) => l.trim() !== "");
+    full.set(f, lines);
+    writeFileSync(join(captures, f), lines.slice(0, Math.floor(lines.length * share)).join("\n") + "\n");
+  }
+  return {
+    project: {
+      dir,
+      config: join(dir, "changecast.yaml"),
+      source: join(captures, "dbserver1.inventory.customers.jsonl"),
+    },
+    rest: () => {
+      for (const [f, lines] of full) writeFileSync(join(captures, f), lines.join("\n") + "\n");
+    },
+  };
+}
+
 describe("migrating an event on a shared topic (embedded)", () => {
+  it("the example pipeline: CustomerRegistered on its shared topic, groups switching mid-stream and from the start", async () => {
+    const { project: p, rest } = exampleProject(0.6);
+    expect(runWorker(p).code).toBe(0);
+    const billing = new SharedTopicConsumer(p, "billing");
+    const crm = new SharedTopicConsumer(p, "crm");
+    for (const g of ["billing", "crm"])
+      expect((await migrate(p, "register-consumer", { group: g })).code).toBe(0);
+    await billing.poll(V1, 200);
+    const plan = await migrate(p, "plan");
+    expect(plan.code, plan.err).toBe(0);
+    expect(plan.out).toContain(
+      `${V1} is shared with AddressAdded, AddressChanged, AddressRemoved, CustomerEmailChanged, CustomerNameChanged, CustomerDeleted`,
+    );
+    expect((await migrate(p, "start")).code).toBe(0);
+    // the database goes on changing: the rest of the captures, published on both majors
+    rest();
+    expect(runWorker(p).code).toBe(0);
+    const v1 = await topicRecords(p, V1);
+    expect(v1.length).toBe(556);
+    const live = ids(await topicRecords(p, V2));
+    expect(live.length).toBeGreaterThan(0);
+    await billing.poll(V1, v1.length - 200 - 20);
+
+    const backfill = await migrate(p, "backfill");
+    expect(backfill.code, backfill.err).toBe(0);
+    expect(backfill.out).toContain(`${141 - live.length} facts published, ${live.length} already present`);
+    for (const g of ["billing", "crm"]) {
+      const r = await migrate(p, "switch", { group: g });
+      expect(r.code, r.out).toBe(0);
+      expect(r.out).toContain(`${V1} is shared: `);
+    }
+    await useFilter(p, billing);
+    await useFilter(p, crm);
+    await billing.drain([V1, V2]);
+    await crm.drain([V1, V2]);
+
+    const expected = await factsOn(p, [V1, V2]);
+    expect(expected.size).toBe(556);
+    for (const consumer of [billing, crm]) {
+      const result = typedAccounting(consumer.processed, expected);
+      expect(result.duplicates, consumer.group).toEqual([]);
+      expect(result.missing, consumer.group).toEqual([]);
+      expect(result.extra, consumer.group).toEqual([]);
+      expect(Object.keys(result.byType).length).toBe(7);
+      expect(result.byType[REGISTERED]).toBe(141);
+    }
+    const ready = await migrate(p, "cutover");
+    expect(ready.code, ready.out).toBe(0);
+    expect(ready.out).toContain(`history: all 141 ${REGISTERED} facts on ${V1} are on ${V2}`);
+    expect((await migrate(p, "finish")).code).toBe(0);
+  }, 60_000);
+
   it("a group mid-stream and a group that read nothing switch; each fact of every type once", async () => {
     const p = migrationProject();
     // 300 inserts + 100 e-mail changes on inventory.customer-events
