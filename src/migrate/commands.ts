@@ -228,11 +228,12 @@ async function plan(ctx: Context, io: CommandIO): Promise<number> {
     `  old: topic ${ctx.oldTopic}, subject ${ctx.oldSubject} (${oldDecl ? rel(ctx, oldDecl.schemaFile) : `major ${ctx.current} no longer declared`})`,
   );
   const sharing = sharedWith(ctx);
-  if (sharing.length)
+  if (sharing.length) {
+    io.out(`  ${ctx.oldTopic} is shared with ${sharing.join(", ")}:`);
     io.out(
-      `  ${ctx.oldTopic} is shared with ${sharing.join(", ")}: only ${ctx.types.old} records are this event's facts; ` +
-        `switched groups keep consuming ${ctx.oldTopic} for the others (the switch filter drops ${ctx.event} there)`,
+      `    only ${ctx.types.old} records count; switched groups keep consuming ${ctx.oldTopic} for the others (the switch filter drops ${ctx.event} there)`,
     );
+  }
   const registered = await registry.lookup(ctx.newSubject, newDecl.schema.canonical);
   const latestNew = await registry.latest(ctx.newSubject);
   const newState = registered

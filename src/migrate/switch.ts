@@ -218,7 +218,7 @@ export function describeSwitch(plan: SwitchPlan): string[] {
     );
   if (plan.uncommitted.length)
     lines.push(
-      `old partitions without a committed offset (nothing processed): ${plan.uncommitted.join(", ")}`,
+      `old partition${plan.uncommitted.length === 1 ? "" : "s"} ${plan.uncommitted.join(", ")}: no committed offset (nothing processed)`,
     );
   for (const s of plan.starts) {
     const evidence =
