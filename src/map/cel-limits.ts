@@ -230,7 +230,7 @@ const FIXED_SIZE = new Set([
 /** Every function of `base` metered, plus the step function: pass them as `funcs` of the real environment. */
 export function meteredFunctions(base: CelEnv): CelFunc[] {
   // a fixed-size result (bool, number, timestamp …) amplifies nothing: those functions stay as they are
-  const out = [...base.funcs].filter((f) => !FIXED_SIZE.has(f.result.name)).map(meteredFunc);
+  const out = [...base.funcs].map((f) => (FIXED_SIZE.has(f.result.name) ? f : meteredFunc(f)));
   out.push(
     celFunc(STEP_FUNCTION, [CelScalar.DYN], CelScalar.DYN, (condition) => {
       charge(1);

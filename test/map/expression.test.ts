@@ -37,6 +37,11 @@ describe("CEL expressions", () => {
   it("has CEL's strings extension", () => {
     expect(compileExpression('"  Jane ".trim().lowerAscii()').evaluate(vars())).toBe("jane");
     expect(compileExpression('after.email.split("@")[1]').evaluate(vars())).toBe("example.com");
+    expect(
+      compileExpression('after.email.indexOf("@") + after.email.lastIndexOf("e", 5)').evaluate(vars()),
+    ).toBe(4n);
+    expect(compileExpression('after.email.charAt(0) + strings.quote("x")').evaluate(vars())).toBe('n"x"');
+    expect(compileExpression('"%s-%d".format(["a", 1])').evaluate(vars())).toBe("a-1");
   });
 
   it("returns lists and maps as plain JS values and timestamps as ISO strings", () => {
