@@ -7,12 +7,14 @@ const DESCRIPTIONS: Record<MigrateAction, string> = {
   plan: "show the incompatibilities between the majors, the new topic and subject, the consumer groups",
   start: "publish both majors for every change from now on",
   backfill:
-    "re-derive the new major's history (embedded: source.files; Kafka: the source topics), deduplicated by ce_id",
+    "re-derive the new major's history (embedded: source.files; Kafka: the source topics), deduplicated by ce_id; runs alone (refused while workers run)",
   status: "per consumer group: position and lag on the old and the new topic, switched or not",
-  cutover: "readiness check: backfill done or not needed, every registered group switched (exit 1 if not)",
+  cutover:
+    "readiness check: every fact of the event on the old topic is on the new one (by ce_id), every registered group switched (exit 1 if not)",
   finish: "stop publishing the old major (its topic stays)",
   abort: "stop publishing the new major (the old one is untouched)",
-  switch: "move a stopped consumer group from the old topic to exact offsets on the new one",
+  switch:
+    "move a stopped consumer group to exact offsets on the new topic (on a shared old topic it keeps reading the other event types there)",
   "register-consumer": "register a consumer group of the event (status and cutover account for it)",
 };
 
