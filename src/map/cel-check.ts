@@ -40,8 +40,13 @@ function staticType(t: CelType): StaticType {
 
 const accepts = (param: StaticType, arg: StaticType) => param === "dyn" || arg === "dyn" || param === arg;
 
+/** An overload as a user writes it: `int + int`, `-double`, `string.replace(string, string)`, `size(list)`. */
 function signature(f: CelFunc): string {
-  const args = f.arguments.map((a) => staticType(a)).join(", ");
+  const types = f.arguments.map((a) => staticType(a));
+  const op = operator(f.name);
+  if (op !== f.name && types.length === 2) return `${types[0]} ${op} ${types[1]}`;
+  if (op !== f.name && types.length === 1) return `${op}${types[0]}`;
+  const args = types.join(", ");
   return f.target ? `${staticType(f.target)}.${f.name}(${args})` : `${f.name}(${args})`;
 }
 
@@ -159,10 +164,12 @@ export function typeProblem(
     const got =
       shown !== name && argTypes.length === 2
         ? `${argTypes[0]} ${shown} ${argTypes[1]}`
-        : `${targetType ? `${targetType}.` : ""}${shown}(${argTypes.join(", ")})`;
-    const expected = all.map(signature).join(", ");
+        : shown !== name && argTypes.length === 1
+          ? `${shown}${argTypes[0]}`
+          : `${targetType ? `${targetType}.` : ""}${shown}(${argTypes.join(", ")})`;
+    const expected = all.map(signature).join("; ");
     if (!shaped.length) {
-      problems.push(`${got}: no such overload (${shown} is ${expected})`);
+      problems.push(`${got}: no such overload (overloads: ${expected})`);
       return "dyn";
     }
     const matching = shaped.filter(
@@ -171,7 +178,7 @@ export function typeProblem(
         f.arguments.every((p, i) => accepts(staticType(p), argTypes[i] ?? "dyn")),
     );
     if (!matching.length) {
-      problems.push(`${got}: wrong argument types (${shown} is ${expected})`);
+      problems.push(`${got}: wrong argument types (overloads: ${expected})`);
       return "dyn";
     }
     const results = new Set(matching.map((f) => staticType(f.result)));
