@@ -165,7 +165,10 @@ describe("migrate backfill on Kafka (mock cluster)", () => {
     const status = await cli(p, "migrate", "status", "--event", EVENT);
     expect(status.out).toContain("backfill done");
     const ready = await cli(p, "migrate", "cutover", "--event", EVENT);
-    expect(ready.out).toContain("backfill: done");
+    expect(ready.out).toContain(
+      `history: all ${N + M} io.example.customer.CustomerRegistered facts on ${V1} are on ${V2}`,
+    );
+    expect(ready.out).toContain("backfill done");
 
     expect((await worker.stop()).balanced).toBe(true);
   }, 150_000);
