@@ -39,7 +39,8 @@ export function parseCaptureLine(line: string, fallbackTopic?: string): CaptureL
     throw new DecodeError(`not a kcat record: expected a JSON object, got ${describe(parsed)}`);
   }
   const obj = parsed as Record<string, unknown>;
-  if (KCAT_FIELDS.some((f) => f in obj)) return { kind: "record", record: kcatRecord(obj, fallbackTopic) };
+  if (KCAT_FIELDS.some((f) => f in obj))
+    return { kind: "record", record: kcatRecord(obj, fallbackTopic, line) };
   if ("schemaId" in obj) return schemaLine(obj);
   if (("schema" in obj && "payload" in obj) || "op" in obj) {
     const topic = fallbackTopic ?? derivedTopic(obj);
@@ -64,7 +65,11 @@ export function parseCaptureLine(line: string, fallbackTopic?: string): CaptureL
   );
 }
 
-function kcatRecord(obj: Record<string, unknown>, fallbackTopic: string | undefined): SourceRecord {
+function kcatRecord(
+  obj: Record<string, unknown>,
+  fallbackTopic: string | undefined,
+  line: string,
+): SourceRecord {
   const topic = typeof obj.topic === "string" && obj.topic !== "" ? obj.topic : fallbackTopic;
   if (topic === undefined) throw new DecodeError(`topic: expected a topic name, got ${describe(obj.topic)}`);
   return {
@@ -73,8 +78,8 @@ function kcatRecord(obj: Record<string, unknown>, fallbackTopic: string | undefi
     offset: offsetOf(obj.offset),
     timestamp: timestampOf(obj.ts),
     headers: headersOf(obj.headers, encodingOf(obj.headersEncoding, "headersEncoding")),
-    key: encodedBytesOf(obj.key, "key", encodingOf(obj.keyEncoding, "keyEncoding")),
-    value: encodedBytesOf(obj.payload, "payload", encodingOf(obj.payloadEncoding, "payloadEncoding")),
+    key: encodedBytesOf(obj.key, "key", encodingOf(obj.keyEncoding, "keyEncoding"), line),
+    value: encodedBytesOf(obj.payload, "payload", encodingOf(obj.payloadEncoding, "payloadEncoding"), line),
   };
 }
 
@@ -145,8 +150,11 @@ function headerValue(v: unknown): string {
   return stringifyJson(v);
 }
 
-/** The record bytes as kcat prints them: UTF-8 text, or null; an embedded JSON value is re-serialised. */
-function bytesOf(v: unknown, field: string): Buffer | null {
+/**
+ * The record bytes as kcat prints them: UTF-8 text, or null; an embedded JSON value (not a string) is its text
+ * as written in the line — re-serialising the parsed value would change it (1e400 → null, -0.0 → 0).
+ */
+function bytesOf(v: unknown, field: string, line: string): Buffer | null {
   if (v === null || v === undefined) return null;
   if (typeof v === "string") {
     // an unpaired \uD800-\uDFFF escape has no UTF-8 bytes: encoding it would write U+FFFD instead
@@ -158,9 +166,69 @@ function bytesOf(v: unknown, field: string): Buffer | null {
     return Buffer.from(v, "utf8");
   }
   if (typeof v === "object" || typeof v === "number" || typeof v === "bigint" || typeof v === "boolean") {
-    return Buffer.from(stringifyJson(v), "utf8");
+    return Buffer.from(memberText(line, field), "utf8");
   }
   throw new DecodeError(`${field}: expected the record bytes as a string or null, got ${describe(v)}`);
+}
+
+/**
+ * The text of the value of the top-level member `name` of `objectText` (valid JSON, already parsed), exactly as
+ * written; of the last such member when it is repeated, as JSON.parse keeps the last.
+ */
+export function memberText(objectText: string, name: string): string {
+  let found: string | undefined;
+  let i = skipSpace(objectText, 0);
+  if (objectText[i] === "\ufeff") i = skipSpace(objectText, i + 1);
+  i = skipSpace(objectText, i + 1); // past "{"
+  while (i < objectText.length && objectText[i] !== "}") {
+    const keyEnd = stringEnd(objectText, i);
+    const key = JSON.parse(objectText.slice(i, keyEnd)) as string;
+    const start = skipSpace(objectText, skipSpace(objectText, keyEnd) + 1); // past ":"
+    const end = valueEnd(objectText, start);
+    if (key === name) found = objectText.slice(start, end);
+    i = skipSpace(objectText, end);
+    if (objectText[i] === ",") i = skipSpace(objectText, i + 1);
+  }
+  if (found === undefined) throw new DecodeError(`${name}: not found in the line`);
+  return found;
+}
+
+function skipSpace(text: string, i: number): number {
+  let c = text.charCodeAt(i);
+  while (c === 32 || c === 10 || c === 13 || c === 9) c = text.charCodeAt(++i);
+  return i;
+}
+
+/** `i` at an opening quote: the index after the closing one. */
+function stringEnd(text: string, i: number): number {
+  for (let j = i + 1; j < text.length; j++) {
+    const c = text.charCodeAt(j);
+    if (c === 92 /* backslash */) j++;
+    else if (c === 34 /* " */) return j + 1;
+  }
+  return text.length;
+}
+
+/** `i` at the start of a JSON value: the index after its end. */
+function valueEnd(text: string, i: number): number {
+  const first = text[i];
+  if (first === '"') return stringEnd(text, i);
+  if (first !== "{" && first !== "[") {
+    let j = i;
+    while (j < text.length && !/[\s,}\]]/.test(text[j] as string)) j++;
+    return j;
+  }
+  let depth = 0;
+  for (let j = i; j < text.length; j++) {
+    const c = text[j];
+    if (c === '"') j = stringEnd(text, j) - 1;
+    else if (c === "{" || c === "[") depth++;
+    else if (c === "}" || c === "]") {
+      depth--;
+      if (depth === 0) return j + 1;
+    }
+  }
+  return text.length;
 }
 
 // ---- capture lines: the binary-safe extension ---------------------------------------------------------------
@@ -174,8 +242,8 @@ function encodingOf(v: unknown, field: string): ByteEncoding {
   throw new DecodeError(`${field}: expected "base64" or "utf8", got ${describe(v)}`);
 }
 
-function encodedBytesOf(v: unknown, field: string, encoding: ByteEncoding): Buffer | null {
-  if (encoding === "utf8") return bytesOf(v, field);
+function encodedBytesOf(v: unknown, field: string, encoding: ByteEncoding, line: string): Buffer | null {
+  if (encoding === "utf8") return bytesOf(v, field, line);
   if (v === null || v === undefined) return null;
   return base64Of(v, field);
 }

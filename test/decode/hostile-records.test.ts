@@ -355,6 +355,21 @@ describe("kcat lines", () => {
     expect(parseKcatLine(line({ ts: -1 })).timestamp).toBeNull();
   });
 
+  it("a key or payload given as a JSON value (not a string) is its text as written, never re-serialised", () => {
+    // re-serialising the parsed value would turn 1e400 into null and -0.0 into 0: changed values
+    const payload = '{ "op":"c", "after":{"f":1e400,"g":-0.0,"h":1.50,"u":"\\u00e9"} , "x":[1,{"y":2}]}';
+    const key = '{"id": 9007199254740993}';
+    const text = `{"topic":"t","partition":0,"offset":1,"key":${key},"payload":${payload},"ts":1}`;
+    const record = parseKcatLine(text);
+    expect(record.value?.toString("utf8")).toBe(payload);
+    expect(record.key?.toString("utf8")).toBe(key);
+    // a repeated member: the last one counts, as for every other member (JSON.parse)
+    const twice = parseKcatLine(`{"topic":"t","payload":{"a":1},"offset":1,"payload" : [2 ,3] }`);
+    expect(twice.value?.toString("utf8")).toBe("[2 ,3]");
+    expect(parseKcatLine(`{"topic":"t","payload":-1.0E+2}`).value?.toString("utf8")).toBe("-1.0E+2");
+    expect(parseKcatLine(`{"topic":"t","payload":true}`).value?.toString("utf8")).toBe("true");
+  });
+
   it("a header named __proto__ is a header", () => {
     const headers = parseKcatLine(line({ headers: ["__proto__", "x", "a", "b"] })).headers;
     expect(Object.getPrototypeOf(headers)).toBe(Object.prototype);
