@@ -6,7 +6,7 @@
 //   mkdir -p /tmp/ckjs && cd /tmp/ckjs && npm init -y && CKJS_LINKING=dynamic npm install @confluentinc/kafka-javascript@1.10.1
 //   CHANGECAST_CKJS_DIR=/tmp/ckjs node --import tsx bench/librdkafka-client.ts
 //
-// Measures, for 100 000 records with the 7 CloudEvents headers of SPEC §5: the KafkaJS-compatible API's producer
+// Measures, for 100 000 records with the 7 CloudEvents headers of docs/records.md: the KafkaJS-compatible API's producer
 // (send of 2000 messages, idempotent, acks=all) and consumer (eachBatch, batches of up to 2000), and the
 // native API's producer (produce() + delivery reports). Results: bench/results/librdkafka-client.json.
 import { createRequire } from "node:module";

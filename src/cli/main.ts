@@ -1,4 +1,4 @@
-// The `changecast` command line (SPEC §6).
+// The `changecast` command line (README.md, "Commands").
 import { readFileSync } from "node:fs";
 import { resolve } from "node:path";
 import { Command, CommanderError, InvalidArgumentError } from "commander";

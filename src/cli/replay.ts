@@ -1,4 +1,4 @@
-// `changecast replay`: maps Debezium records offline and prints the resulting records (SPEC §6).
+// `changecast replay`: maps Debezium records offline and prints the resulting records (docs/records.md).
 import { createReadStream, statSync } from "node:fs";
 import type { Readable } from "node:stream";
 import { readRecords, unreadableRecord, type InputItem } from "../decode/line-reader.js";

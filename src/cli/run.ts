@@ -1,5 +1,5 @@
-// `changecast run`: the worker. Embedded mode without kafka.brokers (SPEC §7); with brokers, the same processor
-// and worker loop over the Kafka transport (consumer group changecast.<pipeline>, SPEC §8).
+// `changecast run`: the worker. Embedded mode without kafka.brokers (docs/architecture.md); with brokers, the same processor
+// and worker loop over the Kafka transport (consumer group changecast.<pipeline>, docs/kafka.md).
 import { hostname } from "node:os";
 import { destination, pino, type Logger } from "pino";
 import type { PipelineConfig } from "../config/pipeline-config.js";

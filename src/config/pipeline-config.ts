@@ -1,4 +1,4 @@
-// `changecast.yaml` (SPEC §3): parsed, environment-expanded, validated with file:line problems.
+// `changecast.yaml` (docs/configuration.md): parsed, environment-expanded, validated with file:line problems.
 import { existsSync } from "node:fs";
 import { dirname, isAbsolute, resolve } from "node:path";
 import { globSync } from "tinyglobby";
@@ -127,7 +127,10 @@ export function readPipelineConfig(
   const get = (parent: YamlNode, key: string): YamlNode => mapEntries(parent).find(([k]) => k === key)?.[2];
 
   if (!mapEntries(root).length) {
-    return { config: null, problems: [yaml.problem(root, "config must be a mapping (see SPEC §3)")] };
+    return {
+      config: null,
+      problems: [yaml.problem(root, "config must be a mapping (docs/configuration.md)")],
+    };
   }
   const unknownKeys = (node: YamlNode, allowed: string[], where: string) => {
     for (const [key, keyNode] of mapEntries(node)) {

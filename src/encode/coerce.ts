@@ -1,4 +1,4 @@
-// SPEC §4 coercion: the plain JS values a CEL expression yields → the exact Avro value of the target
+// docs/transforms.md coercion: the plain JS values a CEL expression yields → the exact Avro value of the target
 // type. Never a silent truncation, rounding or overflow: those are CoercionErrors naming the field.
 import avro from "avsc";
 import { UNAVAILABLE } from "../decode/change-event.js";

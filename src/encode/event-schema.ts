@@ -1,5 +1,5 @@
-// An event's Avro schema: parsed once from its .avsc, then used to coerce mapped values (SPEC §4),
-// encode/decode the Avro binary body, and render values as plain JSON (SPEC §6).
+// An event's Avro schema: parsed once from its .avsc, then used to coerce mapped values (docs/transforms.md),
+// encode/decode the Avro binary body, and render values as plain JSON (docs/records.md).
 import avro from "avsc";
 import { canonicalSchemaText } from "./canonical.js";
 import { type AvroRecordValue, type AvroValue, type Coercer, CoercerFactory } from "./coerce.js";
@@ -103,7 +103,7 @@ export class EventSchema {
     return this.byName.get(name);
   }
 
-  /** SPEC §4: mapped field values → the Avro record. Throws CoercionError naming the field and reason. */
+  /** docs/transforms.md: mapped field values → the Avro record. Throws CoercionError naming the field and reason. */
   coerce(values: Record<string, unknown>): AvroRecordValue {
     return this.coerceRecord(values, "") as AvroRecordValue;
   }
@@ -143,7 +143,7 @@ export class EventSchema {
     return this.type.fromBuffer(body, resolver as ReturnType<avro.Type["createResolver"]>) as AvroRecordValue;
   }
 
-  /** SPEC §6 plain JSON of a coerced or decoded value (longs stay bigint: print with stringifyJson). */
+  /** docs/records.md plain JSON of a coerced or decoded value (longs stay bigint: print with stringifyJson). */
   render(value: AvroRecordValue): RenderedRecord {
     return renderValue(this.type, value) as RenderedRecord;
   }

@@ -1,4 +1,4 @@
-// SPEC §6: an Avro value as plain JSON for replay output and the embedded sink. Unions unwrapped,
+// docs/records.md: an Avro value as plain JSON for replay output and the embedded sink. Unions unwrapped,
 // logical types as their canonical text, bytes/fixed base64, longs as bigint (print with stringifyJson).
 import avro from "avsc";
 import { CastLogicalType } from "./logical-types.js";

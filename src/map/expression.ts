@@ -21,7 +21,7 @@ import {
   type EvaluationLimits,
 } from "./cel-limits.js";
 
-/** The variables a transform expression may use (SPEC §4; ts_* are the envelope's timestamps). */
+/** The variables a transform expression may use (docs/transforms.md; ts_* are the envelope's timestamps). */
 export const VARIABLES = [
   "op",
   "before",

@@ -179,7 +179,7 @@ function carriesUnavailable(value: unknown): boolean {
 }
 
 /**
- * The CEL variables of a change (SPEC §4). Each is worked out when an expression first reads it and then
+ * The CEL variables of a change (docs/transforms.md). Each is worked out when an expression first reads it and then
  * shared by every expression evaluated for the change; rows and lists are handed over already as the CEL
  * values @bufbuild/cel would make of them on every read (see celValue).
  */

@@ -1,4 +1,4 @@
-// Transform files (SPEC §4): one per source table, declaring the business events derived from its changes.
+// Transform files (docs/transforms.md): one per source table, declaring the business events derived from its changes.
 import { readFileSync } from "node:fs";
 import { isScalar, type Node } from "yaml";
 import { EventSchema } from "../encode/event-schema.js";
@@ -51,7 +51,7 @@ interface ProjectDirs {
   allowOutside: boolean;
 }
 
-/** What a `majors:` entry inherits from its event (SPEC: when/key shared unless overridden). */
+/** What a `majors:` entry inherits from its event (docs/transforms.md: when/key shared unless overridden). */
 interface MajorBase {
   name: string;
   topic: string;
@@ -307,7 +307,7 @@ function readDeclaration(
   const key = keyText ? compile(keyText, byKey.get("key")?.value ?? node, "key") : null;
 
   let schema: EventSchema | null = null;
-  // paths are relative to the config file's directory (SPEC §3) and stay inside it unless allowed
+  // paths are relative to the config file's directory (docs/configuration.md) and stay inside it unless allowed
   const located = schemaPath ? projectPath(schemaPath, dirs.baseDir, dirs.allowOutside) : null;
   const schemaFile = located?.path ?? "";
   if (located?.problem) {

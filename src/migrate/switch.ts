@@ -1,6 +1,6 @@
 // The switch-over: from a stopped consumer group's committed offsets on the old major's topic, the offsets on the
 // new major's topic from which it neither reprocesses nor skips a fact. Facts are matched by ce_id, which both
-// majors share (SPEC §5); pure functions over topic snapshots, so Kafka and embedded mode share them.
+// majors share (docs/records.md); pure functions over topic snapshots, so Kafka and embedded mode share them.
 
 /** One published record as the switch-over needs it. */
 export interface FactRef {

@@ -1,4 +1,4 @@
-// Embedded mode (SPEC §7): reads kcat dumps, writes `<outputDir>/<topic>.jsonl`, commits file positions and
+// Embedded mode (docs/architecture.md): reads kcat dumps, writes `<outputDir>/<topic>.jsonl`, commits file positions and
 // output lengths in one state-store transaction. On start, output written after the last commit is cut off,
 // so a run killed at any instant resumes with neither loss nor duplicates.
 import { appendFileSync, createReadStream, mkdirSync, readdirSync, statSync, truncateSync } from "node:fs";

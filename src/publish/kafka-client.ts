@@ -1,5 +1,5 @@
 // kafkajs client options from the pipeline config (brokers, client id) and the environment (security, tuning).
-// Secrets come only from the environment (SPEC §3): SASL credentials and TLS material are never read from YAML.
+// Secrets come only from the environment (docs/configuration.md): SASL credentials and TLS material are never read from YAML.
 import { readFileSync } from "node:fs";
 import type { ConnectionOptions } from "node:tls";
 import {

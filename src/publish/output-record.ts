@@ -1,4 +1,4 @@
-// Records as they leave changecast (SPEC §5), and their JSON view (SPEC §6 replay output).
+// Records as they leave changecast (docs/records.md), and their JSON view (docs/records.md replay output).
 
 /** A record ready for a Kafka topic. */
 export interface OutputRecord {
@@ -10,7 +10,7 @@ export interface OutputRecord {
   headers: Record<string, string>;
 }
 
-/** The SPEC §6 JSON line of a published record or a dead letter. */
+/** The docs/records.md JSON line of a published record or a dead letter. */
 export interface RecordView {
   topic: string;
   key: string | null;

@@ -286,7 +286,7 @@ function utf8Prefix(text: string, max: number): string {
 }
 
 /**
- * The JSON view of an event. Its `value` (the rendered Avro value, SPEC §6) is rendered when first read:
+ * The JSON view of an event. Its `value` (the rendered Avro value, docs/records.md) is rendered when first read:
  * only replay and the embedded sink print views, the Kafka path never reads it.
  */
 function eventView(

@@ -1,4 +1,4 @@
-// `changecast replay` on the Debezium fixtures: SPEC §6 output with every logical type rendered exactly.
+// `changecast replay` on the Debezium fixtures: docs/records.md output with every logical type rendered exactly.
 import { join } from "node:path";
 import { PassThrough } from "node:stream";
 import { describe, expect, it } from "vitest";
@@ -108,7 +108,7 @@ const expected = {
 };
 
 describe("changecast replay", () => {
-  it("prints SPEC §6 lines for a kcat dump of the all-types fixture", async () => {
+  it("prints docs/records.md lines for a kcat dump of the all-types fixture", async () => {
     const { code, out } = await replay(
       project(),
       fixtureLine("postgres", "14-create-all-types-decimal-precise") + "\n",

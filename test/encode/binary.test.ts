@@ -88,7 +88,7 @@ describe("Avro binary body", () => {
     });
   });
 
-  it("renders SPEC §6 JSON with exact longs", () => {
+  it("renders docs/records.md JSON with exact longs", () => {
     const value = schema.coerce({
       customerId: 9007199254740993n,
       email: "jane.doe@example.com",

@@ -1,4 +1,4 @@
-// SPEC §4: mapped values are coerced to the Avro type exactly, or rejected with the field and the reason.
+// docs/transforms.md: mapped values are coerced to the Avro type exactly, or rejected with the field and the reason.
 import { describe, expect, it } from "vitest";
 import { UNAVAILABLE } from "../../src/decode/change-event.js";
 import { CoercionError, EventSchema } from "../../src/encode/index.js";

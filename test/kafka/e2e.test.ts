@@ -69,7 +69,7 @@ describe.each(["at-least-once", "exactly-once"] as const)("Kafka worker end to e
     await mock?.stop();
   });
 
-  it("publishes every event of the example captures, decodable through the registry, with SPEC §5 headers", async () => {
+  it("publishes every event of the example captures, decodable through the registry, with docs/records.md headers", async () => {
     mock = await startMockKafka({ brokers: 3 });
     const files = examplePipeline({ brokers: mock.bootstrap, registryUrl: registry.url, delivery });
     const expected = await expectedViews(files.config);

@@ -22,7 +22,7 @@ const vars = (over: Partial<Bindings> = {}): Bindings => ({
 });
 
 describe("CEL expressions", () => {
-  it("evaluates SPEC §4 examples with ints kept exact", () => {
+  it("evaluates docs/transforms.md examples with ints kept exact", () => {
     expect(compileExpression('after.first_name + " " + after.last_name').evaluate(vars())).toBe(
       "Anne Kretchmar",
     );
