@@ -36,7 +36,8 @@ export function describe(value: unknown): string {
   if (value === null) return "null";
   if (value === undefined) return "nothing";
   if (Array.isArray(value)) return "array";
-  if (typeof value === "bigint") return "number";
+  // the number itself: "got number" alone does not say what is wrong with -1 or 86400000001
+  if (typeof value === "bigint" || typeof value === "number") return `number ${String(value)}`;
   if (typeof value === "string")
     return `string ${JSON.stringify(value.length > 40 ? value.slice(0, 40) + "…" : value)}`;
   return typeof value;

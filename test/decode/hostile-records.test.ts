@@ -370,6 +370,16 @@ describe("kcat lines", () => {
     expect(parseKcatLine(`{"topic":"t","payload":true}`).value?.toString("utf8")).toBe("true");
   });
 
+  it("a number of the wrong kind is named in the error, not only its type", () => {
+    expect(() => parseKcatLine(line({ partition: -1 }))).toThrow(
+      "partition: expected a partition number, got number -1",
+    );
+    expect(() => parseKcatLine(line({ offset: 5.5 }))).toThrow("got number 5.5");
+    expect(() =>
+      record([col("t", "int64", { name: "io.debezium.time.MicroTime" })], '{"t":86400000001}'),
+    ).toThrow(/after\.t: .*got number 86400000001/);
+  });
+
   it("a header named __proto__ is a header", () => {
     const headers = parseKcatLine(line({ headers: ["__proto__", "x", "a", "b"] })).headers;
     expect(Object.getPrototypeOf(headers)).toBe(Object.prototype);
