@@ -570,6 +570,14 @@ async function finish(ctx: Context, opts: MigrateOptions, io: CommandIO): Promis
   }
   if (row.status !== "cutover" && !opts.force)
     throw new MigrateError(`${label(ctx)}: run \`migrate cutover\` first (or --force)`);
+  if (!opts.force) {
+    // a group registered after the cutover would be left on an old major that is no longer published
+    const unswitched = (await ctx.migrations.groups(ctx.event)).filter((g) => g.switchedTo !== ctx.target);
+    if (unswitched.length)
+      throw new MigrateError(
+        `${label(ctx)}: ${unswitched.map((g) => `group ${g.group}`).join(", ")} registered but not switched; switch ${unswitched.length > 1 ? "them" : "it"} (\`migrate switch --event ${ctx.event} --group G\`) or --force`,
+      );
+  }
   await ctx.migrations.save({ ...row, status: "finished" });
   io.out(
     `${label(ctx)}: finished — major ${ctx.current} is no longer published; ${ctx.oldTopic} and its subject stay as they are`,
