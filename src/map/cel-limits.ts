@@ -14,8 +14,11 @@ import {
   type CelEnv,
   type CelFunc,
   type CelList,
+  type CelType,
   type CelValue,
 } from "@bufbuild/cel";
+// the regex engine @bufbuild/cel's matches() uses (an exact dependency of it): compiled here to meter it
+import { RE2JS } from "@bufbuild/re2";
 
 export interface EvaluationLimits {
   /** loop iterations + characters, bytes and list elements produced by functions, per evaluation */
@@ -227,10 +230,48 @@ const FIXED_SIZE = new Set([
   "google.protobuf.Duration",
 ]);
 
+/**
+ * `text.matches(pattern)` with its work charged. RE2 never backtracks, but compiling a pattern costs about its
+ * length squared (a 300 000-character pattern taken from a column compiled for minutes), and matching costs up
+ * to program size × text length (`^(.*b){200}c$` over 1 MB). Both are charged before the work is done; a
+ * pattern that does not compile is CEL's error, as before.
+ */
+function meteredMatches(f: CelFunc): CelFunc {
+  return celMethod(f.name, f.target as CelType, f.arguments, f.result, function (pattern: CelValue) {
+    if (typeof this !== "string" || typeof pattern !== "string")
+      return f.call(0, this, [pattern]) as CelValue;
+    charge(Math.ceil((pattern.length * pattern.length) / 8));
+    let re: RE2JS;
+    try {
+      re = RE2JS.compile(pattern);
+    } catch {
+      const result = f.call(0, this, [pattern]);
+      if (isCelError(result)) throw result;
+      return result as CelValue;
+    }
+    // ~2 program steps per cost unit (a loop iteration): measured, so a simple pattern over 8 MB still runs
+    charge(Math.ceil((programSize(re) * (this.length + 1)) / 2));
+    return re.test(this);
+  });
+}
+
+/** Instructions of a compiled RE2JS program (internal shape of @bufbuild/re2; the pattern length if absent). */
+function programSize(re: RE2JS): number {
+  const prog = (re as unknown as { re2Input?: { prog?: { inst?: unknown[] } } }).re2Input?.prog?.inst;
+  return Array.isArray(prog) ? prog.length : re.pattern().length + 1;
+}
+
 /** Every function of `base` metered, plus the step function: pass them as `funcs` of the real environment. */
 export function meteredFunctions(base: CelEnv): CelFunc[] {
-  // a fixed-size result (bool, number, timestamp …) amplifies nothing: those functions stay as they are
-  const out = [...base.funcs].map((f) => (FIXED_SIZE.has(f.result.name) ? f : meteredFunc(f)));
+  // a fixed-size result (bool, number, timestamp …) amplifies nothing: those functions stay as they are,
+  // except matches(), whose cost is in compiling and running the pattern
+  const out = [...base.funcs].map((f) =>
+    f.name === "matches" && f.target !== undefined
+      ? meteredMatches(f)
+      : FIXED_SIZE.has(f.result.name)
+        ? f
+        : meteredFunc(f),
+  );
   out.push(
     celFunc(STEP_FUNCTION, [CelScalar.DYN], CelScalar.DYN, (condition) => {
       charge(1);
