@@ -1,7 +1,7 @@
 // Backfill (embedded mode): re-derives the new major's history from the source files, publishing only the new
 // major and only the facts its topic does not carry yet (by ce_id), so a re-run after a crash publishes the rest.
 import { appendFileSync, existsSync, mkdirSync, readFileSync, statSync, truncateSync } from "node:fs";
-import { join } from "node:path";
+import { join, relative } from "node:path";
 import type { PipelineConfig } from "../config/pipeline-config.js";
 import type { SourcePosition, SourceRecord } from "../decode/change-event.js";
 import { parseCaptureLine } from "../decode/kcat.js";
@@ -32,6 +32,8 @@ export interface BackfillOptions {
   onProgress?: (p: BackfillProgress) => void;
   /** set to stop after the current batch (the next run continues by ce_id) */
   signal?: AbortSignal;
+  /** one-line notes on what the backfill leaves out */
+  onNote?: (line: string) => void;
 }
 
 export interface BackfillProgress {
@@ -54,15 +56,26 @@ export function startProgress(total: number): BackfillProgress {
  * Source records of every embedded source file, in the order the embedded worker consumes them; the files'
  * writer schema lines (captures of AvroConverter topics) go to `schemas`.
  */
-export function readSourceRecords(config: PipelineConfig, schemas?: OfflineSchemas): SourceRecord[] {
+export function readSourceRecords(
+  config: PipelineConfig,
+  schemas?: OfflineSchemas,
+  /**
+   * the embedded worker's committed source offsets (OffsetStore.offsets()): only lines below them are read,
+   * and `left` counts the records above them
+   */
+  bound?: { committed: ReadonlyMap<string, bigint>; left: number },
+): SourceRecord[] {
   const all: { record: SourceRecord; ts: number; file: number; line: number }[] = [];
   config.source.files.forEach((path, file) => {
     const lines = readFileSync(path, "utf8").split("\n");
+    // the key the embedded transport commits a file's next line under
+    const next = bound?.committed.get(`file:${relative(config.baseDir, path)}/0`) ?? 0n;
     lines.forEach((text, line) => {
       if (text.trim() === "") return;
       try {
         const parsed = parseCaptureLine(text);
         if (parsed.kind === "schema") schemas?.add(parsed.schemaId, parsed.schema, `${path}:${line + 1}`);
+        else if (bound && BigInt(line) >= next) bound.left++;
         else all.push({ record: parsed.record, ts: parsed.record.timestamp ?? 0, file, line });
       } catch {
         // not a kcat line: the live run dead-lettered it; nothing to backfill
@@ -131,7 +144,14 @@ export async function backfillEmbedded(options: BackfillOptions): Promise<Backfi
   );
 
   const from = options.from ? parsePosition(options.from) : null;
-  const records = readSourceRecords(config, schemas);
+  // changes the worker has not processed yet are left to it: it publishes both majors for them, so reading
+  // them here too would put their facts on the new topic twice (as the Kafka backfill's bound)
+  const bound = { committed: await offsets.offsets(), left: 0 };
+  const records = readSourceRecords(config, schemas, bound);
+  if (bound.left)
+    options.onNote?.(
+      `${bound.left} source records the worker has not processed yet are left to it (it publishes both majors for them)`,
+    );
   const progress = startProgress(records.length);
   const started = Date.now();
   const batchSize = options.batchSize ?? 500;

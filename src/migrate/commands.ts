@@ -415,7 +415,7 @@ async function backfillLocked(
         timing: consumerTiming(process.env),
         onNote: (line) => io.out(`  ${line}`),
       })
-    : await backfillEmbedded({ ...common, store: ctx.store });
+    : await backfillEmbedded({ ...common, store: ctx.store, onNote: (line) => io.out(`  ${line}`) });
   const summary =
     `${result.read} source records read, ${result.published} facts published, ${result.alreadyPresent} already present, ${result.failed} not mappable` +
     (opts.from ? ` (from position ${opts.from}: earlier history not re-derived)` : "");
