@@ -1,14 +1,46 @@
 import { defineConfig } from "vitest/config";
 
+/**
+ * Two tiers. `unit`: pure code and in-process servers, seconds, no Kafka, no Postgres, no child processes
+ * (`npm run test:unit`). `integration`: the librdkafka mock cluster, embedded Postgres, the CLI as a child
+ * process, kill -9 loops (`npm run test:integration`). `npm test` (and CI) runs both.
+ */
+const INTEGRATION = [
+  "test/infra/**/*.test.ts",
+  "test/kafka/{compression,e2e,faults,group,kill-loop-*}.test.ts",
+  "test/migrate/{check,migration,shared-topic,kafka-*}.test.ts",
+  "test/state/**/*.test.ts",
+  "test/cli/capture.test.ts",
+  "test/cli/command-line.test.ts",
+  "test/schemas/registry-embedded.test.ts",
+  "test/worker/embedded-*.test.ts",
+];
+
 export default defineConfig({
   test: {
-    include: ["test/**/*.test.ts"],
-    // builds the librdkafka mock-cluster launcher once (cached) before any test runs
-    globalSetup: ["test/infra/global-setup.ts"],
     testTimeout: 60_000,
     hookTimeout: 180_000,
     pool: "forks",
     reporters: ["default", "json"],
     outputFile: { json: ".changecast/test-results.json" },
+    projects: [
+      {
+        extends: true,
+        test: {
+          name: "unit",
+          include: ["test/**/*.test.ts"],
+          exclude: INTEGRATION,
+        },
+      },
+      {
+        extends: true,
+        test: {
+          name: "integration",
+          include: INTEGRATION,
+          // builds the librdkafka mock-cluster launcher once (cached) before any integration test runs
+          globalSetup: ["test/infra/global-setup.ts"],
+        },
+      },
+    ],
   },
 });
