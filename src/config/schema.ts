@@ -26,9 +26,10 @@ export interface SettingDoc {
 
 /**
  * How a setting is read from YAML: `scalar` (an env-expanded string, parsed by the setting's zod schema) or
- * `list` (a YAML list of env-expanded strings, or one scalar).
+ * `list` (a YAML list of env-expanded strings, or one scalar); `mapping` (a transform file's `fields` and
+ * `majors`, read by map/transform-file.ts).
  */
-export type SettingKind = "scalar" | "list";
+export type SettingKind = "scalar" | "list" | "mapping";
 
 /** The default of a setting; a function derives it from the pipeline name. */
 export type SettingDefault<T> = T | ((ctx: { pipeline: string }) => T);
@@ -258,4 +259,100 @@ export function settings(node: Section = PIPELINE_SCHEMA, prefix = ""): [string,
   return Object.entries(node.fields).flatMap(([key, child]): [string, Setting][] =>
     child.setting ? [[`${prefix}${key}`, child]] : settings(child, `${prefix}${key}.`),
   );
+}
+
+// -- transform files ---------------------------------------------------------------------------------------
+
+/** `events[].major` and the labels of `events[].majors`: an integer major version, at least 1. */
+export const MAJOR_VERSION = z
+  .string()
+  .transform(Number)
+  .refine((n) => Number.isInteger(n) && n >= 1);
+
+/** One entry of a transform file's `events` (read and checked by map/transform-file.ts). */
+export const EVENT_SCHEMA = section({
+  name: string(undefined, {
+    type: "Avro record name or full name",
+    default: "required",
+    description: "must match the schema's record name",
+  }),
+  schema: string(undefined, {
+    type: "path to `.avsc`",
+    default: "required",
+    description: "the event's Avro schema",
+  }),
+  topic: string(undefined, {
+    type: "Kafka topic name",
+    default: "required",
+    description: "where the event is published",
+  }),
+  when: string("true", {
+    type: "CEL → bool",
+    default: "`true`",
+    description: "which changes produce the event",
+  }),
+  key: string(undefined, {
+    type: "CEL",
+    default: "required",
+    description: "the Kafka record key (as text)",
+  }),
+  fields: {
+    setting: true,
+    kind: "mapping",
+    schema: z.record(z.string(), z.string()),
+    doc: {
+      type: "map of schema field → CEL",
+      default: "required",
+      description: "the event's values; `null` takes the field's default",
+    },
+  },
+  major: scalar(
+    MAJOR_VERSION,
+    1,
+    {
+      type: "positive integer",
+      default: "`1`",
+      description: "the major version this declaration publishes (docs/migration.md)",
+    },
+    () => "event.major must be a positive integer",
+  ),
+  majors: {
+    setting: true,
+    kind: "mapping",
+    schema: z.record(z.string(), z.unknown()),
+    default: {},
+    doc: {
+      type: "map of major → `{schema, topic?, when?, key?, fields}`",
+      default: "none",
+      description:
+        "further majors published side by side during a migration; `topic` defaults to `<topic>.v<N>`",
+    },
+  },
+});
+
+/** An entry of `events[].majors`: the event's settings a major may set (name and major are the event's). */
+export const MAJOR_SCHEMA = section(
+  Object.fromEntries(
+    (["schema", "topic", "when", "key", "fields"] as const).map((k) => [k, EVENT_SCHEMA.fields[k]]),
+  ) as Section["fields"],
+);
+
+/** A transform file (SPEC §4): one per source table. */
+export const TRANSFORM_SCHEMA = section({
+  table: string(undefined, {
+    type: "`<schema>.<table>`",
+    default: "required",
+    description: "the source table as Debezium names it (Oracle: upper case)",
+  }),
+  events: {
+    setting: true,
+    kind: "list",
+    schema: z.array(z.unknown()).min(1),
+    doc: { type: "list", default: "required", description: "the events derived from the table's changes" },
+  },
+});
+
+/** The reference's rows of a transform file: its settings, then each event's as `events[].<key>`. */
+export function transformSettings(): [string, Setting][] {
+  return [...settings(TRANSFORM_SCHEMA), ...settings(EVENT_SCHEMA, "events[].")];
 }
