@@ -4,63 +4,32 @@ import { existsSync } from "node:fs";
 import { dirname, isAbsolute, resolve } from "node:path";
 import { globSync } from "tinyglobby";
 import { isScalar, isSeq, type Node } from "yaml";
-import { type CompatibilityLevel } from "../schemas/registry.js";
 import { ConfigError, mapEntries, seqItems, YamlSource, type Problem, type YamlNode } from "./yaml-source.js";
 import { projectPath, topicNameProblem } from "./paths.js";
 import { registryUrlProblem, stateUrlProblem } from "./urls.js";
-import {
-  PIPELINE_SCHEMA,
-  settings,
+import { PIPELINE_SCHEMA, settings, type PipelineSettings, type Section, type Setting } from "./schema.js";
+
+// the settings themselves (types, defaults, validation, documentation) are declared in schema.ts
+export {
+  KAFKA_COMPRESSIONS,
   type KafkaCompression,
-  type Section,
-  type Setting,
+  type PipelineSettings,
   type SubjectNameStrategy,
 } from "./schema.js";
 
-// the settings themselves (types, defaults, validation, documentation) are declared in schema.ts
-export { KAFKA_COMPRESSIONS, type KafkaCompression, type SubjectNameStrategy } from "./schema.js";
-
-export interface PipelineConfig {
+/**
+ * A validated `changecast.yaml`: the settings of PIPELINE_SCHEMA (schema.ts, where each is declared and
+ * documented) with their paths resolved: `source.files` and `transforms` are absolute paths (globs expanded,
+ * sorted), `output.dir` is `outputDir`. An empty `kafka.brokers` is embedded mode, an empty `registry.url` the
+ * embedded registry.
+ */
+export interface PipelineConfig extends Omit<PipelineSettings, "output"> {
   /** absolute path of the config file */
   file: string;
   /** directory against which relative paths resolve */
   baseDir: string;
-  pipeline: string;
-  source: {
-    connector: "postgres" | "oracle";
-    topicPrefix: string;
-    format: "json" | "avro";
-    /** embedded mode: absolute paths of kcat dumps, in the order given (globs expanded, sorted) */
-    files: string[];
-  };
-  kafka: {
-    /** empty: embedded mode */
-    brokers: string[];
-    clientId: string;
-    /** compression codec of the published records (default none: readable by every Kafka client) */
-    compression: KafkaCompression;
-  };
-  registry: {
-    /** empty: the embedded registry */
-    url: string;
-    compatibility: CompatibilityLevel;
-    subjectNameStrategy: SubjectNameStrategy;
-  };
-  state: string;
-  delivery: "exactly-once" | "at-least-once";
-  errors: { tolerance: "all" | "none"; deadLetterTopic: string };
-  limits: {
-    /** a source record larger than this is dead-lettered unread */
-    maxRecordBytes: number;
-    /** an encoded event larger than this is dead-lettered (Kafka's default max.message.bytes) */
-    maxEventBytes: number;
-  };
-  /** embedded mode: where published records are written */
+  /** embedded mode: where published records are written (`output.dir`, absolute) */
   outputDir: string;
-  /** absolute paths of the transform files (globs expanded, sorted) */
-  transforms: string[];
-  /** allowAbsolute: capture, transform and schema files may lie outside the project directory */
-  paths: { allowAbsolute: boolean };
 }
 
 /** `${VAR}` and `${VAR:-default}` from the environment (compose-style: unset and empty take the default). */
@@ -144,36 +113,15 @@ export function readPipelineConfig(
     }
   });
   const node = (path: string): YamlNode => nodes.get(path);
-  const v = values as unknown as SettingValues;
-  const allowAbsolute = v["paths.allowAbsolute"];
 
+  const { output, ...settings } = nest(values) as PipelineSettings;
   const config: PipelineConfig = {
     file: absFile,
     baseDir,
-    pipeline: v.pipeline,
-    source: {
-      connector: v["source.connector"],
-      topicPrefix: v["source.topicPrefix"],
-      format: v["source.format"],
-      files: files.paths,
-    },
-    kafka: {
-      brokers: v["kafka.brokers"],
-      clientId: v["kafka.clientId"],
-      compression: v["kafka.compression"],
-    },
-    registry: {
-      url: v["registry.url"],
-      compatibility: v["registry.compatibility"],
-      subjectNameStrategy: v["registry.subjectNameStrategy"],
-    },
-    state: v.state,
-    delivery: v.delivery,
-    errors: { tolerance: v["errors.tolerance"], deadLetterTopic: v["errors.deadLetterTopic"] },
-    limits: { maxRecordBytes: v["limits.maxRecordBytes"], maxEventBytes: v["limits.maxEventBytes"] },
-    outputDir: resolve(baseDir, v["output.dir"]),
+    ...settings,
+    source: { ...settings.source, files: files.paths },
+    outputDir: resolve(baseDir, output.dir),
     transforms: transforms.paths,
-    paths: { allowAbsolute },
   };
   const dlqProblem = topicNameProblem(config.errors.deadLetterTopic);
   if (dlqProblem)
@@ -191,29 +139,18 @@ export function readPipelineConfig(
   return { config, problems };
 }
 
-/** The value of each setting of PIPELINE_SCHEMA, by dotted path. */
-type SettingValues = {
-  pipeline: string;
-  "source.connector": PipelineConfig["source"]["connector"];
-  "source.topicPrefix": string;
-  "source.format": PipelineConfig["source"]["format"];
-  "source.files": string[];
-  "kafka.brokers": string[];
-  "kafka.clientId": string;
-  "kafka.compression": KafkaCompression;
-  "registry.url": string;
-  "registry.compatibility": CompatibilityLevel;
-  "registry.subjectNameStrategy": SubjectNameStrategy;
-  state: string;
-  delivery: PipelineConfig["delivery"];
-  "errors.tolerance": PipelineConfig["errors"]["tolerance"];
-  "errors.deadLetterTopic": string;
-  "limits.maxRecordBytes": number;
-  "limits.maxEventBytes": number;
-  "output.dir": string;
-  transforms: string[];
-  "paths.allowAbsolute": boolean;
-};
+/** `{"a.b": 1}` → `{a: {b: 1}}`. */
+function nest(flat: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [path, value] of Object.entries(flat)) {
+    const keys = path.split(".");
+    const last = keys.pop() as string;
+    let at = out;
+    for (const k of keys) at = (at[k] ??= {}) as Record<string, unknown>;
+    at[last] = value;
+  }
+  return out;
+}
 
 /**
  * Reads every setting of PIPELINE_SCHEMA from the YAML: unknown keys (with the allowed list), required

@@ -92,11 +92,22 @@ function list(def: string[] | undefined, doc: SettingDoc): Setting<string[]> {
   return { setting: true, kind: "list", schema: z.array(z.string()), default: def, doc };
 }
 
-const section = (fields: Section["fields"], required = false): Section => ({
+/** A section whose fields keep their types (for ValuesOf). */
+export interface SectionOf<F extends Section["fields"]> extends Section {
+  fields: F;
+}
+
+const section = <F extends Section["fields"]>(fields: F, required = false): SectionOf<F> => ({
   setting: false,
   required,
   fields,
 });
+
+/** The values a section's settings read to: `ValuesOf<typeof PIPELINE_SCHEMA>` is what changecast.yaml sets. */
+export type ValuesOf<S> =
+  S extends SectionOf<infer F>
+    ? { [K in keyof F]: F[K] extends Setting<infer T> ? T : ValuesOf<F[K]> }
+    : never;
 
 /** A dead letter (error headers, a cut copy of the record) must fit limits.maxEventBytes too. */
 export const MIN_EVENT_BYTES = 1024;
@@ -175,7 +186,7 @@ export const PIPELINE_SCHEMA = section({
       description:
         "empty: the embedded registry (kept in the state store); set: a Confluent-compatible Schema Registry",
     }),
-    compatibility: oneOf(COMPATIBILITY_LEVELS as unknown as readonly [string, ...string[]], "BACKWARD", {
+    compatibility: oneOf(COMPATIBILITY_LEVELS, "BACKWARD", {
       default: "`BACKWARD`",
       description: "level set on the subjects changecast creates",
     }),
@@ -254,6 +265,9 @@ export const PIPELINE_SCHEMA = section({
   }),
 });
 
+/** What changecast.yaml's settings read to, before paths are resolved (PipelineConfig is built from it). */
+export type PipelineSettings = ValuesOf<typeof PIPELINE_SCHEMA>;
+
 /** Every setting with its dotted path, in declaration order (the reference's rows). */
 export function settings(node: Section = PIPELINE_SCHEMA, prefix = ""): [string, Setting][] {
   return Object.entries(node.fields).flatMap(([key, child]): [string, Setting][] =>
@@ -331,11 +345,13 @@ export const EVENT_SCHEMA = section({
 });
 
 /** An entry of `events[].majors`: the event's settings a major may set (name and major are the event's). */
-export const MAJOR_SCHEMA = section(
-  Object.fromEntries(
-    (["schema", "topic", "when", "key", "fields"] as const).map((k) => [k, EVENT_SCHEMA.fields[k]]),
-  ) as Section["fields"],
-);
+export const MAJOR_SCHEMA = section({
+  schema: EVENT_SCHEMA.fields.schema,
+  topic: EVENT_SCHEMA.fields.topic,
+  when: EVENT_SCHEMA.fields.when,
+  key: EVENT_SCHEMA.fields.key,
+  fields: EVENT_SCHEMA.fields.fields,
+});
 
 /** A transform file (SPEC §4): one per source table. */
 export const TRANSFORM_SCHEMA = section({
