@@ -2,6 +2,7 @@
 import { readFileSync } from "node:fs";
 import { resolve } from "node:path";
 import { globSync } from "tinyglobby";
+import { envText } from "../config/env.js";
 import { redactText, splitUrlCredentials } from "../config/redact.js";
 import type { CommandIO } from "./io.js";
 
@@ -54,18 +55,18 @@ export function connectEndpoint(
   env: NodeJS.ProcessEnv,
 ): { base: string; authorization: string | undefined; secrets: (string | undefined)[] } {
   const split = splitUrlCredentials(
-    connectUrl || env.KAFKA_CONNECT_URL || "http://localhost:8083",
+    connectUrl || envText(env, "KAFKA_CONNECT_URL") || "http://localhost:8083",
     "Kafka Connect URL",
   );
-  const username = env.KAFKA_CONNECT_USERNAME || split.username;
-  const password = env.KAFKA_CONNECT_PASSWORD || split.password;
+  const username = envText(env, "KAFKA_CONNECT_USERNAME") ?? split.username;
+  const password = envText(env, "KAFKA_CONNECT_PASSWORD") ?? split.password;
   return {
     base: split.url,
     authorization:
       username !== undefined
         ? `Basic ${Buffer.from(`${username}:${password ?? ""}`).toString("base64")}`
         : undefined,
-    secrets: [split.password, env.KAFKA_CONNECT_PASSWORD],
+    secrets: [split.password, envText(env, "KAFKA_CONNECT_PASSWORD")],
   };
 }
 

@@ -2,6 +2,7 @@
 import { readFileSync } from "node:fs";
 import { resolve } from "node:path";
 import { Command, CommanderError, InvalidArgumentError } from "commander";
+import { envValue, secretEnvValues } from "../config/env.js";
 import { redactText } from "../config/redact.js";
 import { ConfigError } from "../config/yaml-source.js";
 import { captureCommand } from "./capture.js";
@@ -169,7 +170,7 @@ registry
   .option("--host <host>", "address to bind", "127.0.0.1")
   .option("--state <url>", "state store URL (default: $STATE_URL, else sqlite:.changecast/state.sqlite)")
   .action(async (o: { port: number; host: string; state?: string }) => {
-    const state = o.state ?? process.env.STATE_URL ?? "sqlite:.changecast/state.sqlite";
+    const state = o.state ?? envValue(process.env, "STATE_URL") ?? "sqlite:.changecast/state.sqlite";
     const server = await runRegistryServe({
       port: o.port,
       host: o.host,
@@ -216,7 +217,7 @@ try {
     process.exitCode = 1;
   } else {
     // last line of defence: a library's error may quote a URL with its credentials
-    processIO.err(`changecast: ${redactText((err as Error).message)}`);
+    processIO.err(`changecast: ${redactText((err as Error).message, secretEnvValues(process.env))}`);
     process.exitCode = 2;
   }
 }

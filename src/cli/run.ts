@@ -2,6 +2,7 @@
 // and worker loop over the Kafka transport (consumer group changecast.<pipeline>, docs/kafka.md).
 import { hostname } from "node:os";
 import { destination, pino, type Logger } from "pino";
+import { envText } from "../config/env.js";
 import type { PipelineConfig } from "../config/pipeline-config.js";
 import { EmbeddedTransport } from "../publish/embedded-transport.js";
 import { consumerTiming, kafkaClientConfig } from "../publish/kafka-client.js";
@@ -125,7 +126,7 @@ export async function runKafkaWorker(pipeline: OpenPipeline, options: KafkaWorke
   const log =
     options.logger ??
     pino(
-      { name: "changecast", level: env.LOG_LEVEL || "info", base: { pipeline: config.pipeline } },
+      { name: "changecast", level: envText(env, "LOG_LEVEL") ?? "info", base: { pipeline: config.pipeline } },
       destination(2),
     );
   const topics = sourceTopics(config, pipeline.transforms);

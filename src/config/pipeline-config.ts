@@ -1,65 +1,35 @@
-// `changecast.yaml` (docs/configuration.md): parsed, environment-expanded, validated with file:line problems.
+// `changecast.yaml` (docs/configuration.md): parsed, environment-expanded, validated with file:line problems
+// against PIPELINE_SCHEMA (schema.ts), the one declaration of every setting.
 import { existsSync } from "node:fs";
 import { dirname, isAbsolute, resolve } from "node:path";
 import { globSync } from "tinyglobby";
 import { isScalar, isSeq, type Node } from "yaml";
-import { COMPATIBILITY_LEVELS, isCompatibilityLevel, type CompatibilityLevel } from "../schemas/registry.js";
 import { ConfigError, mapEntries, seqItems, YamlSource, type Problem, type YamlNode } from "./yaml-source.js";
 import { projectPath, topicNameProblem } from "./paths.js";
 import { registryUrlProblem, stateUrlProblem } from "./urls.js";
+import { PIPELINE_SCHEMA, settings, type PipelineSettings, type Section, type Setting } from "./schema.js";
 
-export type SubjectNameStrategy = "TopicNameStrategy" | "RecordNameStrategy" | "TopicRecordNameStrategy";
-const STRATEGIES: SubjectNameStrategy[] = [
-  "TopicNameStrategy",
-  "RecordNameStrategy",
-  "TopicRecordNameStrategy",
-];
+// the settings themselves (types, defaults, validation, documentation) are declared in schema.ts
+export {
+  KAFKA_COMPRESSIONS,
+  type KafkaCompression,
+  type PipelineSettings,
+  type SubjectNameStrategy,
+} from "./schema.js";
 
-/** Codecs of `kafka.compression` (what changecast publishes; every one of them is read on consume). */
-export const KAFKA_COMPRESSIONS = ["none", "gzip", "snappy", "lz4", "zstd"] as const;
-export type KafkaCompression = (typeof KAFKA_COMPRESSIONS)[number];
-
-export interface PipelineConfig {
+/**
+ * A validated `changecast.yaml`: the settings of PIPELINE_SCHEMA (schema.ts, where each is declared and
+ * documented) with their paths resolved: `source.files` and `transforms` are absolute paths (globs expanded,
+ * sorted), `output.dir` is `outputDir`. An empty `kafka.brokers` is embedded mode, an empty `registry.url` the
+ * embedded registry.
+ */
+export interface PipelineConfig extends Omit<PipelineSettings, "output"> {
   /** absolute path of the config file */
   file: string;
   /** directory against which relative paths resolve */
   baseDir: string;
-  pipeline: string;
-  source: {
-    connector: "postgres" | "oracle";
-    topicPrefix: string;
-    format: "json" | "avro";
-    /** embedded mode: absolute paths of kcat dumps, in the order given (globs expanded, sorted) */
-    files: string[];
-  };
-  kafka: {
-    /** empty: embedded mode */
-    brokers: string[];
-    clientId: string;
-    /** compression codec of the published records (default none: readable by every Kafka client) */
-    compression: KafkaCompression;
-  };
-  registry: {
-    /** empty: the embedded registry */
-    url: string;
-    compatibility: CompatibilityLevel;
-    subjectNameStrategy: SubjectNameStrategy;
-  };
-  state: string;
-  delivery: "exactly-once" | "at-least-once";
-  errors: { tolerance: "all" | "none"; deadLetterTopic: string };
-  limits: {
-    /** a source record larger than this is dead-lettered unread */
-    maxRecordBytes: number;
-    /** an encoded event larger than this is dead-lettered (Kafka's default max.message.bytes) */
-    maxEventBytes: number;
-  };
-  /** embedded mode: where published records are written */
+  /** embedded mode: where published records are written (`output.dir`, absolute) */
   outputDir: string;
-  /** absolute paths of the transform files (globs expanded, sorted) */
-  transforms: string[];
-  /** allowAbsolute: capture, transform and schema files may lie outside the project directory */
-  paths: { allowAbsolute: boolean };
 }
 
 /** `${VAR}` and `${VAR:-default}` from the environment (compose-style: unset and empty take the default). */
@@ -90,20 +60,6 @@ export function expandPaths(patterns: string[], baseDir: string): { paths: strin
   return { paths, missing };
 }
 
-const TOP_KEYS = [
-  "pipeline",
-  "source",
-  "kafka",
-  "registry",
-  "state",
-  "delivery",
-  "errors",
-  "limits",
-  "output",
-  "transforms",
-  "paths",
-];
-
 export function loadPipelineConfig(
   file: string,
   options: { env?: NodeJS.ProcessEnv; text?: string } = {},
@@ -124,15 +80,101 @@ export function readPipelineConfig(
   const env = options.env ?? process.env;
   const baseDir = dirname(absFile);
   const root = yaml.doc.contents as YamlNode;
-  const get = (parent: YamlNode, key: string): YamlNode => mapEntries(parent).find(([k]) => k === key)?.[2];
-
   if (!mapEntries(root).length) {
     return {
       config: null,
       problems: [yaml.problem(root, "config must be a mapping (docs/configuration.md)")],
     };
   }
-  const unknownKeys = (node: YamlNode, allowed: string[], where: string) => {
+  let files: { paths: string[]; missing: string[] } = { paths: [], missing: [] };
+  let transforms: { paths: string[]; missing: string[] } = { paths: [], missing: [] };
+  const { values, nodes } = readSettings(yaml, root, env, problems, (path, read, node) => {
+    // the paths are checked as soon as they are read, so that their problems come in the order of the file
+    const allowAbsolute = read["paths.allowAbsolute"] as boolean;
+    if (path === "source.files") {
+      files = expandPaths(read[path] as string[], baseDir);
+      // what a pipeline reads stays inside the project directory unless the config says otherwise
+      for (const f of files.paths) {
+        const { problem } = projectPath(f, baseDir, allowAbsolute);
+        if (problem) problems.push(yaml.problem(node, `source.files: ${problem}`));
+      }
+      if ((read["kafka.brokers"] as string[]).length === 0) {
+        for (const m of files.missing)
+          problems.push(yaml.problem(node, `source.files: "${m}" matches no file`));
+      }
+    } else if (path === "transforms") {
+      const globs = read[path] as string[];
+      if (globs.length === 0) problems.push(yaml.problem(root, "transforms: at least one file is required"));
+      transforms = expandPaths(globs, baseDir);
+      for (const m of transforms.missing) {
+        problems.push(yaml.problem(node, `transforms: "${m}" matches no file`));
+      }
+      for (const f of transforms.paths) {
+        const { problem } = projectPath(f, baseDir, allowAbsolute);
+        if (problem) problems.push(yaml.problem(node, `transforms: ${problem}`));
+      }
+    }
+  });
+  const node = (path: string): YamlNode => nodes.get(path);
+
+  const { output, ...settings } = nest(values) as PipelineSettings;
+  const config: PipelineConfig = {
+    file: absFile,
+    baseDir,
+    ...settings,
+    source: { ...settings.source, files: files.paths },
+    outputDir: resolve(baseDir, output.dir),
+    transforms: transforms.paths,
+  };
+  const dlqProblem = topicNameProblem(config.errors.deadLetterTopic);
+  if (dlqProblem)
+    problems.push(
+      yaml.problem(node("errors.deadLetterTopic") ?? root, `errors.deadLetterTopic: ${dlqProblem}`),
+    );
+  const prefixProblem = config.source.topicPrefix ? topicNameProblem(config.source.topicPrefix) : null;
+  if (prefixProblem)
+    problems.push(yaml.problem(node("source.topicPrefix"), `source.topicPrefix: ${prefixProblem}`));
+  // URLs are checked here so that `check` reports them; the messages never show a password
+  const stateProblem = stateUrlProblem(config.state);
+  if (stateProblem) problems.push(yaml.problem(node("state") ?? root, `state: ${stateProblem}`));
+  const registryProblem = config.registry.url ? registryUrlProblem(config.registry.url) : null;
+  if (registryProblem) problems.push(yaml.problem(node("registry.url"), registryProblem));
+  return { config, problems };
+}
+
+/** `{"a.b": 1}` → `{a: {b: 1}}`. */
+function nest(flat: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [path, value] of Object.entries(flat)) {
+    const keys = path.split(".");
+    const last = keys.pop() as string;
+    let at = out;
+    for (const k of keys) at = (at[k] ??= {}) as Record<string, unknown>;
+    at[last] = value;
+  }
+  return out;
+}
+
+/**
+ * Reads every setting of PIPELINE_SCHEMA from the YAML: unknown keys (with the allowed list), required
+ * sections and settings, scalars vs lists, `${VAR:-default}` expansion, then the setting's zod schema. A value
+ * that is missing takes the default; one that is refused is a problem at its line (and takes the default).
+ */
+function readSettings(
+  yaml: YamlSource,
+  root: YamlNode,
+  env: NodeJS.ProcessEnv,
+  problems: Problem[],
+  /** called after each setting is read, with the values read so far */
+  onRead: (path: string, values: Record<string, unknown>, node: YamlNode) => void,
+): { values: Record<string, unknown>; nodes: Map<string, YamlNode> } {
+  const values: Record<string, unknown> = {};
+  const nodes = new Map<string, YamlNode>();
+  const get = (parent: YamlNode, key: string): YamlNode => mapEntries(parent).find(([k]) => k === key)?.[2];
+
+  // unknown keys first, section by section
+  const unknownKeys = (section: Section, node: YamlNode, where: string) => {
+    const allowed = Object.keys(section.fields);
     for (const [key, keyNode] of mapEntries(node)) {
       if (!allowed.includes(key)) {
         problems.push(
@@ -140,177 +182,102 @@ export function readPipelineConfig(
         );
       }
     }
+    for (const [key, child] of Object.entries(section.fields))
+      if (!child.setting) unknownKeys(child, get(node, key), key);
   };
-  const str = (parent: YamlNode, key: string, def: string | undefined, where: string): string => {
+  unknownKeys(PIPELINE_SCHEMA, root, "config");
+
+  // required sections are reported once, after the settings that come before them in READ_ORDER
+  const requiredSections = () => {
+    for (const [key, child] of Object.entries(PIPELINE_SCHEMA.fields)) {
+      const sectionNode = get(root, key);
+      if (!child.setting && child.required && (sectionNode === undefined || sectionNode === null))
+        problems.push(yaml.problem(root, `${key} is required`));
+    }
+  };
+  const all = settings();
+  all.sort(([a], [b]) => rank(a) - rank(b));
+  for (const [path, setting] of all) {
+    if (path === READ_ORDER[READ_ORDER.indexOf(SECTIONS_REQUIRED) + 1]) requiredSections();
+    readOne(path, setting);
+    onRead(path, values, nodes.get(path));
+  }
+  return { values, nodes };
+
+  function readOne(path: string, setting: Setting): void {
+    const keys = path.split(".");
+    const key = keys.pop() as string;
+    const where = keys.length ? keys.join(".") : "config";
+    let parent = root;
+    for (const k of keys) parent = get(parent, k);
     const node = get(parent, key);
-    if (node === undefined || node === null || (isScalar(node) && node.value === null)) {
-      if (def === undefined) problems.push(yaml.problem(parent, `${where}.${key} is required`));
-      return def ?? "";
+    nodes.set(path, node);
+    const fallback = (): unknown => {
+      const def = setting.default;
+      return typeof def === "function" ? def({ pipeline: values.pipeline as string }) : def;
+    };
+    const missing = node === undefined || node === null || (isScalar(node) && node.value === null);
+    let raw: string | string[];
+    if (setting.kind === "list") {
+      if (node === undefined || node === null) {
+        values[path] = setting.default ?? [];
+        return;
+      }
+      if (isScalar(node)) raw = [expandEnv(String(node.value), env)];
+      else if (!isSeq(node)) {
+        problems.push(yaml.problem(node, `${where}.${key} must be a list`));
+        values[path] = [];
+        return;
+      } else
+        raw = seqItems(node).map((item: Node) => expandEnv(String(isScalar(item) ? item.value : item), env));
+    } else {
+      if (missing) {
+        if (setting.default === undefined) {
+          problems.push(yaml.problem(parent, `${where}.${key} is required`));
+          values[path] = "";
+        } else values[path] = fallback();
+        return;
+      }
+      if (!isScalar(node) || typeof node.value === "object") {
+        problems.push(yaml.problem(node, `${where}.${key} must be a scalar`));
+        values[path] = setting.default === undefined ? "" : fallback();
+        return;
+      }
+      raw = expandEnv(String(node.value), env);
     }
-    if (!isScalar(node) || typeof node.value === "object") {
-      problems.push(yaml.problem(node, `${where}.${key} must be a scalar`));
-      return def ?? "";
+    const parsed = setting.schema.safeParse(raw);
+    if (parsed.success) {
+      values[path] = parsed.data;
+      return;
     }
-    return expandEnv(String(node.value), env);
-  };
-  const oneOf = <T extends string>(
-    parent: YamlNode,
-    key: string,
-    allowed: readonly T[],
-    def: T,
-    where: string,
-  ): T => {
-    const value = str(parent, key, def, where);
-    if ((allowed as readonly string[]).includes(value)) return value as T;
-    problems.push(
-      yaml.problem(get(parent, key), `${where}.${key}: "${value}" is not one of ${allowed.join(", ")}`),
-    );
-    return def;
-  };
-  const num = (parent: YamlNode, key: string, def: number, where: string): number => {
-    const text = str(parent, key, String(def), where);
-    const n = Number(text);
-    if (!Number.isSafeInteger(n) || n <= 0) {
-      problems.push(yaml.problem(get(parent, key), `${where}.${key}: "${text}" is not a positive integer`));
-      return def;
-    }
-    return n;
-  };
-  const list = (parent: YamlNode, key: string, where: string): string[] => {
-    const node = get(parent, key);
-    if (node === undefined || node === null) return [];
-    if (isScalar(node)) return [expandEnv(String(node.value), env)];
-    if (!isSeq(node)) {
-      problems.push(yaml.problem(node, `${where}.${key} must be a list`));
-      return [];
-    }
-    return seqItems(node).map((item: Node) => expandEnv(String(isScalar(item) ? item.value : item), env));
-  };
+    const issue = parsed.error.issues[0];
+    const text = Array.isArray(raw) ? raw.join(", ") : raw;
+    const message =
+      setting.invalid && issue?.code !== "custom" ? setting.invalid(`${where}.${key}`, text) : issue?.message;
+    problems.push(yaml.problem(node, message ?? `${where}.${key}: "${text}" is not valid`));
+    // a refused name or text stays as written (what derives from it is checked too); a refused choice or number
+    // takes the default
+    values[path] = setting.default === undefined || typeof raw !== "string" ? raw : fallback();
+  }
+}
 
-  unknownKeys(root, TOP_KEYS, "config");
-  const source = get(root, "source");
-  unknownKeys(source, ["connector", "topicPrefix", "format", "files"], "source");
-  const kafka = get(root, "kafka");
-  unknownKeys(kafka, ["brokers", "clientId", "compression"], "kafka");
-  const registry = get(root, "registry");
-  unknownKeys(registry, ["url", "compatibility", "subjectNameStrategy"], "registry");
-  const errors = get(root, "errors");
-  unknownKeys(errors, ["tolerance", "deadLetterTopic"], "errors");
-  const limits = get(root, "limits");
-  unknownKeys(limits, ["maxRecordBytes", "maxEventBytes"], "limits");
-  const output = get(root, "output");
-  unknownKeys(output, ["dir"], "output");
-  const pathsNode = get(root, "paths");
-  unknownKeys(pathsNode, ["allowAbsolute"], "paths");
-  const allowAbsolute =
-    oneOf(pathsNode, "allowAbsolute", ["false", "true"] as const, "false", "paths") === "true";
+/**
+ * The order settings are read in, and so the order of their problems: paths.allowAbsolute first (the path
+ * checks depend on it), the pipeline name (defaults derive from it), then the missing required sections, the
+ * settings the path checks need, and then the rest in the order of PIPELINE_SCHEMA.
+ */
+const SECTIONS_REQUIRED = "(required sections)";
+const READ_ORDER = [
+  "paths.allowAbsolute",
+  "pipeline",
+  SECTIONS_REQUIRED,
+  "kafka.brokers",
+  "source.files",
+  "transforms",
+  "registry.compatibility",
+];
 
-  const pipeline = str(root, "pipeline", undefined, "config");
-  if (pipeline && !/^[A-Za-z0-9._-]+$/.test(pipeline)) {
-    problems.push(
-      yaml.problem(get(root, "pipeline"), `pipeline "${pipeline}" may only use letters, digits, . _ -`),
-    );
-  }
-  if (!source) problems.push(yaml.problem(root, "source is required"));
-  const brokersText = str(kafka, "brokers", "", "kafka");
-  const brokers = brokersText
-    .split(",")
-    .map((b) => b.trim())
-    .filter(Boolean);
-
-  const fileGlobs = list(source, "files", "source");
-  const files = expandPaths(fileGlobs, baseDir);
-  // what a pipeline reads stays inside the project directory unless the config says otherwise
-  for (const f of files.paths) {
-    const { problem } = projectPath(f, baseDir, allowAbsolute);
-    if (problem) problems.push(yaml.problem(get(source, "files"), `source.files: ${problem}`));
-  }
-  if (brokers.length === 0) {
-    for (const m of files.missing) {
-      problems.push(yaml.problem(get(source, "files"), `source.files: "${m}" matches no file`));
-    }
-  }
-  const transformGlobs = list(root, "transforms", "config");
-  if (transformGlobs.length === 0)
-    problems.push(yaml.problem(root, "transforms: at least one file is required"));
-  const transforms = expandPaths(transformGlobs, baseDir);
-  for (const m of transforms.missing) {
-    problems.push(yaml.problem(get(root, "transforms"), `transforms: "${m}" matches no file`));
-  }
-  for (const f of transforms.paths) {
-    const { problem } = projectPath(f, baseDir, allowAbsolute);
-    if (problem) problems.push(yaml.problem(get(root, "transforms"), `transforms: ${problem}`));
-  }
-  const level = str(registry, "compatibility", "BACKWARD", "registry");
-  if (!isCompatibilityLevel(level)) {
-    problems.push(
-      yaml.problem(
-        get(registry, "compatibility"),
-        `registry.compatibility: "${level}" is not one of ${COMPATIBILITY_LEVELS.join(", ")}`,
-      ),
-    );
-  }
-
-  const config: PipelineConfig = {
-    file: absFile,
-    baseDir,
-    pipeline,
-    source: {
-      connector: oneOf(source, "connector", ["postgres", "oracle"] as const, "postgres", "source"),
-      topicPrefix: str(source, "topicPrefix", undefined, "source"),
-      format: oneOf(source, "format", ["json", "avro"] as const, "json", "source"),
-      files: files.paths,
-    },
-    kafka: {
-      brokers,
-      clientId: str(kafka, "clientId", `changecast-${pipeline}`, "kafka"),
-      compression: oneOf(kafka, "compression", KAFKA_COMPRESSIONS, "none", "kafka"),
-    },
-    registry: {
-      url: str(registry, "url", "", "registry"),
-      compatibility: isCompatibilityLevel(level) ? level : "BACKWARD",
-      subjectNameStrategy: oneOf(
-        registry,
-        "subjectNameStrategy",
-        STRATEGIES,
-        "TopicRecordNameStrategy",
-        "registry",
-      ),
-    },
-    state: str(root, "state", "sqlite:.changecast/state.sqlite", "config"),
-    delivery: oneOf(root, "delivery", ["exactly-once", "at-least-once"] as const, "exactly-once", "config"),
-    errors: {
-      tolerance: oneOf(errors, "tolerance", ["all", "none"] as const, "all", "errors"),
-      deadLetterTopic: str(errors, "deadLetterTopic", `changecast.${pipeline}.dlq`, "errors"),
-    },
-    limits: {
-      maxRecordBytes: num(limits, "maxRecordBytes", 8 * 1024 * 1024, "limits"),
-      maxEventBytes: num(limits, "maxEventBytes", 1_048_588, "limits"),
-    },
-    outputDir: resolve(baseDir, str(output, "dir", ".changecast/out", "output")),
-    transforms: transforms.paths,
-    paths: { allowAbsolute },
-  };
-  // a dead letter (error headers, a cut copy of the record) must fit limits.maxEventBytes too
-  if (config.limits.maxEventBytes < 1024)
-    problems.push(
-      yaml.problem(
-        get(limits, "maxEventBytes") ?? root,
-        `limits.maxEventBytes: "${config.limits.maxEventBytes}" is too small: at least 1024 (room for a dead letter's error headers)`,
-      ),
-    );
-  const dlqProblem = topicNameProblem(config.errors.deadLetterTopic);
-  if (dlqProblem)
-    problems.push(
-      yaml.problem(get(errors, "deadLetterTopic") ?? root, `errors.deadLetterTopic: ${dlqProblem}`),
-    );
-  const prefixProblem = config.source.topicPrefix ? topicNameProblem(config.source.topicPrefix) : null;
-  if (prefixProblem)
-    problems.push(yaml.problem(get(source, "topicPrefix"), `source.topicPrefix: ${prefixProblem}`));
-  // URLs are checked here so that `check` reports them; the messages never show a password
-  const stateProblem = stateUrlProblem(config.state);
-  if (stateProblem) problems.push(yaml.problem(get(root, "state") ?? root, `state: ${stateProblem}`));
-  const registryProblem = config.registry.url ? registryUrlProblem(config.registry.url) : null;
-  if (registryProblem) problems.push(yaml.problem(get(registry, "url"), registryProblem));
-  return { config, problems };
+function rank(path: string): number {
+  const i = READ_ORDER.indexOf(path);
+  return i < 0 ? READ_ORDER.length : i;
 }

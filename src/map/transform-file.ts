@@ -4,6 +4,7 @@ import { isScalar, type Node } from "yaml";
 import { EventSchema } from "../encode/event-schema.js";
 import { mapEntries, seqItems, YamlSource, type Problem, type YamlNode } from "../config/yaml-source.js";
 import { projectPath, topicNameProblem } from "../config/paths.js";
+import { EVENT_SCHEMA, MAJOR_SCHEMA, MAJOR_VERSION, TRANSFORM_SCHEMA } from "../config/schema.js";
 import { compileExpression, ExpressionError, type Expression } from "./expression.js";
 
 export interface FieldMapping {
@@ -41,9 +42,10 @@ export interface TransformFile {
   warnings?: Problem[];
 }
 
-const FILE_KEYS = ["table", "events"];
-const EVENT_KEYS = ["name", "schema", "topic", "when", "key", "fields", "major", "majors"];
-const MAJOR_KEYS = ["schema", "topic", "when", "key", "fields"];
+// the keys (and their documentation) are declared in config/schema.ts
+const FILE_KEYS = Object.keys(TRANSFORM_SCHEMA.fields);
+const EVENT_KEYS = Object.keys(EVENT_SCHEMA.fields);
+const MAJOR_KEYS = Object.keys(MAJOR_SCHEMA.fields);
 
 /** The project directory and whether schema files may lie outside it. */
 interface ProjectDirs {
@@ -281,12 +283,12 @@ function readDeclaration(
   }
   let major = inherit?.major ?? 1;
   if (!inherit && byKey.has("major")) {
-    const value = Number(scalarText(byKey.get("major")?.value));
-    if (!Number.isInteger(value) || value < 1) {
+    const parsed = MAJOR_VERSION.safeParse(scalarText(byKey.get("major")?.value) ?? "");
+    if (!parsed.success) {
       problems.push(yaml.problem(byKey.get("major")?.value, "event.major must be a positive integer"));
       ok = false;
     } else {
-      major = value;
+      major = parsed.data;
     }
   }
 

@@ -10,6 +10,7 @@ import {
   type RetryOptions,
   type SASLOptions,
 } from "kafkajs";
+import { envFlag, envMs, envValue, type EnvName } from "../config/env.js";
 import { registerCompressionCodecs } from "./compression.js";
 
 export class KafkaClientConfigError extends Error {
@@ -42,16 +43,10 @@ export const CLIENT_RETRY: RetryOptions = {
   retries: 8,
 };
 
-function flag(env: NodeJS.ProcessEnv, name: string): boolean | undefined {
-  const raw = env[name]?.trim().toLowerCase();
-  if (raw === undefined || raw === "") return undefined;
-  if (["true", "1", "yes"].includes(raw)) return true;
-  if (["false", "0", "no"].includes(raw)) return false;
-  throw new KafkaClientConfigError(`${name}: "${env[name]}" is not true or false`);
-}
+const configError = (message: string) => new KafkaClientConfigError(message);
 
-function readPem(env: NodeJS.ProcessEnv, name: string): string | undefined {
-  const path = env[name]?.trim();
+function readPem(env: NodeJS.ProcessEnv, name: EnvName): string | undefined {
+  const path = envValue(env, name)?.trim();
   if (!path) return undefined;
   try {
     return readFileSync(path, "utf8");
@@ -62,16 +57,17 @@ function readPem(env: NodeJS.ProcessEnv, name: string): string | undefined {
 
 /** SASL from KAFKA_SASL_MECHANISM / KAFKA_SASL_USERNAME / KAFKA_SASL_PASSWORD; undefined when no mechanism is set. */
 export function saslFromEnv(env: NodeJS.ProcessEnv): SASLOptions | undefined {
-  const raw = env.KAFKA_SASL_MECHANISM?.trim().toLowerCase();
+  const given = envValue(env, "KAFKA_SASL_MECHANISM");
+  const raw = given?.trim().toLowerCase();
   if (!raw) return undefined;
   if (!(SASL_MECHANISMS as readonly string[]).includes(raw)) {
     throw new KafkaClientConfigError(
-      `KAFKA_SASL_MECHANISM: "${env.KAFKA_SASL_MECHANISM}" is not one of ${SASL_MECHANISMS.join(", ")}`,
+      `KAFKA_SASL_MECHANISM: "${given}" is not one of ${SASL_MECHANISMS.join(", ")}`,
     );
   }
   const mechanism = raw as SaslMechanism;
-  const username = env.KAFKA_SASL_USERNAME ?? "";
-  const password = env.KAFKA_SASL_PASSWORD ?? "";
+  const username = envValue(env, "KAFKA_SASL_USERNAME") ?? "";
+  const password = envValue(env, "KAFKA_SASL_PASSWORD") ?? "";
   if (!username || !password) {
     throw new KafkaClientConfigError(
       `KAFKA_SASL_MECHANISM=${mechanism} needs KAFKA_SASL_USERNAME and KAFKA_SASL_PASSWORD`,
@@ -85,7 +81,7 @@ export function saslFromEnv(env: NodeJS.ProcessEnv): SASLOptions | undefined {
  * A file implies TLS; KAFKA_SSL=false together with a file is a contradiction and refused.
  */
 export function sslFromEnv(env: NodeJS.ProcessEnv): ConnectionOptions | boolean | undefined {
-  const enabled = flag(env, "KAFKA_SSL");
+  const enabled = envFlag(env, "KAFKA_SSL", configError);
   const ca = readPem(env, "KAFKA_SSL_CA_FILE");
   const cert = readPem(env, "KAFKA_SSL_CERT_FILE");
   const key = readPem(env, "KAFKA_SSL_KEY_FILE");
@@ -106,14 +102,9 @@ export function sslFromEnv(env: NodeJS.ProcessEnv): ConnectionOptions | boolean 
   return options;
 }
 
-/** Positive integer from the environment (milliseconds), or the default. */
-export function msFromEnv(env: NodeJS.ProcessEnv, name: string, def: number): number {
-  const raw = env[name]?.trim();
-  if (!raw) return def;
-  const n = Number(raw);
-  if (!Number.isSafeInteger(n) || n <= 0)
-    throw new KafkaClientConfigError(`${name}: "${raw}" is not a positive integer`);
-  return n;
+/** Positive integer from the environment (milliseconds), or the default (declared in config/env.ts, or def). */
+export function msFromEnv(env: NodeJS.ProcessEnv, name: EnvName, def?: number): number {
+  return envMs(env, name, def, configError);
 }
 
 const LEVELS: Record<number, "error" | "warn" | "info" | "debug"> = {
@@ -140,8 +131,8 @@ export function kafkaClientConfig(options: KafkaClientOptions): KafkaConfig {
   const config: KafkaConfig = {
     brokers: options.brokers,
     clientId: options.clientId,
-    connectionTimeout: msFromEnv(env, "KAFKA_CONNECTION_TIMEOUT_MS", 3_000),
-    requestTimeout: msFromEnv(env, "KAFKA_REQUEST_TIMEOUT_MS", 30_000),
+    connectionTimeout: msFromEnv(env, "KAFKA_CONNECTION_TIMEOUT_MS"),
+    requestTimeout: msFromEnv(env, "KAFKA_REQUEST_TIMEOUT_MS"),
     retry: CLIENT_RETRY,
     logLevel: logLevel.WARN,
   };
@@ -168,7 +159,7 @@ export function consumerTiming(env: NodeJS.ProcessEnv = process.env): {
   maxWaitTimeInMs: number;
   metadataMaxAge: number;
 } {
-  const sessionTimeout = msFromEnv(env, "KAFKA_SESSION_TIMEOUT_MS", 30_000);
+  const sessionTimeout = msFromEnv(env, "KAFKA_SESSION_TIMEOUT_MS");
   const heartbeatInterval = msFromEnv(
     env,
     "KAFKA_HEARTBEAT_INTERVAL_MS",
@@ -183,6 +174,6 @@ export function consumerTiming(env: NodeJS.ProcessEnv = process.env): {
     throw new KafkaClientConfigError(
       `KAFKA_FETCH_MAX_WAIT_MS (${maxWaitTimeInMs}) must be below the session timeout (${sessionTimeout})`,
     );
-  const metadataMaxAge = msFromEnv(env, "KAFKA_METADATA_MAX_AGE_MS", 30_000);
+  const metadataMaxAge = msFromEnv(env, "KAFKA_METADATA_MAX_AGE_MS");
   return { sessionTimeout, heartbeatInterval, maxWaitTimeInMs, metadataMaxAge };
 }

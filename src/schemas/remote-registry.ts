@@ -7,6 +7,7 @@ import type {
   SchemaRegistry,
 } from "./registry.js";
 import { isCompatibilityLevel } from "./registry.js";
+import { envValue } from "../config/env.js";
 import { redactText, splitUrlCredentials } from "../config/redact.js";
 
 /** An error answered by a registry: HTTP status and Confluent error_code (0 when there is none). */
@@ -76,10 +77,12 @@ export class RemoteRegistry implements SchemaRegistry {
     // credentials leave the URL here: baseUrl, shown in every error, never carries them
     const split = splitUrlCredentials(url, "registry: Schema Registry URL");
     this.baseUrl = split.url;
-    const token = opts.token ?? env.SCHEMA_REGISTRY_TOKEN;
-    const username = opts.username ?? env.SCHEMA_REGISTRY_USERNAME ?? split.username;
+    const token = opts.token ?? envValue(env, "SCHEMA_REGISTRY_TOKEN");
+    const username = opts.username ?? envValue(env, "SCHEMA_REGISTRY_USERNAME") ?? split.username;
     const password =
-      opts.password ?? env.SCHEMA_REGISTRY_PASSWORD ?? (split.username ? (split.password ?? "") : undefined);
+      opts.password ??
+      envValue(env, "SCHEMA_REGISTRY_PASSWORD") ??
+      (split.username ? (split.password ?? "") : undefined);
     if (token) this.authorization = `Bearer ${token}`;
     else if (username !== undefined)
       this.authorization = `Basic ${Buffer.from(`${username}:${password ?? ""}`).toString("base64")}`;

@@ -1,0 +1,374 @@
+// The one declaration of every `changecast.yaml` setting: its zod schema (type, validation, default) and its
+// documentation. readPipelineConfig (pipeline-config.ts) walks this tree to read, validate and default the YAML;
+// scripts/gen-config-docs.ts renders docs/configuration.md from it. Add or change a setting here and nowhere else.
+import { z } from "zod";
+import { COMPATIBILITY_LEVELS } from "../schemas/registry.js";
+
+/** Codecs of `kafka.compression` (what changecast publishes; every one of them is read on consume). */
+export const KAFKA_COMPRESSIONS = ["none", "gzip", "snappy", "lz4", "zstd"] as const;
+export type KafkaCompression = (typeof KAFKA_COMPRESSIONS)[number];
+
+export const SUBJECT_NAME_STRATEGIES = [
+  "TopicNameStrategy",
+  "RecordNameStrategy",
+  "TopicRecordNameStrategy",
+] as const;
+export type SubjectNameStrategy = (typeof SUBJECT_NAME_STRATEGIES)[number];
+
+/** What the configuration reference says about a setting (docs/configuration.md). */
+export interface SettingDoc {
+  /** the type as the reference shows it (markdown) */
+  type: string;
+  /** the default as the reference shows it (markdown); "required" for a required setting */
+  default: string;
+  description: string;
+}
+
+/**
+ * How a setting is read from YAML: `scalar` (an env-expanded string, parsed by the setting's zod schema) or
+ * `list` (a YAML list of env-expanded strings, or one scalar); `mapping` (a transform file's `fields` and
+ * `majors`, read by map/transform-file.ts).
+ */
+export type SettingKind = "scalar" | "list" | "mapping";
+
+/** The default of a setting; a function derives it from the pipeline name. */
+export type SettingDefault<T> = T | ((ctx: { pipeline: string }) => T);
+
+export interface Setting<T = unknown> {
+  readonly setting: true;
+  kind: SettingKind;
+  /** validates and converts the env-expanded YAML text */
+  schema: z.ZodType<T>;
+  /** absent: required */
+  default?: SettingDefault<T>;
+  /** how a value the schema refuses is reported; absent (or a refinement's "custom" issue): zod's message */
+  invalid?: (path: string, text: string) => string;
+  doc: SettingDoc;
+}
+
+export interface Section {
+  readonly setting: false;
+  /** a missing required section is reported as "<name> is required" */
+  required?: boolean;
+  fields: Record<string, Section | Setting<unknown>>;
+}
+
+// -- building blocks ---------------------------------------------------------------------------------------
+
+function scalar<T>(
+  schema: z.ZodType<T>,
+  def: SettingDefault<T> | undefined,
+  doc: SettingDoc,
+  invalid?: Setting["invalid"],
+): Setting<T> {
+  return { setting: true, kind: "scalar", schema, default: def, invalid, doc };
+}
+
+const string = (def: SettingDefault<string> | undefined, doc: SettingDoc) => scalar(z.string(), def, doc);
+
+function oneOf<const V extends readonly [string, ...string[]]>(
+  values: V,
+  def: V[number],
+  doc: Omit<SettingDoc, "type">,
+) {
+  return scalar(
+    z.enum(values),
+    def,
+    { type: values.map((v) => `\`${v}\``).join(" \\| "), ...doc },
+    (path, text) => `${path}: "${text}" is not one of ${values.join(", ")}`,
+  );
+}
+
+const positiveInt = z
+  .string()
+  .transform(Number)
+  .pipe(z.number().int().positive().max(Number.MAX_SAFE_INTEGER));
+
+function integer(def: number, doc: SettingDoc, check: z.ZodType<number> = positiveInt) {
+  return scalar(check, def, doc, (path, text) => `${path}: "${text}" is not a positive integer`);
+}
+
+function list(def: string[] | undefined, doc: SettingDoc): Setting<string[]> {
+  return { setting: true, kind: "list", schema: z.array(z.string()), default: def, doc };
+}
+
+/** A section whose fields keep their types (for ValuesOf). */
+export interface SectionOf<F extends Section["fields"]> extends Section {
+  fields: F;
+}
+
+const section = <F extends Section["fields"]>(fields: F, required = false): SectionOf<F> => ({
+  setting: false,
+  required,
+  fields,
+});
+
+/** The values a section's settings read to: `ValuesOf<typeof PIPELINE_SCHEMA>` is what changecast.yaml sets. */
+export type ValuesOf<S> =
+  S extends SectionOf<infer F>
+    ? { [K in keyof F]: F[K] extends Setting<infer T> ? T : ValuesOf<F[K]> }
+    : never;
+
+/** A dead letter (error headers, a cut copy of the record) must fit limits.maxEventBytes too. */
+export const MIN_EVENT_BYTES = 1024;
+
+// -- the schema --------------------------------------------------------------------------------------------
+
+/** `changecast.yaml`, in the order of the reference (and of the checks). */
+export const PIPELINE_SCHEMA = section({
+  pipeline: scalar(
+    z.string().regex(/^[A-Za-z0-9._-]+$/, {
+      error: (iss) => `pipeline "${String(iss.input)}" may only use letters, digits, . _ -`,
+    }),
+    undefined,
+    {
+      type: "string of letters, digits, `.`, `_`, `-`",
+      default: "required",
+      description:
+        "names the consumer group (`changecast.<pipeline>`), the default dead-letter topic and the state namespace",
+    },
+  ),
+  source: section(
+    {
+      connector: oneOf(["postgres", "oracle"] as const, "postgres", {
+        default: "`postgres`",
+        description: "the Debezium connector that wrote the topics (position and type rules)",
+      }),
+      topicPrefix: string(undefined, {
+        type: "string",
+        default: "required",
+        description: "Debezium `topic.prefix`: table `S.T` is read from `<topicPrefix>.S.T`",
+      }),
+      format: oneOf(["json", "avro"] as const, "json", {
+        default: "`json`",
+        description:
+          "the Kafka Connect converter: JsonConverter with or without schemas, or AvroConverter through the registry",
+      }),
+      files: list([], {
+        type: "list of paths or globs",
+        default: "`[]`",
+        description:
+          "embedded mode only: `kcat -C -J` dumps (or capture files, docs/records.md) read in the order given; globs expand sorted",
+      }),
+    },
+    true,
+  ),
+  kafka: section({
+    brokers: scalar(
+      z.string().transform((text) =>
+        text
+          .split(",")
+          .map((b) => b.trim())
+          .filter(Boolean),
+      ),
+      [],
+      {
+        type: "comma-separated `host:port`",
+        default: "empty",
+        description: "empty: embedded mode (files in, `.changecast/out/` out); set: Kafka",
+      },
+    ),
+    clientId: string(({ pipeline }) => `changecast-${pipeline}`, {
+      type: "string",
+      default: "`changecast-<pipeline>`",
+      description: "Kafka client id",
+    }),
+    compression: oneOf(KAFKA_COMPRESSIONS, "none", {
+      default: "`none` (docs/kafka.md)",
+      description:
+        "compression of the record batches changecast publishes; batches it consumes may use any of them",
+    }),
+  }),
+  registry: section({
+    url: string("", {
+      type: "URL",
+      default: "empty",
+      description:
+        "empty: the embedded registry (kept in the state store); set: a Confluent-compatible Schema Registry",
+    }),
+    compatibility: oneOf(COMPATIBILITY_LEVELS, "BACKWARD", {
+      default: "`BACKWARD`",
+      description: "level set on the subjects changecast creates",
+    }),
+    subjectNameStrategy: oneOf(SUBJECT_NAME_STRATEGIES, "TopicRecordNameStrategy", {
+      default: "`TopicRecordNameStrategy`",
+      description:
+        "subject naming (several event types share one topic, so the default includes the record name)",
+    }),
+  }),
+  state: string("sqlite:.changecast/state.sqlite", {
+    type: "`sqlite:<file>` \\| `postgres://…`",
+    default: "`sqlite:.changecast/state.sqlite`",
+    description:
+      "the state store (offsets, embedded registry, migrations); a URL that does not parse is an error",
+  }),
+  delivery: oneOf(["exactly-once", "at-least-once"] as const, "exactly-once", {
+    default: "`exactly-once`",
+    description: "Kafka delivery mode (docs/kafka.md); embedded mode is always exactly once",
+  }),
+  errors: section({
+    tolerance: oneOf(["all", "none"] as const, "all", {
+      default: "`all`",
+      description: "`all`: dead-letter bad records and go on; `none`: stop before committing past one",
+    }),
+    deadLetterTopic: string(({ pipeline }) => `changecast.${pipeline}.dlq`, {
+      type: "Kafka topic name",
+      default: "`changecast.<pipeline>.dlq`",
+      description: "where dead letters go (docs/records.md)",
+    }),
+  }),
+  limits: section({
+    maxRecordBytes: integer(8 * 1024 * 1024, {
+      type: "positive integer",
+      default: "`8388608` (8 MiB)",
+      description:
+        "a source record (or input line) larger than this is a dead letter, rejected while reading",
+    }),
+    maxEventBytes: integer(
+      1_048_588,
+      {
+        type: `integer ≥ ${MIN_EVENT_BYTES}`,
+        default: "`1048588` (Kafka's default `max.message.bytes`)",
+        description:
+          "a published event (key, value and headers) larger than this is a dead letter; a dead letter itself is cut to fit (`changecast_dlq_truncated`, docs/records.md)",
+      },
+      positiveInt.refine((n) => n >= MIN_EVENT_BYTES, {
+        error: (iss) =>
+          `limits.maxEventBytes: "${String(iss.input)}" is too small: at least ${MIN_EVENT_BYTES} (room for a dead letter's error headers)`,
+      }),
+    ),
+  }),
+  output: section({
+    dir: string(".changecast/out", {
+      type: "path",
+      default: "`.changecast/out`",
+      description: "embedded mode: where published records are written (`<topic>.jsonl`)",
+    }),
+  }),
+  transforms: list(undefined, {
+    type: "list of paths or globs",
+    default: "required",
+    description: "the transform files",
+  }),
+  paths: section({
+    allowAbsolute: scalar(
+      z.enum(["false", "true"]).transform((v) => v === "true"),
+      false,
+      {
+        type: "`true` \\| `false`",
+        default: "`false`",
+        description:
+          "`false`: capture files, transform files and schemas must lie inside the directory of the pipeline file (an absolute path elsewhere or a `../` that leaves it is a problem); `true`: anywhere",
+      },
+      (path, text) => `${path}: "${text}" is not one of false, true`,
+    ),
+  }),
+});
+
+/** What changecast.yaml's settings read to, before paths are resolved (PipelineConfig is built from it). */
+export type PipelineSettings = ValuesOf<typeof PIPELINE_SCHEMA>;
+
+/** Every setting with its dotted path, in declaration order (the reference's rows). */
+export function settings(node: Section = PIPELINE_SCHEMA, prefix = ""): [string, Setting][] {
+  return Object.entries(node.fields).flatMap(([key, child]): [string, Setting][] =>
+    child.setting ? [[`${prefix}${key}`, child]] : settings(child, `${prefix}${key}.`),
+  );
+}
+
+// -- transform files ---------------------------------------------------------------------------------------
+
+/** `events[].major` and the labels of `events[].majors`: an integer major version, at least 1. */
+export const MAJOR_VERSION = z
+  .string()
+  .transform(Number)
+  .refine((n) => Number.isInteger(n) && n >= 1);
+
+/** One entry of a transform file's `events` (read and checked by map/transform-file.ts). */
+export const EVENT_SCHEMA = section({
+  name: string(undefined, {
+    type: "Avro record name or full name",
+    default: "required",
+    description: "must match the schema's record name",
+  }),
+  schema: string(undefined, {
+    type: "path to `.avsc`",
+    default: "required",
+    description: "the event's Avro schema",
+  }),
+  topic: string(undefined, {
+    type: "Kafka topic name",
+    default: "required",
+    description: "where the event is published",
+  }),
+  when: string("true", {
+    type: "CEL → bool",
+    default: "`true`",
+    description: "which changes produce the event",
+  }),
+  key: string(undefined, {
+    type: "CEL",
+    default: "required",
+    description: "the Kafka record key (as text)",
+  }),
+  fields: {
+    setting: true,
+    kind: "mapping",
+    schema: z.record(z.string(), z.string()),
+    doc: {
+      type: "map of schema field → CEL",
+      default: "required",
+      description: "the event's values; `null` takes the field's default",
+    },
+  },
+  major: scalar(
+    MAJOR_VERSION,
+    1,
+    {
+      type: "positive integer",
+      default: "`1`",
+      description: "the major version this declaration publishes (docs/migration.md)",
+    },
+    () => "event.major must be a positive integer",
+  ),
+  majors: {
+    setting: true,
+    kind: "mapping",
+    schema: z.record(z.string(), z.unknown()),
+    default: {},
+    doc: {
+      type: "map of major → `{schema, topic?, when?, key?, fields}`",
+      default: "none",
+      description:
+        "further majors published side by side during a migration; `topic` defaults to `<topic>.v<N>`",
+    },
+  },
+});
+
+/** An entry of `events[].majors`: the event's settings a major may set (name and major are the event's). */
+export const MAJOR_SCHEMA = section({
+  schema: EVENT_SCHEMA.fields.schema,
+  topic: EVENT_SCHEMA.fields.topic,
+  when: EVENT_SCHEMA.fields.when,
+  key: EVENT_SCHEMA.fields.key,
+  fields: EVENT_SCHEMA.fields.fields,
+});
+
+/** A transform file (docs/transforms.md): one per source table. */
+export const TRANSFORM_SCHEMA = section({
+  table: string(undefined, {
+    type: "`<schema>.<table>`",
+    default: "required",
+    description: "the source table as Debezium names it (Oracle: upper case)",
+  }),
+  events: {
+    setting: true,
+    kind: "list",
+    schema: z.array(z.unknown()).min(1),
+    doc: { type: "list", default: "required", description: "the events derived from the table's changes" },
+  },
+});
+
+/** The reference's rows of a transform file: its settings, then each event's as `events[].<key>`. */
+export function transformSettings(): [string, Setting][] {
+  return [...settings(TRANSFORM_SCHEMA), ...settings(EVENT_SCHEMA, "events[].")];
+}
