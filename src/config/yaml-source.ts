@@ -1,5 +1,5 @@
 // YAML documents with line numbers, so that every config problem is reported as `file:line: message`.
-import { readFileSync } from "node:fs";
+import { readConfigText, TextFileProblem } from "./read-text.js";
 import { isMap, isScalar, isSeq, LineCounter, parseDocument, type Document, type Node } from "yaml";
 
 export interface Problem {
@@ -30,12 +30,10 @@ export class YamlSource {
   static read(file: string, text?: string): { source: YamlSource | null; problems: Problem[] } {
     let content: string;
     try {
-      content = text ?? readFileSync(file, "utf8");
+      content = text ?? readConfigText(file);
     } catch (err) {
-      return {
-        source: null,
-        problems: [{ file, line: 1, message: `cannot read file: ${(err as Error).message}` }],
-      };
+      if (!(err instanceof TextFileProblem)) throw err;
+      return { source: null, problems: [{ file, line: err.line, message: `file ${err.message}` }] };
     }
     const lines = new LineCounter();
     const doc = parseDocument(content, { lineCounter: lines, prettyErrors: false, uniqueKeys: true });

@@ -1,5 +1,5 @@
 // Transform files (docs/transforms.md): one per source table, declaring the business events derived from its changes.
-import { readFileSync } from "node:fs";
+import { readConfigText, TextFileProblem } from "../config/read-text.js";
 import { isScalar, type Node } from "yaml";
 import { EventSchema } from "../encode/event-schema.js";
 import { mapEntries, seqItems, YamlSource, type Problem, type YamlNode } from "../config/yaml-source.js";
@@ -405,9 +405,11 @@ const schemaCache = new Map<string, EventSchema | string>();
 function loadSchema(file: string, path: string): EventSchema | string {
   let text: string;
   try {
-    text = readFileSync(file, "utf8");
-  } catch {
-    return `schema file "${path}" not found (${file})`;
+    text = readConfigText(file);
+  } catch (err) {
+    if (!(err instanceof TextFileProblem)) throw err;
+    const where = err.line > 1 ? ` (line ${err.line})` : "";
+    return `schema file "${path}" ${err.message}${where} (${file})`;
   }
   const cacheKey = `${file}\u0000${text}`;
   const cached = schemaCache.get(cacheKey);
