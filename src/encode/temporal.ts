@@ -9,9 +9,11 @@ export type FractionDigits = 3 | 6;
 
 const SECONDS_PER_DAY = 86_400;
 
+// Years: 4 digits, or signed with 4 to 9 digits — ISO 8601 expanded years as JS prints them (±YYYYYY) and as
+// java.time (and so Debezium's decoded values) prints them ("+10000", "-0001", "+292278994").
 const ISO_TIMESTAMP =
-  /^([+-]\d{6}|\d{4})-(\d{2})-(\d{2})[Tt ](\d{2}):(\d{2})(?::(\d{2})(?:[.,](\d+))?)?(?:([Zz])|([+-])(\d{2})(?::?(\d{2}))?)?$/;
-const ISO_DATE = /^([+-]\d{6}|\d{4})-(\d{2})-(\d{2})$/;
+  /^([+-]\d{4,9}|\d{4})-(\d{2})-(\d{2})[Tt ](\d{2}):(\d{2})(?::(\d{2})(?:[.,](\d+))?)?(?:([Zz])|([+-])(\d{2})(?::?(\d{2}))?)?$/;
+const ISO_DATE = /^([+-]\d{4,9}|\d{4})-(\d{2})-(\d{2})$/;
 const ISO_TIME = /^(\d{2}):(\d{2})(?::(\d{2})(?:[.,](\d+))?)?$/;
 
 /** Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's days_from_civil). */
@@ -99,8 +101,10 @@ export function parseTimestamp(
     throw new Reason(`${show(input)} has a UTC offset; ${typeName} holds a wall-clock time without zone`);
   }
   const days = dateToDays(input, y, mo, d);
-  const seconds = days * SECONDS_PER_DAY + timeOfDaySeconds(input, h, mi, s) - offsetSeconds;
-  return BigInt(seconds) * 10n ** BigInt(digits) + fractionUnits(input, fraction, digits, typeName);
+  // BigInt: the seconds of a 9-digit year pass 2^53
+  const seconds =
+    BigInt(days) * BigInt(SECONDS_PER_DAY) + BigInt(timeOfDaySeconds(input, h, mi, s) - offsetSeconds);
+  return seconds * 10n ** BigInt(digits) + fractionUnits(input, fraction, digits, typeName);
 }
 
 function floorDiv(a: bigint, b: bigint): bigint {

@@ -2,6 +2,9 @@
 // boundary values, kcat line quirks, expensive expressions): each is counted, nothing hangs, no value changes.
 import { describe, expect, it } from "vitest";
 import { compileExpression, type Bindings } from "../../src/map/expression.js";
+import { EventSchema } from "../../src/encode/event-schema.js";
+import { decodeDebeziumJson } from "../../src/decode/debezium-json.js";
+import { sourceRecord } from "../decode/fixtures.js";
 
 const vars = (after: Record<string, unknown>): Bindings => ({
   op: "c",
@@ -43,5 +46,62 @@ describe("regular expressions (matches) under the evaluation limits", () => {
     expect(() => compileExpression("after.s.matches(after.p)").evaluate(vars({ s: "a", p: "(" }))).toThrow(
       /missing closing \)/,
     );
+  });
+});
+
+describe("years beyond 9999 and before 1: what the decoder writes, the encoder reads", () => {
+  // Debezium Date / MicroTimestamp / Timestamp values of such years decode to java.time's text ("+10000-01-01",
+  // "-0001-…"); the Avro date and timestamp types hold them, so they must map, not be dead letters
+  const columns = [
+    { type: "int32", optional: true, field: "d", name: "io.debezium.time.Date" },
+    { type: "int64", optional: true, field: "us", name: "io.debezium.time.MicroTimestamp" },
+    { type: "int64", optional: true, field: "ms", name: "io.debezium.time.Timestamp" },
+  ];
+  const envelope = (after: string) =>
+    decodeDebeziumJson(
+      sourceRecord(
+        "db.inventory.t",
+        null,
+        `{"schema":{"type":"struct","optional":false,"fields":[` +
+          `{"type":"struct","optional":true,"field":"after","fields":${JSON.stringify(columns)}},` +
+          `{"type":"struct","optional":false,"field":"source","fields":[{"type":"string","optional":false,"field":"connector"},` +
+          `{"type":"string","optional":false,"field":"name"},{"type":"int64","optional":false,"field":"ts_ms"},` +
+          `{"type":"string","optional":false,"field":"schema"},{"type":"string","optional":false,"field":"table"}]},` +
+          `{"type":"string","optional":false,"field":"op"}]},"payload":{"after":${after},` +
+          `"source":{"connector":"postgresql","name":"db","ts_ms":1,"schema":"inventory","table":"t"},"op":"c"}}`,
+      ),
+    );
+  const schema = EventSchema.parse({
+    type: "record",
+    name: "Y",
+    fields: [
+      { name: "d", type: { type: "int", logicalType: "date" } },
+      { name: "us", type: { type: "long", logicalType: "timestamp-micros" } },
+      { name: "ms", type: { type: "long", logicalType: "timestamp-millis" } },
+    ],
+  });
+
+  it.each([
+    ["year 10000", 2932897, 253402300800000000n, 253402300800000n],
+    ["year -1", -719893, -62198755200000000n, -62198755200000n],
+    ["the largest values of the Avro types", 2147483647, 9223372036854775807n, 9223372036854775807n],
+  ])("%s maps to the same instant", (_name, days, micros, millis) => {
+    const d = envelope(`{"d":${days},"us":${micros},"ms":${millis}}`);
+    if (d.kind !== "change") throw new Error(d.kind);
+    const row = d.event.after as Record<string, unknown>;
+    const bytes = schema.encode(schema.coerce(row));
+    const back = schema.type.fromBuffer(bytes) as Record<string, unknown>;
+    expect(schema.type.toBuffer(back)).toEqual(bytes);
+    // the underlying Avro numbers are the source's numbers: no value changed on the way
+    const raw = EventSchema.parse({
+      type: "record",
+      name: "Y",
+      fields: [
+        { name: "d", type: "int" },
+        { name: "us", type: "long" },
+        { name: "ms", type: "long" },
+      ],
+    });
+    expect(raw.type.fromBuffer(bytes)).toEqual({ d: days, us: micros, ms: millis });
   });
 });
