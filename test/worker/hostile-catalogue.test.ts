@@ -5,6 +5,7 @@ import { compileExpression, type Bindings } from "../../src/map/expression.js";
 import { EventSchema } from "../../src/encode/event-schema.js";
 import { decodeDebeziumJson } from "../../src/decode/debezium-json.js";
 import { sourceRecord } from "../decode/fixtures.js";
+import { stringifyJson } from "../../src/encode/json.js";
 
 const vars = (after: Record<string, unknown>): Bindings => ({
   op: "c",
@@ -103,5 +104,12 @@ describe("years beyond 9999 and before 1: what the decoder writes, the encoder r
       ],
     });
     expect(raw.type.fromBuffer(bytes)).toEqual({ d: days, us: micros, ms: millis });
+  });
+});
+
+describe("printed values", () => {
+  it("a double -0.0 (Postgres float8 keeps its sign) prints as -0.0, not 0", () => {
+    expect(stringifyJson({ f: -0, g: 0, h: [-0] })).toBe('{"f":-0.0,"g":0,"h":[-0.0]}');
+    expect(Object.is((JSON.parse(stringifyJson({ f: -0 })) as { f: number }).f, -0)).toBe(true);
   });
 });
