@@ -30,6 +30,15 @@ function packageVersion(): string {
   return (JSON.parse(text) as { version: string }).version;
 }
 
+// kafkajs 2.2.4 (its last release) schedules its throttle check with a negative delay when nothing is pending;
+// Node clamps it to 1 ms, but Node 24 prints a TimeoutNegativeWarning for every such call. That warning alone is
+// dropped; every other process warning is printed as Node prints it.
+process.removeAllListeners("warning");
+process.on("warning", (warning) => {
+  if (warning.name === "TimeoutNegativeWarning") return;
+  process.stderr.write(`(node:${process.pid}) ${warning.name}: ${warning.message}\n`);
+});
+
 const program = new Command();
 program
   .name("changecast")
