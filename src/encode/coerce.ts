@@ -299,8 +299,12 @@ export class CoercerFactory {
     const nullable = branches.some((b) => b.typeName === "null");
     const tries = branches
       .filter((b) => b.typeName !== "null")
-      .map((b) => ({ branch: b.branchName ?? "", coerce: this.of(b) }));
+      .map((b) => ({ branch: b.branchName ?? "", coerce: this.of(b), type: b }));
     const label = typeLabel(type);
+    // Branches that hold the value as it is come first (as Java's GenericData.resolveUnion picks by the datum's
+    // type): in ["string","long"] a long 30001 is not the text "30001", in ["long","string"] the text "007" is
+    // not the number 7. A converting branch is tried only when no branch has the value's kind.
+    const mayConvert = tries.length > 1;
     return (value, path) => {
       if (isUnavailable(value)) throw new CoercionError(path, UNAVAILABLE_REASON);
       if (value === null || value === undefined) {
@@ -308,7 +312,8 @@ export class CoercerFactory {
         throw new CoercionError(path, `null is not allowed (${label} has no null branch)`);
       }
       const reasons: string[] = [];
-      for (const { branch, coerce } of tries) {
+      const ordered = mayConvert ? orderByKind(value, tries) : tries;
+      for (const { branch, coerce } of ordered) {
         try {
           return { [branch]: coerce(value, path) };
         } catch (err) {
@@ -319,6 +324,26 @@ export class CoercerFactory {
       throw new CoercionError(path, `${show(value)} matches no branch of ${label} (${reasons.join("; ")})`);
     };
   }
+}
+
+const NUMERIC = new Set(["int", "long", "abstract:long", "float", "double"]);
+
+/** Whether putting `value` in `branch` converts it to another kind (text ↔ number, boolean → text). */
+function crossKind(value: unknown, branch: avro.Type): boolean {
+  if (branch instanceof CastLogicalType) return false;
+  const name = branch.typeName;
+  if (typeof value === "string") return NUMERIC.has(name);
+  if (typeof value === "number" || typeof value === "bigint" || typeof value === "boolean")
+    return name === "string";
+  return false;
+}
+
+/** The branches that keep `value`'s kind, then those that convert it, each in declared order. */
+function orderByKind<T extends { type: avro.Type }>(value: unknown, all: T[]): T[] {
+  const own = all.filter((t) => !crossKind(value, t.type));
+  return own.length === all.length || own.length === 0
+    ? all
+    : [...own, ...all.filter((t) => !own.includes(t))];
 }
 
 /** What a null/missing value becomes: the default, else null for a nullable type, else "required". */

@@ -113,3 +113,34 @@ describe("printed values", () => {
     expect(Object.is((JSON.parse(stringifyJson({ f: -0 })) as { f: number }).f, -0)).toBe(true);
   });
 });
+
+describe("unions: a value goes to the branch of its own kind before any conversion", () => {
+  const schema = EventSchema.parse({
+    type: "record",
+    name: "U",
+    fields: [
+      { name: "sl", type: ["null", "string", "long"], default: null },
+      { name: "ls", type: ["null", "long", "string"], default: null },
+      { name: "ds", type: ["null", "double", "string"], default: null },
+      { name: "sb", type: ["null", "string", "boolean"], default: null },
+    ],
+  });
+
+  it("a number is not turned into text, nor text into a number, when the union has its own branch", () => {
+    expect(schema.coerce({ sl: 30001n, ls: "007", ds: "1.50", sb: true })).toEqual({
+      sl: { long: 30001n },
+      ls: { string: "007" },
+      ds: { string: "1.50" },
+      sb: { boolean: true },
+    });
+  });
+
+  it("a conversion still happens when no branch has the value's kind", () => {
+    const only = EventSchema.parse({
+      type: "record",
+      name: "V",
+      fields: [{ name: "l", type: ["null", "long"], default: null }],
+    });
+    expect(only.coerce({ l: "42" })).toEqual({ l: { long: 42n } });
+  });
+});
