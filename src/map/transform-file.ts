@@ -339,7 +339,12 @@ function readDeclaration(
   for (const [fieldName, keyNode, valueNode] of mapEntries(fieldsNode)) {
     const text = scalarText(valueNode);
     if (!text) {
-      problems.push(yaml.problem(keyNode, `field "${fieldName}": expression is empty`));
+      // a mapping or list is YAML structure, not an expression: say so (quote it to make it CEL text)
+      const what =
+        isScalar(valueNode) || !valueNode
+          ? "expression is empty"
+          : "expected a CEL expression (text), got a YAML mapping or list; quote it";
+      problems.push(yaml.problem(keyNode, `field "${fieldName}": ${what}`));
       ok = false;
       continue;
     }

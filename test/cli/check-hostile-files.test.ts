@@ -125,3 +125,22 @@ describe("hostile config files: a file:line problem, exit 1, no hang", () => {
     expect(check({ "schemas/X.avsc": Buffer.concat([bom, Buffer.from(avsc)]) })).toMatchObject({ code: 0 });
   });
 });
+
+describe("hostile transform content", () => {
+  it("a field given a YAML mapping instead of an expression says so (not 'expression is empty')", () => {
+    const r = check({
+      "transforms/x.yaml": [
+        "table: inventory.x",
+        "events:",
+        "  - name: X",
+        "    schema: schemas/X.avsc",
+        "    topic: hostile.out",
+        '    key: "\\"k\\""',
+        "    fields:",
+        "      v: {a: 1}",
+      ].join("\n"),
+    });
+    expect(r.code).toBe(1);
+    expect(r.out).toMatch(/x\.yaml:8: field "v": expected a CEL expression \(text\), got a YAML mapping/);
+  });
+});
