@@ -2,7 +2,6 @@
 // groups registered for an event (`migration_groups`) and, in embedded mode, consumer-group offsets on the output
 // files (`consumer_group_offsets`, the embedded stand-in for Kafka's __consumer_offsets).
 import type { Knex } from "knex";
-import { ensureTable } from "../state/store.js";
 
 export type MigrationStatus = "started" | "cutover" | "finished" | "aborted";
 export type BackfillStatus = "none" | "running" | "done";
@@ -70,52 +69,9 @@ export class MigrationStore {
     readonly pipeline: string,
   ) {}
 
-  static async open(knex: Knex, pipeline: string): Promise<MigrationStore> {
-    await ensureTable(knex, "migrations", (t) => {
-      t.string("pipeline", 200).notNullable();
-      t.string("event", 255).notNullable();
-      t.integer("from_major").notNullable();
-      t.integer("to_major").notNullable();
-      t.string("old_topic", 255).notNullable();
-      t.string("new_topic", 255).notNullable();
-      t.string("new_subject", 512).notNullable();
-      t.string("status", 20).notNullable();
-      t.string("backfill", 20).notNullable();
-      t.text("backfill_progress").notNullable();
-      t.string("started_at", 40).notNullable();
-      t.string("updated_at", 40).notNullable();
-      t.primary(["pipeline", "event", "to_major"]);
-    });
-    // added after the table shipped: state stores created before get them here
-    for (const column of ["old_type", "new_type"]) {
-      if (!(await knex.schema.hasColumn("migrations", column))) {
-        try {
-          await knex.schema.alterTable("migrations", (t) => {
-            t.string(column, 512).nullable();
-          });
-        } catch (err) {
-          if (!(await knex.schema.hasColumn("migrations", column))) throw err;
-        }
-      }
-    }
-    await ensureTable(knex, "migration_groups", (t) => {
-      t.string("pipeline", 200).notNullable();
-      t.string("event", 255).notNullable();
-      t.string("group_id", 255).notNullable();
-      t.integer("switched_to").nullable();
-      t.string("switched_at", 40).nullable();
-      t.string("switch_case", 20).nullable();
-      t.text("skip_ids").nullable();
-      t.primary(["pipeline", "event", "group_id"]);
-    });
-    await ensureTable(knex, "consumer_group_offsets", (t) => {
-      t.string("group_id", 255).notNullable();
-      t.string("topic", 255).notNullable();
-      t.integer("partition").notNullable();
-      t.string("next_offset", 32).notNullable();
-      t.primary(["group_id", "topic", "partition"]);
-    });
-    return new MigrationStore(knex, pipeline);
+  static open(knex: Knex, pipeline: string): Promise<MigrationStore> {
+    // its tables are created and upgraded by the state store's migrations (./state-tables.ts)
+    return Promise.resolve(new MigrationStore(knex, pipeline));
   }
 
   async migrations(event?: string): Promise<Migration[]> {

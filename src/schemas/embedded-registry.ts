@@ -4,7 +4,8 @@
 // mode) and served over HTTP by `registry-http.ts`.
 import { createHash } from "node:crypto";
 import type { Knex } from "knex";
-import { ensureTable, type StateStore } from "../state/store.js";
+import type { StateStore } from "../state/store.js";
+import { T_CONFIG, T_SCHEMAS, T_VERSIONS } from "./embedded-registry-tables.js";
 import { checkCompatibility, parseAvroSchema } from "./compat.js";
 import {
   isCompatibilityLevel,
@@ -35,9 +36,6 @@ export const ERROR_CODES = {
   STORE_ERROR: 50001,
 } as const;
 
-const T_SCHEMAS = "registry_schemas";
-const T_VERSIONS = "registry_versions";
-const T_CONFIG = "registry_config";
 /** the config row of the global level */
 const GLOBAL = "";
 const MAX_VERSION = 2 ** 31 - 1;
@@ -271,30 +269,10 @@ const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve,
 export class EmbeddedRegistry implements SchemaRegistry {
   private constructor(private readonly knex: Knex) {}
 
-  static async open(store: StateStore): Promise<EmbeddedRegistry> {
+  static open(store: StateStore): Promise<EmbeddedRegistry> {
     const knex = store.knex;
-    await ensureTable(knex, T_SCHEMAS, (t) => {
-      t.increments("id").primary();
-      t.string("hash", 64).notNullable().unique();
-      t.text("schema").notNullable();
-    });
-    await ensureTable(knex, T_VERSIONS, (t) => {
-      t.string("subject", 255).notNullable();
-      t.integer("version").notNullable();
-      t.integer("schema_id").notNullable();
-      t.boolean("deleted").notNullable().defaultTo(false);
-      // the schema id while the version is live, null once soft-deleted: one live version per schema
-      // and subject, even when two workers register the same schema at once
-      t.integer("live_schema_id").nullable();
-      t.primary(["subject", "version"]);
-      t.unique(["subject", "live_schema_id"]);
-      t.index(["schema_id"]);
-    });
-    await ensureTable(knex, T_CONFIG, (t) => {
-      t.string("subject", 255).primary();
-      t.string("compatibility", 32).notNullable();
-    });
-    return new EmbeddedRegistry(knex);
+    // its tables are created and upgraded by the state store's migrations (./embedded-registry-tables.ts)
+    return Promise.resolve(new EmbeddedRegistry(knex));
   }
 
   // -- transactions with retry on conflicts between concurrent writers ------------------------------

@@ -1,7 +1,6 @@
 // Source offsets and embedded output positions, committed together in one transaction so that an embedded
 // run killed at any instant resumes without loss or duplicates.
 import type { Knex } from "knex";
-import { ensureTable } from "./store.js";
 
 export interface TopicPartitionOffset {
   topic: string;
@@ -16,21 +15,9 @@ export class OffsetStore {
     private readonly pipeline: string,
   ) {}
 
-  static async open(knex: Knex, pipeline: string): Promise<OffsetStore> {
-    await ensureTable(knex, "source_offsets", (t) => {
-      t.string("pipeline", 200).notNullable();
-      t.string("topic", 255).notNullable();
-      t.integer("partition").notNullable();
-      t.string("next_offset", 32).notNullable();
-      t.primary(["pipeline", "topic", "partition"]);
-    });
-    await ensureTable(knex, "output_positions", (t) => {
-      t.string("pipeline", 200).notNullable();
-      t.string("file", 1024).notNullable();
-      t.bigInteger("length").notNullable();
-      t.primary(["pipeline", "file"]);
-    });
-    return new OffsetStore(knex, pipeline);
+  static open(knex: Knex, pipeline: string): Promise<OffsetStore> {
+    // its tables are created and upgraded by the state store's migrations (src/state/migrations/offsets.ts)
+    return Promise.resolve(new OffsetStore(knex, pipeline));
   }
 
   async offsets(): Promise<Map<string, bigint>> {

@@ -1,11 +1,13 @@
 // The state store: offsets, the embedded registry and migration state, through knex on SQLite (default)
-// or Postgres. Each stage owns its tables and creates them idempotently with `ensureTable`.
+// or Postgres. Each stage owns its tables; they are created and upgraded by versioned migrations
+// (src/state/migrations/index.ts) that `openStateStore` applies when it opens the store.
 import { closeSync, existsSync, mkdirSync, openSync, readSync, statSync } from "node:fs";
 import { dirname, isAbsolute, resolve } from "node:path";
 import Database from "better-sqlite3";
 import knexFactory, { type Knex } from "knex";
-import { redactUrl } from "../config/redact.js";
+import { redactText, redactUrl } from "../config/redact.js";
 import { stateUrlProblem } from "../config/urls.js";
+import { MIGRATIONS_TABLE, STATE_MIGRATIONS, stateMigrationSource } from "./migrations/index.js";
 
 export interface StateStore {
   readonly knex: Knex;
@@ -26,8 +28,23 @@ export class StateStoreError extends Error {
 
 const SQLITE_HEADER = "SQLite format 3\0";
 
-/** Opens `sqlite:<file>` (relative to baseDir), `sqlite::memory:` or `postgres://…`. */
-export async function openStateStore(url: string, baseDir = process.cwd()): Promise<StateStore> {
+export interface OpenStateStoreOptions {
+  /**
+   * Apply the state-store migrations at open (default true). False only for callers that need the store's
+   * location without connecting to it.
+   */
+  migrate?: boolean;
+}
+
+/**
+ * Opens `sqlite:<file>` (relative to baseDir), `sqlite::memory:` or `postgres://…`, and brings its tables up
+ * to date (see src/state/migrations/index.ts).
+ */
+export async function openStateStore(
+  url: string,
+  baseDir = process.cwd(),
+  options: OpenStateStoreOptions = {},
+): Promise<StateStore> {
   let knex: Knex;
   let dialect: StateStore["dialect"];
   let file: string | undefined;
@@ -66,15 +83,119 @@ export async function openStateStore(url: string, baseDir = process.cwd()): Prom
   } else {
     throw new StateStoreError(`state: ${stateUrlProblem(url)}`);
   }
-  return {
-    knex,
-    url,
-    dialect,
-    location: file ?? redactUrl(url),
-    file,
-    close: () => knex.destroy(),
-  };
+  const location = file ?? redactUrl(url);
+  if (options.migrate ?? true) {
+    try {
+      await migrateStateStore(knex, dialect, location);
+    } catch (err) {
+      await knex.destroy();
+      throw err;
+    }
+  }
+  return { knex, url, dialect, location, file, close: () => knex.destroy() };
 }
+
+const MIGRATIONS_LOCK_TABLE = `${MIGRATIONS_TABLE}_lock`;
+/** how long to wait for another process that is migrating the same store */
+const MIGRATION_WAIT_MS = 120_000;
+
+/**
+ * Applies the pending state-store migrations with knex's migrator (its lock table makes concurrent openers
+ * wait for one another), after refusing a store that records a migration this version does not know.
+ */
+async function migrateStateStore(
+  knex: Knex,
+  dialect: StateStore["dialect"],
+  location: string,
+): Promise<void> {
+  const deadline = Date.now() + MIGRATION_WAIT_MS;
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await createMigrationTables(knex, dialect);
+      await refuseNewerState(knex, location);
+      await knex.migrate.latest({ migrationSource: stateMigrationSource, tableName: MIGRATIONS_TABLE });
+      return;
+    } catch (err) {
+      if (err instanceof StateStoreError) throw err;
+      if (isContention(err) && Date.now() < deadline) {
+        await sleep(Math.min(1000, 20 * 2 ** Math.min(attempt, 6)) * (0.5 + Math.random()));
+        continue;
+      }
+      const locked = (err as Error).name === "MigrationLocked";
+      throw new StateStoreError(
+        locked
+          ? `state ${location}: another process has been upgrading its tables for ` +
+              `${MIGRATION_WAIT_MS / 1000} s (${MIGRATIONS_LOCK_TABLE}.is_locked = 1); if no changecast is ` +
+              `running on it, a crashed upgrade left the lock: set is_locked to 0 and try again`
+          : `state ${location}: could not bring its tables up to date: ${redactText((err as Error).message)}`,
+        { cause: err },
+      );
+    }
+  }
+}
+
+/**
+ * knex's migrator creates its two tables (and the lock row) outside any lock: two processes opening a new
+ * store at once could both create them, or insert two lock rows (after which the lock could never be taken).
+ * Created here first, in one transaction serialised between processes (an advisory lock on Postgres, the
+ * database write lock on SQLite, where the loser fails and is retried).
+ */
+async function createMigrationTables(knex: Knex, dialect: StateStore["dialect"]): Promise<void> {
+  if ((await knex.schema.hasTable(MIGRATIONS_TABLE)) && (await knex.schema.hasTable(MIGRATIONS_LOCK_TABLE))) {
+    const rows: unknown[] = await knex(MIGRATIONS_LOCK_TABLE).select("index").limit(1);
+    if (rows.length) return;
+  }
+  await knex.transaction(async (trx) => {
+    if (dialect === "postgres") {
+      // (int4, int4) keys: a namespace of its own, apart from the writer lock's 0x63636173
+      await trx.raw("SELECT pg_advisory_xact_lock(?, 1)", [0x63636d67]);
+    }
+    // the same tables as knex's migrator creates (knex/lib/migrations/migrate/table-creator.js)
+    if (!(await trx.schema.hasTable(MIGRATIONS_TABLE))) {
+      await trx.schema.createTable(MIGRATIONS_TABLE, (t) => {
+        t.increments();
+        t.string("name");
+        t.integer("batch");
+        t.timestamp("migration_time");
+      });
+    }
+    if (!(await trx.schema.hasTable(MIGRATIONS_LOCK_TABLE))) {
+      await trx.schema.createTable(MIGRATIONS_LOCK_TABLE, (t) => {
+        t.increments("index").primary();
+        t.integer("is_locked");
+      });
+    }
+    const rows: unknown[] = await trx(MIGRATIONS_LOCK_TABLE).select("index").limit(1);
+    if (!rows.length) await trx(MIGRATIONS_LOCK_TABLE).insert({ is_locked: 0 });
+  });
+}
+
+/** A store written by a newer changecast records migrations this version cannot know: refuse it, don't guess. */
+async function refuseNewerState(knex: Knex, location: string): Promise<void> {
+  const known = new Set(STATE_MIGRATIONS.map((m) => m.name));
+  const rows: { name: string }[] = await knex(MIGRATIONS_TABLE).select("name").orderBy("id");
+  const unknown = rows.map((r) => r.name).filter((name) => !known.has(name));
+  if (unknown.length) {
+    throw new StateStoreError(
+      `state ${location} was written by a newer changecast: it records state-store migrations this version ` +
+        `does not know (${unknown.join(", ")}; this version knows up to ` +
+        `${STATE_MIGRATIONS[STATE_MIGRATIONS.length - 1]!.name}); run that newer changecast, or restore a ` +
+        `backup taken before the upgrade`,
+    );
+  }
+}
+
+/** Another process creating or migrating the same store at the same moment: wait and try again. */
+function isContention(err: unknown): boolean {
+  const e = err as { name?: string; code?: string; message?: string };
+  if (e.name === "MigrationLocked") return true;
+  if (typeof e.code === "string" && e.code.startsWith("SQLITE_BUSY")) return true;
+  if (typeof e.code === "string" && e.code.startsWith("SQLITE_LOCKED")) return true;
+  // unique violation, duplicate table, serialization failure, deadlock
+  return ["23505", "42P07", "40001", "40P01"].includes(e.code ?? "");
+}
+
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 /**
  * An existing state file must be a readable SQLite database. SQLite silently treats a zero-length file as a
@@ -114,20 +235,5 @@ function checkSqliteFile(filename: string): void {
     throw err;
   } finally {
     db?.close();
-  }
-}
-
-/** Creates a table once; safe to call concurrently from several stages at start-up. */
-export async function ensureTable(
-  knex: Knex,
-  name: string,
-  build: (table: Knex.CreateTableBuilder) => void,
-): Promise<void> {
-  if (await knex.schema.hasTable(name)) return;
-  try {
-    await knex.schema.createTable(name, build);
-  } catch (err) {
-    // another worker created it between the check and the create
-    if (!(await knex.schema.hasTable(name))) throw err;
   }
 }

@@ -20,7 +20,8 @@ import { hostname } from "node:os";
 import Database from "better-sqlite3";
 import pg from "pg";
 import { redactText } from "../config/redact.js";
-import { ensureTable, type StateStore } from "./store.js";
+import { LOCK_HOLDERS_TABLE as HOLDERS } from "./migrations/writer-lock.js";
+import type { StateStore } from "./store.js";
 
 export type StateLockMode = "shared" | "exclusive";
 
@@ -72,21 +73,6 @@ function describeHolder(h: StateLockHolder): string {
   return `\`${h.command}\` (pid ${h.pid} on ${h.host}, since ${h.since}${h.mode === "shared" ? ", shared" : ""})`;
 }
 
-const HOLDERS = "state_lock_holders";
-
-async function ensureHolders(store: StateStore): Promise<void> {
-  await ensureTable(store.knex, HOLDERS, (t) => {
-    // sqlite: "sqlite"; postgres: the backend pid of the session holding the advisory lock
-    t.string("holder", 64).notNullable().primary();
-    t.string("scope", 200).notNullable();
-    t.string("mode", 16).notNullable();
-    t.string("command", 200).notNullable();
-    t.integer("pid").notNullable();
-    t.string("host", 255).notNullable();
-    t.string("since", 40).notNullable();
-  });
-}
-
 interface HolderRow {
   command: string;
   pid: number | string;
@@ -130,18 +116,14 @@ async function acquireSqlite(store: StateStore, file: string, opts: StateLockOpt
       );
     }
     if (code !== "SQLITE_BUSY") throw err;
-    let holders: StateLockHolder[] = [];
-    if (await store.knex.schema.hasTable(HOLDERS)) {
-      const rows: HolderRow[] = await store
-        .knex(HOLDERS)
-        .where({ holder: "sqlite" })
-        .select("command", "pid", "host", "since", "mode");
-      holders = rows.map(toHolder);
-    }
+    const rows: HolderRow[] = await store
+      .knex(HOLDERS)
+      .where({ holder: "sqlite" })
+      .select("command", "pid", "host", "since", "mode");
+    const holders = rows.map(toHolder);
     throw new StateLockedError(store.location, holders, { ...opts, mode: "exclusive" });
   }
   try {
-    await ensureHolders(store);
     const row = {
       holder: "sqlite",
       scope: opts.scope ?? "",
@@ -186,7 +168,6 @@ const scopeKey = (scope: string): number =>
 async function acquirePostgres(store: StateStore, opts: StateLockOptions): Promise<StateLock> {
   const scope = opts.scope ?? "";
   const key = scopeKey(scope);
-  await ensureHolders(store);
   const client = new pg.Client({
     connectionString: store.url,
     application_name: `changecast ${opts.command}`.slice(0, 63),
