@@ -6,6 +6,7 @@ import Database from "better-sqlite3";
 import knexFactory, { type Knex } from "knex";
 import { redactUrl } from "../config/redact.js";
 import { stateUrlProblem } from "../config/urls.js";
+import { ChangecastError } from "../errors.js";
 
 export interface StateStore {
   readonly knex: Knex;
@@ -20,7 +21,8 @@ export interface StateStore {
 }
 
 /** A state store that cannot be opened as configured: a bad URL, an empty or corrupt SQLite file. */
-export class StateStoreError extends Error {
+export class StateStoreError extends ChangecastError {
+  readonly code = "STATE_STORE";
   override readonly name = "StateStoreError";
 }
 

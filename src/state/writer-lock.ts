@@ -21,6 +21,7 @@ import Database from "better-sqlite3";
 import pg from "pg";
 import { redactText } from "../config/redact.js";
 import { ensureTable, type StateStore } from "./store.js";
+import { ChangecastError } from "../errors.js";
 
 export type StateLockMode = "shared" | "exclusive";
 
@@ -50,8 +51,9 @@ export interface StateLock {
 }
 
 /** Another process holds the lock: names it and the state (without credentials). */
-export class StateLockedError extends Error {
+export class StateLockedError extends ChangecastError {
   override readonly name = "StateLockedError";
+  readonly code = "STATE_LOCKED";
   constructor(
     readonly location: string,
     readonly holders: StateLockHolder[],

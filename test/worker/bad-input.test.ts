@@ -141,6 +141,9 @@ describe("bad input catalogue", () => {
     line: () => string;
     stage: string;
     message: RegExp;
+    /** the dead letter's class and code headers, where the case pins them */
+    className?: string;
+    code?: string;
     /** what the dead letter carries: the record's payload (default), or the input line */
     copies?: "line";
   }[] = [
@@ -179,6 +182,8 @@ describe("bad input catalogue", () => {
         ),
       stage: "ENCODE",
       message: /amount.*decimal\(12,2\)|decimal\(12,2\).*amount/,
+      className: "changecast.CoercionError",
+      code: "ENCODE_COERCION",
     },
     {
       name: "a string into long",
@@ -196,6 +201,8 @@ describe("bad input catalogue", () => {
         }),
       stage: "ENCODE",
       message: /customerId/,
+      className: "changecast.CoercionError",
+      code: "ENCODE_COERCION",
     },
     {
       name: "a CEL null dereference (update without before image)",
@@ -316,6 +323,10 @@ describe("bad input catalogue", () => {
         letter.headers["__connect.errors.exception.message"],
       ).toBe(c.stage);
       expect(letter.headers["__connect.errors.exception.message"]).toMatch(c.message);
+      // the class and code are the error's own: a code of the dead letter's stage, never re-labelled
+      expect(letter.headers["changecast_error_code"]).toMatch(new RegExp(`^${c.stage}_`));
+      if (c.className) expect(letter.headers["__connect.errors.exception.class.name"]).toBe(c.className);
+      if (c.code) expect(letter.headers["changecast_error_code"]).toBe(c.code);
       expect(letter.headers["__connect.errors.topic"]).toBeTruthy();
       // the original payload travels with the dead letter, unchanged
       expect(letter.payload).toBe(c.copies === "line" ? bad : kcat(bad).payload);
@@ -544,6 +555,9 @@ describe("event size", () => {
     expect(out[1]!.headers["__connect.errors.exception.message"]).toMatch(
       /event Keyed of \d+ bytes \(key, value and headers\) exceeds limits\.maxEventBytes \(6000\)/,
     );
+    expect(out[1]!.headers["__connect.errors.stage"]).toBe("ENCODE");
+    expect(out[1]!.headers["__connect.errors.exception.class.name"]).toBe("changecast.RecordTooLargeError");
+    expect(out[1]!.headers["changecast_error_code"]).toBe("ENCODE_TOO_LARGE");
   });
 });
 
