@@ -561,6 +561,34 @@ describe("event size", () => {
   });
 });
 
+describe("dead letters name the error's own class, stage and code", () => {
+  it("an expression over a CEL evaluation limit: MappingError, MAP, MAP_EVALUATION_LIMIT", async () => {
+    const dir = tempProject({
+      "changecast.yaml": [
+        "pipeline: limits",
+        "source: { connector: postgres, topicPrefix: dbserver1 }",
+        "errors: { tolerance: all, deadLetterTopic: limits.dlq }",
+        "limits: { maxRecordBytes: 1000000, maxEventBytes: 1000000 }",
+        "transforms: [t.yaml]",
+      ].join("\n"),
+      "s.avsc": { type: "record", name: "Matched", fields: [{ name: "ok", type: "boolean" }] },
+      "t.yaml":
+        "table: inventory.customers\nevents:\n  - name: Matched\n    schema: s.avsc\n    topic: matched\n    key: string(after.id)\n    fields: { ok: after.email.matches(after.email) }\n",
+    });
+    const hostile = editValue(
+      "05-create",
+      (v) => ((v.payload.after as Record<string, unknown>).email = "a".repeat(300_000)),
+    );
+    const { out } = await replay(dir, [fixtureLine("postgres", "05-create"), hostile]);
+    expect(out.map((l) => l.topic)).toEqual(["matched", "limits.dlq"]);
+    const headers = out[1]!.headers;
+    expect(headers["__connect.errors.stage"]).toBe("MAP");
+    expect(headers["__connect.errors.exception.class.name"]).toBe("changecast.MappingError");
+    expect(headers["changecast_error_code"]).toBe("MAP_EVALUATION_LIMIT");
+    expect(headers["__connect.errors.exception.message"]).toMatch(/evaluation stopped/);
+  });
+});
+
 describe("maps with hostile keys", () => {
   it("a map column keyed __proto__ / constructor reaches an Avro map unchanged", async () => {
     const dir = tempProject({
