@@ -3,6 +3,7 @@
 import { readFile } from "node:fs/promises";
 import { checkCompatibility, InvalidSchemaError, parseAvroSchema } from "../schemas/compat.js";
 import { COMPATIBILITY_LEVELS, isCompatibilityLevel } from "../schemas/registry.js";
+import { ChangecastError } from "../errors.js";
 
 export interface SchemasCompatOptions {
   level: string;
@@ -15,7 +16,10 @@ interface Writable {
   write(s: string): void;
 }
 
-class InputError extends Error {}
+export class InputError extends ChangecastError {
+  override readonly name = "InputError";
+  readonly code = "CLI_INPUT";
+}
 
 /** The file's text, once known to hold a valid Avro schema. */
 async function readSchemaFile(file: string): Promise<string> {

@@ -4,6 +4,7 @@
 // never printed: the reference shows no default or example for it, and secretEnvValues lists the values that
 // error texts and logs mask (redactText).
 import { z } from "zod";
+import { ChangecastError } from "../errors.js";
 
 export interface EnvVar {
   /** who reads it (the reference's "used by" column) */
@@ -125,7 +126,8 @@ export const ENV_VARS = {
 export type EnvName = keyof typeof ENV_VARS;
 
 /** An invalid environment variable (the message names it, never a secret's value). */
-export class EnvError extends Error {
+export class EnvError extends ChangecastError {
+  readonly code = "CONFIG_ENV";
   override readonly name = "EnvError";
 }
 

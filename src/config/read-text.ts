@@ -2,12 +2,14 @@
 // (`/dev/zero`, a named pipe, a symbolic link to either) would block or never end, and bytes that are not UTF-8
 // would be replaced by U+FFFD, silently changing a topic name or a key expression.
 import { closeSync, constants, fstatSync, openSync, readSync } from "node:fs";
+import { ChangecastError } from "../errors.js";
 
 /** Far above any real config, transform or schema file. */
 export const MAX_CONFIG_FILE_BYTES = 16 * 1024 * 1024;
 
 /** Why a file could not be read as text, and at which line (1 when it is not about its content). */
-export class TextFileProblem extends Error {
+export class TextFileProblem extends ChangecastError {
+  readonly code = "CONFIG_FILE_UNREADABLE";
   override readonly name = "TextFileProblem";
   constructor(
     message: string,

@@ -1,6 +1,7 @@
 // YAML documents with line numbers, so that every config problem is reported as `file:line: message`.
 import { readConfigText, TextFileProblem } from "./read-text.js";
 import { isMap, isScalar, isSeq, LineCounter, parseDocument, type Document, type Node } from "yaml";
+import { ChangecastError } from "../errors.js";
 
 export interface Problem {
   file: string;
@@ -8,7 +9,8 @@ export interface Problem {
   message: string;
 }
 
-export class ConfigError extends Error {
+export class ConfigError extends ChangecastError {
+  readonly code = "CONFIG_INVALID";
   override readonly name = "ConfigError";
   constructor(readonly problems: Problem[]) {
     super(problems.map(formatProblem).join("\n"));

@@ -1,6 +1,8 @@
 // The decoded form of one Debezium record. Everything downstream (map, encode, publish) sees only these
 // types, never the Debezium JSON/Avro envelope.
 
+import { ChangecastError } from "../errors.js";
+
 /**
  * Marks a column whose value Debezium did not send (unchanged TOAST column, untouched Oracle LOB):
  * `__debezium_unavailable_value` in any of its type-specific forms. Never emitted as data.
@@ -126,11 +128,18 @@ export interface SourceRecord {
 }
 
 /** Raised for input that is not a decodable Debezium record; the worker dead-letters it. */
-export class DecodeError extends Error {
+export class DecodeError extends ChangecastError {
+  readonly code = "DECODE_INVALID_RECORD";
   override readonly name = "DecodeError";
 }
 
 /** A source record or an event over its size limit (limits.maxRecordBytes / limits.maxEventBytes). */
-export class RecordTooLargeError extends Error {
+export class RecordTooLargeError extends ChangecastError {
   override readonly name = "RecordTooLargeError";
+  /** DECODE: a source record over limits.maxRecordBytes; ENCODE: an event over limits.maxEventBytes */
+  readonly code: "DECODE_TOO_LARGE" | "ENCODE_TOO_LARGE";
+  constructor(message: string, stage: "DECODE" | "ENCODE" = "DECODE") {
+    super(message);
+    this.code = stage === "DECODE" ? "DECODE_TOO_LARGE" : "ENCODE_TOO_LARGE";
+  }
 }

@@ -1,13 +1,17 @@
 // Writer schemas for AvroConverter records read offline (replay, embedded `run`): the schema lines a capture
 // carries (`{"schemaId": N, "schema": "…"}`, see docs/records.md), instead of the registry the connector wrote to.
 
+import { ChangecastError } from "../errors.js";
+
 /** Two different schemas under one id: captures of different registries mixed in one run. */
-export class OfflineSchemaConflictError extends Error {
+export class OfflineSchemaConflictError extends ChangecastError {
+  readonly code = "DECODE_SCHEMA_CONFLICT";
   override readonly name = "OfflineSchemaConflictError";
 }
 
 /** What DebeziumAvroDecoder treats as "the registry does not know this id" (dead letter, not a retry). */
-class SchemaNotCapturedError extends Error {
+export class SchemaNotCapturedError extends ChangecastError {
+  readonly code = "DECODE_SCHEMA_NOT_CAPTURED";
   override readonly name = "SchemaNotCapturedError";
   readonly status = 404;
   readonly errorCode = 40403;

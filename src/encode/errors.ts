@@ -1,14 +1,18 @@
 // Errors raised by the encode stage. Both are "bad input" errors: the worker dead-letters the record
 // (CoercionError) or `changecast check` reports the schema file (SchemaError).
 
+import { ChangecastError } from "../errors.js";
+
 /** An .avsc document that is not a valid Avro record schema. */
-export class SchemaError extends Error {
+export class SchemaError extends ChangecastError {
+  readonly code = "ENCODE_SCHEMA_INVALID";
   override readonly name = "SchemaError";
 }
 
 /** A mapped value that cannot become the target Avro type without loss. */
-export class CoercionError extends Error {
+export class CoercionError extends ChangecastError {
   override readonly name = "CoercionError";
+  readonly code = "ENCODE_COERCION";
   /** field path inside the record, e.g. `lines[2].sku` ("" for the record itself) */
   readonly path: string;
   /** the reason without the path, e.g. `1e+40 does not fit decimal(12,2)` */
@@ -25,7 +29,8 @@ export class CoercionError extends Error {
  * Internal: a conversion failure before the field path is known. Leaf converters throw it; the
  * coercer that knows the path turns it into a CoercionError.
  */
-export class Reason extends Error {
+export class Reason extends ChangecastError {
+  readonly code = "ENCODE_REASON";
   override readonly name = "Reason";
 }
 

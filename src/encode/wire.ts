@@ -1,9 +1,12 @@
 // Confluent wire format: magic byte 0x00, 4-byte big-endian schema id, then the Avro binary body.
 
+import { ChangecastError } from "../errors.js";
+
 const MAGIC = 0x00;
 const HEADER_BYTES = 5;
 
-export class WireFormatError extends Error {
+export class WireFormatError extends ChangecastError {
+  readonly code = "ENCODE_WIRE_FORMAT";
   override readonly name = "WireFormatError";
 }
 

@@ -19,6 +19,7 @@ import {
 } from "@bufbuild/cel";
 // the regex engine @bufbuild/cel's matches() uses (an exact dependency of it): compiled here to meter it
 import { RE2JS } from "@bufbuild/re2";
+import { ChangecastError } from "../errors.js";
 
 export interface EvaluationLimits {
   /** loop iterations + characters, bytes and list elements produced by functions, per evaluation */
@@ -33,7 +34,8 @@ export const EVALUATION_LIMITS: Readonly<EvaluationLimits> = { maxCost: 20_000_0
 /** The function each comprehension's loop condition is wrapped in; `@` makes it unreachable from CEL text. */
 export const STEP_FUNCTION = "@changecast_step";
 
-export class LimitExceeded extends Error {
+export class LimitExceeded extends ChangecastError {
+  readonly code = "MAP_LIMIT_EXCEEDED";
   override readonly name = "LimitExceeded";
 }
 

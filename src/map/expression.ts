@@ -20,6 +20,7 @@ import {
   STEP_FUNCTION,
   type EvaluationLimits,
 } from "./cel-limits.js";
+import { ChangecastError } from "../errors.js";
 
 /** The variables a transform expression may use (docs/transforms.md; ts_* are the envelope's timestamps). */
 export const VARIABLES = [
@@ -46,7 +47,8 @@ const variables = Object.fromEntries(VARIABLES.map((v) => [v, CelScalar.DYN]));
 const baseEnv = celEnv({ funcs: strings, variables });
 const env = celEnv({ funcs: meteredFunctions(baseEnv), variables });
 
-export class ExpressionError extends Error {
+export class ExpressionError extends ChangecastError {
+  readonly code = "MAP_EXPRESSION";
   override readonly name = "ExpressionError";
 }
 
@@ -88,7 +90,8 @@ export function compileExpression(text: string, limits: EvaluationLimits = EVALU
         return toPlain(result);
       });
     } catch (err) {
-      if (err instanceof LimitExceeded) throw new ExpressionError(`${err.message} in \`${shorten(text)}\``);
+      if (err instanceof LimitExceeded)
+        throw new ExpressionError(`${err.message} in \`${shorten(text)}\``, { cause: err });
       throw err;
     }
   };

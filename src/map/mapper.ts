@@ -10,6 +10,8 @@ import {
   type RawRows,
 } from "./expression.js";
 import type { EventDeclaration, TransformFile } from "./transform-file.js";
+import { ChangecastError } from "../errors.js";
+import { LimitExceeded } from "./cel-limits.js";
 
 /** A business event derived from a change, fields not yet coerced to the schema. */
 export interface MappedEvent {
@@ -19,15 +21,26 @@ export interface MappedEvent {
   fields: Record<string, unknown>;
 }
 
-export class MappingError extends Error {
+export class MappingError extends ChangecastError {
   override readonly name = "MappingError";
+  /** MAP_EVALUATION_LIMIT when an expression ran over a CEL evaluation limit, else MAP_FIELD */
+  readonly code: "MAP_FIELD" | "MAP_EVALUATION_LIMIT";
   constructor(
     message: string,
     readonly eventName: string,
     readonly fieldName: string | null,
+    options?: ErrorOptions,
   ) {
-    super(message);
+    super(message, options);
+    this.code = overLimit(options?.cause) ? "MAP_EVALUATION_LIMIT" : "MAP_FIELD";
   }
+}
+
+function overLimit(err: unknown): boolean {
+  for (let e = err, depth = 0; e instanceof Error && depth < 8; e = e.cause, depth++) {
+    if (e instanceof LimitExceeded) return true;
+  }
+  return false;
 }
 
 /** The placeholder text CEL sees for an unavailable column; a field that carries it is a mapping error. */
@@ -133,7 +146,9 @@ function evaluate(
   } catch (err) {
     const message = err instanceof ExpressionError ? err.message : String(err);
     const what = part === "field" ? `field "${field}"` : part;
-    throw new MappingError(`event ${declaration.name}: ${what}: ${message}`, declaration.name, field);
+    throw new MappingError(`event ${declaration.name}: ${what}: ${message}`, declaration.name, field, {
+      cause: err,
+    });
   }
 }
 

@@ -27,6 +27,7 @@ import {
   KafkaTopicAccess,
   type TopicAccess,
 } from "./topics.js";
+import { ChangecastError } from "../errors.js";
 
 export interface MigrateOptions {
   config: string;
@@ -64,7 +65,8 @@ interface Context {
   topics(): Promise<TopicAccess>;
 }
 
-export class MigrateError extends Error {
+export class MigrateError extends ChangecastError {
+  readonly code = "MIGRATE_REFUSED";
   override readonly name = "MigrateError";
 }
 

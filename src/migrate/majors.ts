@@ -3,6 +3,7 @@
 import type { Knex } from "knex";
 import type { MajorSelection, TransformSet } from "../map/mapper.js";
 import { MigrationStore, type Migration } from "./state.js";
+import { ChangecastError } from "../errors.js";
 
 /**
  * Active majors of one event: the current major (the target of the latest finished migration, else the lowest
@@ -50,7 +51,8 @@ export function undeclaredMajors(transforms: TransformSet, selection: MajorSelec
   return missing;
 }
 
-export class MigrationStateError extends Error {
+export class MigrationStateError extends ChangecastError {
+  readonly code = "MIGRATE_STATE";
   override readonly name = "MigrationStateError";
 }
 

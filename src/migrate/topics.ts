@@ -18,6 +18,7 @@ import {
 } from "kafkajs";
 import { EmbeddedGroupOffsets } from "./state.js";
 import type { FactRef, PartitionSnapshot, TopicSnapshot } from "./switch.js";
+import { ChangecastError } from "../errors.js";
 
 /** A record of an embedded output topic, as an embedded consumer sees it. */
 export interface EmbeddedRecord {
@@ -45,13 +46,15 @@ export interface CommitGuard {
 }
 
 /** The group has members (or gained one while committing): its offsets must not be moved under it. */
-export class GroupBusyError extends Error {
+export class GroupBusyError extends ChangecastError {
+  readonly code = "MIGRATE_GROUP_BUSY";
   override readonly name = "GroupBusyError";
 }
 
 /** The group's offsets changed after the switch was computed (the guard failed): nothing was committed. */
-export class GroupMovedError extends Error {
+export class GroupMovedError extends ChangecastError {
   override readonly name = "GroupMovedError";
+  readonly code = "MIGRATE_GROUP_MOVED";
   constructor(group: string, topic: string) {
     super(
       `group ${group} committed on ${topic} after the switch was computed; stop its consumers and re-run`,

@@ -17,6 +17,7 @@ import { gzip, unzip, zstdCompress, zstdDecompress } from "node:zlib";
 import kafkajs, { CompressionTypes } from "kafkajs";
 import { compressFrame, decompressFrame } from "lz4-napi";
 import type { KafkaCompression } from "../config/pipeline-config.js";
+import { ChangecastError } from "../errors.js";
 
 export type CodecName = Exclude<KafkaCompression, "none">;
 
@@ -44,9 +45,9 @@ const CODEC_BY_ID: Record<number, CodecName> = { 1: "gzip", 2: "snappy", 3: "lz4
  * refetching them forever. The underlying error is in the message, not in `cause` (kafkajs replaces an
  * error by its cause when it wraps it, and the codec name would be lost).
  */
-export class CompressionCodecError extends Error {
+export class CompressionCodecError extends ChangecastError {
   override readonly name = "CompressionCodecError";
-  readonly retriable = false;
+  readonly code = "PUBLISH_COMPRESSION_CODEC";
   constructor(
     readonly codec: CodecName,
     readonly operation: "compress" | "decompress",
@@ -57,9 +58,9 @@ export class CompressionCodecError extends Error {
 }
 
 /** A fetched record batch that cannot be decompressed, with where it is. */
-export class BatchDecompressionError extends Error {
+export class BatchDecompressionError extends ChangecastError {
   override readonly name = "BatchDecompressionError";
-  readonly retriable = false;
+  readonly code = "PUBLISH_BATCH_DECOMPRESSION";
   constructor(
     readonly topic: string,
     readonly partition: number,

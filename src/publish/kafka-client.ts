@@ -12,8 +12,10 @@ import {
 } from "kafkajs";
 import { envFlag, envMs, envValue, type EnvName } from "../config/env.js";
 import { registerCompressionCodecs } from "./compression.js";
+import { ChangecastError } from "../errors.js";
 
-export class KafkaClientConfigError extends Error {
+export class KafkaClientConfigError extends ChangecastError {
+  readonly code = "CONFIG_KAFKA_CLIENT";
   override readonly name = "KafkaClientConfigError";
 }
 

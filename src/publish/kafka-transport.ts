@@ -24,6 +24,7 @@ import { compressionType, findBatchDecompressionError, registerCompressionCodecs
 import { CLIENT_RETRY, type KafkaLogSink } from "./kafka-client.js";
 import type { PublishedRecord } from "./output-record.js";
 import type { ChangeTransport, ConsumedBatch } from "./transport.js";
+import { ChangecastError, isRetriable } from "../errors.js";
 
 export type DeliveryMode = "exactly-once" | "at-least-once";
 
@@ -65,7 +66,8 @@ export function transactionalId(pipeline: string, topic: string, partition: numb
 }
 
 /** Raised inside a delivery when the partition was taken away (rebalance) before it committed. */
-class AssignmentLostError extends Error {
+export class AssignmentLostError extends ChangecastError {
+  readonly code = "PUBLISH_ASSIGNMENT_LOST";
   override readonly name = "AssignmentLostError";
 }
 
@@ -86,34 +88,6 @@ const FENCED = new Set([
   "INVALID_TXN_STATE",
   "TRANSACTION_COORDINATOR_FENCED",
 ]);
-/** Errors that retrying cannot fix: the worker stops (nothing is committed past the batch). */
-const FATAL = new Set([
-  "TOPIC_AUTHORIZATION_FAILED",
-  "GROUP_AUTHORIZATION_FAILED",
-  "CLUSTER_AUTHORIZATION_FAILED",
-  "TRANSACTIONAL_ID_AUTHORIZATION_FAILED",
-  "SASL_AUTHENTICATION_FAILED",
-  "MESSAGE_TOO_LARGE",
-  "RECORD_LIST_TOO_LARGE",
-  "INVALID_RECORD",
-  "INVALID_TOPIC_EXCEPTION",
-  "UNSUPPORTED_VERSION",
-  "UNSUPPORTED_FOR_MESSAGE_FORMAT",
-  "INVALID_REQUIRED_ACKS",
-]);
-const FATAL_NAMES = new Set([
-  // a codec failing on a batch fails the same way on every retry
-  "CompressionCodecError",
-  "BatchDecompressionError",
-  "KafkaJSSASLAuthenticationError",
-  "KafkaJSNotImplemented",
-  "KafkaJSServerDoesNotSupportApiKey",
-  "TypeError",
-  "RangeError",
-  "ReferenceError",
-  "SyntaxError",
-]);
-
 /** Classifies a kafkajs failure by the error and its causes (kafkajs wraps retried errors). */
 export function classifyFailure(err: unknown): FailureKind {
   const types: string[] = [];
@@ -126,7 +100,10 @@ export function classifyFailure(err: unknown): FailureKind {
     e = e.cause;
   }
   if (names.includes("AssignmentLostError") || types.some((t) => LOST.has(t))) return "lost";
-  if (types.some((t) => FATAL.has(t)) || names.some((n) => FATAL_NAMES.has(n))) return "fatal";
+  // what retrying cannot fix (isRetriable: non-retriable changecast errors such as CompressionCodecError,
+  // kafkajs' authorization / too large / unsupported errors, programming errors) stops the worker;
+  // a kafkajs failure that says neither is taken as transient
+  if (!isRetriable(err, true)) return "fatal";
   if (types.some((t) => FENCED.has(t))) return "fenced";
   return "transient";
 }

@@ -40,6 +40,8 @@ export const DLQ_HEADERS = {
   stage: "__connect.errors.stage",
   className: "__connect.errors.exception.class.name",
   message: "__connect.errors.exception.message",
+  /** changecast's stable error code (docs/errors.md), e.g. ENCODE_COERCION; INTERNAL for an unforeseen error */
+  code: "changecast_error_code",
   /** what was cut from the dead letter to fit limits.maxEventBytes, e.g. "value: first 1040000 of 5242880 bytes" */
   truncated: "changecast_dlq_truncated",
 } as const;

@@ -3,6 +3,7 @@
 // representation because the checker needs full names, aliases, defaults and logical-type attributes,
 // and named-type references resolved to the very same node (recursive schemas become cycles).
 import avro from "avsc";
+import { ChangecastError } from "../errors.js";
 
 export const PRIMITIVE_TYPES = [
   "null",
@@ -80,7 +81,8 @@ export interface UnionSchema {
 export type NamedSchema = RecordSchema | EnumSchema | FixedSchema;
 export type AvroSchema = PrimitiveSchema | NamedSchema | ArraySchema | MapSchema | UnionSchema;
 
-export class InvalidSchemaError extends Error {
+export class InvalidSchemaError extends ChangecastError {
+  readonly code = "REGISTRY_INVALID_SCHEMA";
   override name = "InvalidSchemaError";
 }
 

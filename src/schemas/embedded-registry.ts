@@ -15,6 +15,7 @@ import {
   type SchemaRegistry,
 } from "./registry.js";
 import { CompatibilityError, RegistryError } from "./remote-registry.js";
+import { isRetriable } from "../errors.js";
 
 export const DEFAULT_COMPATIBILITY: CompatibilityLevel = "BACKWARD";
 
@@ -240,15 +241,17 @@ export function parseVersion(version: string | number): number | "latest" {
   return n;
 }
 
-function isUniqueViolation(err: unknown): boolean {
+/**
+ * A write worth retrying: a transient store failure (isRetriable: serialization failure, deadlock,
+ * SQLITE_BUSY …), or a unique violation, which here means a concurrent writer registered the same thing first.
+ */
+function isWriteConflict(err: unknown): boolean {
+  if (isRetriable(err)) return true;
   const e = err as { code?: string; message?: string } | null;
   if (!e) return false;
   return (
     e.code === "23505" || // postgres unique_violation
-    e.code === "40001" || // postgres serialization_failure
-    e.code === "40P01" || // postgres deadlock
     (typeof e.code === "string" && e.code.startsWith("SQLITE_CONSTRAINT")) ||
-    e.code === "SQLITE_BUSY" ||
     /UNIQUE constraint failed|database is locked/.test(e.message ?? "")
   );
 }
@@ -283,7 +286,7 @@ export class EmbeddedRegistry implements SchemaRegistry {
         return await this.knex.transaction(work);
       } catch (err) {
         if (err instanceof RegistryError) throw err;
-        if (attempt < MAX_ATTEMPTS && isUniqueViolation(err)) {
+        if (attempt < MAX_ATTEMPTS && isWriteConflict(err)) {
           await sleep(Math.min(200, 5 * 2 ** attempt) * Math.random());
           continue;
         }

@@ -9,16 +9,24 @@ import type {
 import { isCompatibilityLevel } from "./registry.js";
 import { envValue } from "../config/env.js";
 import { redactText, splitUrlCredentials } from "../config/redact.js";
+import { ChangecastError, isRetriable, type ErrorCode } from "../errors.js";
 
 /** An error answered by a registry: HTTP status and Confluent error_code (0 when there is none). */
-export class RegistryError extends Error {
+export class RegistryError extends ChangecastError {
   constructor(
     message: string,
     readonly status: number,
     readonly errorCode: number,
+    options?: ErrorOptions,
   ) {
-    super(message);
+    super(message, options);
     this.name = "RegistryError";
+  }
+  /** no answer (status 0) or a 5xx: REGISTRY_UNAVAILABLE (retriable); 401/403: REGISTRY_AUTH; else REGISTRY_REJECTED */
+  get code(): ErrorCode {
+    if (this.status === 0 || this.status >= 500) return "REGISTRY_UNAVAILABLE";
+    if (this.status === 401 || this.status === 403) return "REGISTRY_AUTH";
+    return "REGISTRY_REJECTED";
   }
 }
 
@@ -36,6 +44,9 @@ export class CompatibilityError extends RegistryError {
       409,
     );
     this.name = "CompatibilityError";
+  }
+  override get code(): ErrorCode {
+    return "REGISTRY_INCOMPATIBLE";
   }
 }
 
@@ -110,6 +121,7 @@ export class RemoteRegistry implements SchemaRegistry {
           body: body === undefined ? undefined : JSON.stringify(body),
         });
       } catch (err) {
+        // no answer (network): status 0, REGISTRY_UNAVAILABLE (retriable)
         const cause = (err as { cause?: Error }).cause;
         lastError = new RegistryError(
           redactText(
@@ -118,6 +130,7 @@ export class RemoteRegistry implements SchemaRegistry {
           0,
           0,
         );
+        if (!isRetriable(lastError)) throw lastError;
         continue;
       }
       const text = await res.text();
@@ -139,7 +152,8 @@ export class RemoteRegistry implements SchemaRegistry {
         );
       }
       const error = new RegistryError(`registry ${method} ${url}: ${message}`, res.status, errorCode);
-      if (res.status < 500) throw error;
+      // the error's code decides: only REGISTRY_UNAVAILABLE (5xx) is retried
+      if (!isRetriable(error)) throw error;
       lastError = error;
     }
     throw lastError instanceof Error ? lastError : new Error(String(lastError));

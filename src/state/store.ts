@@ -8,6 +8,7 @@ import knexFactory, { type Knex } from "knex";
 import { redactText, redactUrl } from "../config/redact.js";
 import { stateUrlProblem } from "../config/urls.js";
 import { MIGRATIONS_TABLE, STATE_MIGRATIONS, stateMigrationSource } from "./migrations/index.js";
+import { ChangecastError } from "../errors.js";
 
 export interface StateStore {
   readonly knex: Knex;
@@ -22,7 +23,8 @@ export interface StateStore {
 }
 
 /** A state store that cannot be opened as configured: a bad URL, an empty or corrupt SQLite file. */
-export class StateStoreError extends Error {
+export class StateStoreError extends ChangecastError {
+  readonly code = "STATE_STORE";
   override readonly name = "StateStoreError";
 }
 

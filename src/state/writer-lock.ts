@@ -22,6 +22,7 @@ import pg from "pg";
 import { redactText } from "../config/redact.js";
 import { LOCK_HOLDERS_TABLE as HOLDERS } from "./migrations/writer-lock.js";
 import type { StateStore } from "./store.js";
+import { ChangecastError } from "../errors.js";
 
 export type StateLockMode = "shared" | "exclusive";
 
@@ -51,8 +52,9 @@ export interface StateLock {
 }
 
 /** Another process holds the lock: names it and the state (without credentials). */
-export class StateLockedError extends Error {
+export class StateLockedError extends ChangecastError {
   override readonly name = "StateLockedError";
+  readonly code = "STATE_LOCKED";
   constructor(
     readonly location: string,
     readonly holders: StateLockHolder[],

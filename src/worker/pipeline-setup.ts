@@ -12,6 +12,7 @@ import type { SourceRecord } from "../decode/change-event.js";
 import { DebeziumAvroDecoder } from "../decode/debezium-avro.js";
 import { decodeDebeziumJson } from "../decode/debezium-json.js";
 import { RecordProcessor, type EventRegistration } from "./record-processor.js";
+import { ChangecastError } from "../errors.js";
 
 export function loadTransforms(config: PipelineConfig): { transforms: TransformSet; problems: Problem[] } {
   const files: TransformFile[] = [];
@@ -54,7 +55,8 @@ export function desiredSubjects(
   return [...bySubject.values()];
 }
 
-export class IncompatibleSchemaError extends Error {
+export class IncompatibleSchemaError extends ChangecastError {
+  readonly code = "REGISTRY_STARTUP_INCOMPATIBLE";
   override readonly name = "IncompatibleSchemaError";
 }
 

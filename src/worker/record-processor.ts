@@ -6,10 +6,11 @@ import type { AvroRecordValue } from "../encode/coerce.js";
 import type { EventSchema } from "../encode/event-schema.js";
 import { isUtf8 } from "node:buffer";
 import { toWireFormat } from "../encode/wire.js";
-import { mapChange, MappingError, type TransformSet } from "../map/mapper.js";
+import { mapChange, type TransformSet } from "../map/mapper.js";
 import type { EventDeclaration } from "../map/transform-file.js";
 import { eventId, formatPosition } from "../publish/event-id.js";
 import { DLQ_HEADERS, type PublishedRecord, type RecordView } from "../publish/output-record.js";
+import { ChangecastError, errorCode, type Stage } from "../errors.js";
 
 /** Where each event's schema is registered (resolved once at start-up). */
 export interface EventRegistration {
@@ -31,7 +32,8 @@ export interface ProcessorOptions {
   prepare?: (records: readonly SourceRecord[]) => Promise<void>;
 }
 
-export type ErrorStage = "DECODE" | "ROUTE" | "MAP" | "ENCODE" | "PUBLISH";
+/** The stages of one record (the dead letter's `__connect.errors.stage`). */
+export type ErrorStage = Extract<Stage, "DECODE" | "ROUTE" | "MAP" | "ENCODE" | "PUBLISH">;
 
 export type Outcome =
   | { kind: "events"; records: PublishedRecord[] }
@@ -128,12 +130,7 @@ export class RecordProcessor {
         coerced = declaration.schema.coerce(event.fields);
         body = declaration.schema.encode(coerced);
       } catch (err) {
-        const error = asError(err);
-        return this.deadLetter(
-          record,
-          "ENCODE",
-          new MappingError(`event ${declaration.name}: ${error.message}`, declaration.name, null),
-        );
+        return this.deadLetter(record, "ENCODE", encodeFailure(declaration.name, err));
       }
       const value = toWireFormat(registration.id, body);
       position ??= formatPosition(change.position);
@@ -155,6 +152,7 @@ export class RecordProcessor {
           "ENCODE",
           new RecordTooLargeError(
             `event ${declaration.name} of ${size} bytes (key, value and headers) exceeds limits.maxEventBytes (${this.options.maxEventBytes})`,
+            "ENCODE",
           ),
         );
       }
@@ -189,6 +187,7 @@ export class RecordProcessor {
       [DLQ_HEADERS.offset]: record.offset,
       [DLQ_HEADERS.stage]: stage,
       [DLQ_HEADERS.className]: `changecast.${error.name}`,
+      [DLQ_HEADERS.code]: errorCode(error),
       [DLQ_HEADERS.message]: error.message,
     };
     const fitted = fitDeadLetter(record, errorHeaders, this.options.maxEventBytes);
@@ -319,10 +318,30 @@ function eventView(
   };
 }
 
-export class UnknownTableError extends Error {
+export class UnknownTableError extends ChangecastError {
+  readonly code = "ROUTE_UNKNOWN_TABLE";
   override readonly name = "UnknownTableError";
 }
 export { RecordTooLargeError };
+
+/** An encode failure that is no changecast error of its own (an Avro library error, a bug): ENCODE_FAILED. */
+export class EncodeError extends ChangecastError {
+  override readonly name = "EncodeError";
+  readonly code = "ENCODE_FAILED";
+}
+
+/**
+ * The error of an event that could not be coerced or encoded: the error itself (CoercionError …, so that the
+ * dead letter names its real class), its message prefixed with the event; anything else as EncodeError.
+ */
+function encodeFailure(eventName: string, err: unknown): Error {
+  if (err instanceof ChangecastError) {
+    err.message = `event ${eventName}: ${err.message}`;
+    return err;
+  }
+  const message = err instanceof Error ? err.message : String(err);
+  return new EncodeError(`event ${eventName}: ${message}`, { cause: err });
+}
 
 function asError(err: unknown): Error {
   // a stack overflow (input nested too deeply for some recursive step) says so, not "Maximum call stack …"

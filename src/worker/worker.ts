@@ -4,6 +4,7 @@ import type { PublishedRecord } from "../publish/output-record.js";
 import type { ChangeTransport } from "../publish/transport.js";
 import type { RecordProcessor } from "./record-processor.js";
 import { RunStats } from "./run-stats.js";
+import { ChangecastError } from "../errors.js";
 
 export interface WorkerOptions {
   transport: ChangeTransport;
@@ -16,7 +17,8 @@ export interface WorkerOptions {
 }
 
 /** Raised with errors.tolerance=none: the run stopped before committing past a bad record. */
-export class StoppedOnErrorError extends Error {
+export class StoppedOnErrorError extends ChangecastError {
+  readonly code = "WORKER_STOPPED";
   override readonly name = "StoppedOnErrorError";
 }
 

@@ -86,6 +86,7 @@ describe("two workers in one consumer group", () => {
     expect(dead!.headers[DLQ_HEADERS.partition]).toMatch(/^[0-3]$/);
     expect(dead!.headers[DLQ_HEADERS.offset]).toMatch(/^\d+$/);
     expect(dead!.headers[DLQ_HEADERS.className]).toMatch(/^changecast\./);
+    expect(dead!.headers[DLQ_HEADERS.code]).toMatch(/^DECODE_/);
     expect(dead!.headers[DLQ_HEADERS.message]).not.toBe("");
   });
 });

@@ -3,7 +3,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { consumerTiming, kafkaClientConfig, KafkaClientConfigError } from "../../src/publish/kafka-client.js";
-import { classifyFailure, transactionalId } from "../../src/publish/kafka-transport.js";
+import { BatchDecompressionError, CompressionCodecError } from "../../src/publish/compression.js";
+import { AssignmentLostError, classifyFailure, transactionalId } from "../../src/publish/kafka-transport.js";
+import { RegistryError } from "../../src/schemas/remote-registry.js";
 
 const base = { brokers: ["k1:9092", "k2:9092"], clientId: "changecast-inventory" };
 
@@ -107,6 +109,21 @@ describe("delivery failure classification", () => {
     expect(
       classifyFailure(Object.assign(new Error("Connection timeout"), { name: "KafkaJSConnectionError" })),
     ).toBe("transient");
+  });
+
+  it("reads `retriable` of changecast errors in the chain: a non-retriable one stops, a retriable one is retried", () => {
+    expect(classifyFailure(new CompressionCodecError("zstd", "decompress", "bad frame"))).toBe("fatal");
+    expect(classifyFailure(wrapped(new BatchDecompressionError("t", 0, "5", null, "lz4", "bad")))).toBe(
+      "fatal",
+    );
+    expect(classifyFailure(wrapped(new RegistryError("registry down", 503, 50301)))).toBe("transient");
+    expect(classifyFailure(wrapped(new RegistryError("no such subject", 404, 40401)))).toBe("fatal");
+    // a retriable error that also says the assignment is gone is "lost", not retried here
+    expect(classifyFailure(new AssignmentLostError("revoked"))).toBe("lost");
+    // transient pg / network causes under a kafkajs wrapper stay transient
+    expect(classifyFailure(wrapped(Object.assign(new Error("reset"), { code: "ECONNRESET" })))).toBe(
+      "transient",
+    );
   });
 
   it("gives each source partition its own stable transactional id", () => {

@@ -159,6 +159,9 @@ describe("RemoteRegistry", () => {
     const err = await remote.schemaById(1).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(RegistryError);
     expect(err).toMatchObject({ status: 500, errorCode: 50001 });
+    // retried because the error says so: a 5xx is REGISTRY_UNAVAILABLE, retriable
+    expect((err as RegistryError).code).toBe("REGISTRY_UNAVAILABLE");
+    expect((err as RegistryError).retriable).toBe(true);
     expect(seen).toHaveLength(5);
   });
 
@@ -167,10 +170,32 @@ describe("RemoteRegistry", () => {
     await expect(remote.schemaById(1)).rejects.toBeInstanceOf(RegistryError);
   });
 
+  it("decides by the error's `retriable`: no answer is retried up to maxAttempts, as REGISTRY_UNAVAILABLE", async () => {
+    let calls = 0;
+    const failing: typeof fetch = () => {
+      calls++;
+      return Promise.reject(new TypeError("fetch failed", { cause: new Error("connect ECONNREFUSED") }));
+    };
+    const remote = new RemoteRegistry("http://registry.invalid", {
+      env: {},
+      retryDelayMs: 1,
+      maxAttempts: 3,
+      fetch: failing,
+    });
+    const err = (await remote.schemaById(1).catch((e: unknown) => e)) as RegistryError;
+    expect(err).toBeInstanceOf(RegistryError);
+    expect(err.code).toBe("REGISTRY_UNAVAILABLE");
+    expect(err.retriable).toBe(true);
+    expect(calls).toBe(3);
+  });
+
   it("does not retry 4xx", async () => {
     const { url, seen } = await proxy(() => false);
     const remote = new RemoteRegistry(url, { env: {}, retryDelayMs: 1 });
-    await expect(remote.schemaById(424242)).rejects.toMatchObject({ status: 404 });
+    const err = (await remote.schemaById(424242).catch((e: unknown) => e)) as RegistryError;
+    expect(err).toMatchObject({ status: 404 });
+    expect(err.code).toBe("REGISTRY_REJECTED");
+    expect(err.retriable).toBe(false);
     expect(seen).toHaveLength(1);
   });
 
@@ -185,6 +210,8 @@ describe("RemoteRegistry", () => {
     expect(err).toBeInstanceOf(RegistryError);
     expect((err as RegistryError).status).toBe(401);
     expect((err as Error).message).toMatch(/registry rejected credentials/);
+    expect((err as RegistryError).code).toBe("REGISTRY_AUTH");
+    expect((err as RegistryError).retriable).toBe(false);
     expect(seen).toHaveLength(1);
   });
 

@@ -141,6 +141,9 @@ describe("bad input catalogue", () => {
     line: () => string;
     stage: string;
     message: RegExp;
+    /** the dead letter's class and code headers, where the case pins them */
+    className?: string;
+    code?: string;
     /** what the dead letter carries: the record's payload (default), or the input line */
     copies?: "line";
   }[] = [
@@ -179,6 +182,8 @@ describe("bad input catalogue", () => {
         ),
       stage: "ENCODE",
       message: /amount.*decimal\(12,2\)|decimal\(12,2\).*amount/,
+      className: "changecast.CoercionError",
+      code: "ENCODE_COERCION",
     },
     {
       name: "a string into long",
@@ -196,6 +201,8 @@ describe("bad input catalogue", () => {
         }),
       stage: "ENCODE",
       message: /customerId/,
+      className: "changecast.CoercionError",
+      code: "ENCODE_COERCION",
     },
     {
       name: "a CEL null dereference (update without before image)",
@@ -316,6 +323,10 @@ describe("bad input catalogue", () => {
         letter.headers["__connect.errors.exception.message"],
       ).toBe(c.stage);
       expect(letter.headers["__connect.errors.exception.message"]).toMatch(c.message);
+      // the class and code are the error's own: a code of the dead letter's stage, never re-labelled
+      expect(letter.headers["changecast_error_code"]).toMatch(new RegExp(`^${c.stage}_`));
+      if (c.className) expect(letter.headers["__connect.errors.exception.class.name"]).toBe(c.className);
+      if (c.code) expect(letter.headers["changecast_error_code"]).toBe(c.code);
       expect(letter.headers["__connect.errors.topic"]).toBeTruthy();
       // the original payload travels with the dead letter, unchanged
       expect(letter.payload).toBe(c.copies === "line" ? bad : kcat(bad).payload);
@@ -544,6 +555,37 @@ describe("event size", () => {
     expect(out[1]!.headers["__connect.errors.exception.message"]).toMatch(
       /event Keyed of \d+ bytes \(key, value and headers\) exceeds limits\.maxEventBytes \(6000\)/,
     );
+    expect(out[1]!.headers["__connect.errors.stage"]).toBe("ENCODE");
+    expect(out[1]!.headers["__connect.errors.exception.class.name"]).toBe("changecast.RecordTooLargeError");
+    expect(out[1]!.headers["changecast_error_code"]).toBe("ENCODE_TOO_LARGE");
+  });
+});
+
+describe("dead letters name the error's own class, stage and code", () => {
+  it("an expression over a CEL evaluation limit: MappingError, MAP, MAP_EVALUATION_LIMIT", async () => {
+    const dir = tempProject({
+      "changecast.yaml": [
+        "pipeline: limits",
+        "source: { connector: postgres, topicPrefix: dbserver1 }",
+        "errors: { tolerance: all, deadLetterTopic: limits.dlq }",
+        "limits: { maxRecordBytes: 1000000, maxEventBytes: 1000000 }",
+        "transforms: [t.yaml]",
+      ].join("\n"),
+      "s.avsc": { type: "record", name: "Matched", fields: [{ name: "ok", type: "boolean" }] },
+      "t.yaml":
+        "table: inventory.customers\nevents:\n  - name: Matched\n    schema: s.avsc\n    topic: matched\n    key: string(after.id)\n    fields: { ok: after.email.matches(after.email) }\n",
+    });
+    const hostile = editValue(
+      "05-create",
+      (v) => ((v.payload.after as Record<string, unknown>).email = "a".repeat(300_000)),
+    );
+    const { out } = await replay(dir, [fixtureLine("postgres", "05-create"), hostile]);
+    expect(out.map((l) => l.topic)).toEqual(["matched", "limits.dlq"]);
+    const headers = out[1]!.headers;
+    expect(headers["__connect.errors.stage"]).toBe("MAP");
+    expect(headers["__connect.errors.exception.class.name"]).toBe("changecast.MappingError");
+    expect(headers["changecast_error_code"]).toBe("MAP_EVALUATION_LIMIT");
+    expect(headers["__connect.errors.exception.message"]).toMatch(/evaluation stopped/);
   });
 });
 
