@@ -3,6 +3,7 @@
 // so a run killed at any instant resumes with neither loss nor duplicates.
 import { appendFileSync, createReadStream, mkdirSync, readdirSync, statSync, truncateSync } from "node:fs";
 import { join, relative } from "node:path";
+import { ConfigError } from "../config/yaml-source.js";
 import type { SourceRecord } from "../decode/change-event.js";
 import { readRecords, unreadableRecord, type InputItem } from "../decode/line-reader.js";
 import { parseCaptureLine } from "../decode/kcat.js";
@@ -17,6 +18,29 @@ interface FileRecord {
   record: SourceRecord;
   cursor: { file: string; line: number };
   ts: number;
+}
+
+/**
+ * Input files are read by line position, and re-read from there after a restart: a FIFO or device (`/dev/zero`)
+ * would block or never end and could not be resumed, a directory cannot be read. Throws an error naming it.
+ */
+function inputFileProblem(path: string, baseDir: string): void {
+  const name = JSON.stringify(relative(baseDir, path) || path);
+  // a config problem (exit 1), reported at the file it is about
+  const problem = (message: string) => new ConfigError([{ file: path, line: 1, message }]);
+  let stat;
+  try {
+    stat = statSync(path);
+  } catch (err) {
+    throw problem(`source.files: ${name} cannot be read: ${(err as Error).message}`);
+  }
+  if (stat.isDirectory()) throw problem(`source.files: ${name} is a directory, not a file`);
+  if (!stat.isFile()) {
+    throw problem(
+      `source.files: ${name} is not a regular file (a device, FIFO or socket); embedded input must be files, ` +
+        "read by line position (use changecast replay --input - for a stream)",
+    );
+  }
 }
 
 class FileCursor {
@@ -117,6 +141,7 @@ export class EmbeddedTransport implements ChangeTransport {
   }): Promise<EmbeddedTransport> {
     const transport = new EmbeddedTransport(options.offsets, options.outputDir);
     const committed = await options.offsets.offsets();
+    for (const path of options.files) inputFileProblem(path, options.baseDir);
     for (const path of options.files) {
       const key = `file:${relative(options.baseDir, path)}`;
       const skip = Number(committed.get(`${key}/0`) ?? 0n);

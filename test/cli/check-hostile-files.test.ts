@@ -10,7 +10,7 @@ const ROOT = join(import.meta.dirname, "..", "..");
 const CLI = ["--import", "tsx", join(ROOT, "src", "cli", "main.ts")];
 
 /** A project whose files are given (strings or bytes); `check` runs in a child process (a hang is a timeout). */
-function check(files: Record<string, string | Buffer>, setup?: (dir: string) => void) {
+function check(files: Record<string, string | Buffer>, setup?: (dir: string) => void, command = "check") {
   const dir = mkdtempSync(join(tmpdir(), "cc-hostile-"));
   const all: Record<string, string | Buffer> = {
     "changecast.yaml": [
@@ -41,9 +41,11 @@ function check(files: Record<string, string | Buffer>, setup?: (dir: string) => 
     writeFileSync(join(dir, name), content);
   }
   setup?.(dir);
-  const r = spawnSync(process.execPath, [...CLI, "check", "--config", join(dir, "changecast.yaml")], {
+  const r = spawnSync(process.execPath, [...CLI, command, "--config", join(dir, "changecast.yaml")], {
     encoding: "utf8",
     timeout: 30_000,
+    // a process blocked in a read may never act on SIGTERM
+    killSignal: "SIGKILL",
   });
   rmSync(dir, { recursive: true, force: true });
   return { code: r.status, out: r.stdout + r.stderr, timedOut: r.error !== undefined };
@@ -142,5 +144,28 @@ describe("hostile transform content", () => {
     });
     expect(r.code).toBe(1);
     expect(r.out).toMatch(/x\.yaml:8: field "v": expected a CEL expression \(text\), got a YAML mapping/);
+  });
+});
+
+describe("hostile embedded input files (run)", () => {
+  it.each([
+    ["a FIFO", "fifo"],
+    ["a link to /dev/zero", "/dev/zero"],
+    ["a directory", "dir"],
+  ])("a source file that is %s stops the run with a clear error, no hang", (_name, kind) => {
+    const r = check(
+      {},
+      (dir) => {
+        const path = join(dir, "in.jsonl");
+        rmSync(path, { force: true });
+        if (kind === "fifo") spawnSync("mkfifo", [path]);
+        else if (kind === "dir") mkdirSync(path);
+        else symlinkSync(kind, path);
+      },
+      "run",
+    );
+    expect(r.timedOut).toBe(false);
+    expect(r.code).toBe(1);
+    expect(r.out).toMatch(/source\.files: "in\.jsonl" is (not a regular file|a directory)/);
   });
 });
