@@ -22,7 +22,7 @@ import { pino } from "pino";
 import { openPipeline } from "../src/cli/pipeline.js";
 import { KAFKA_BATCH_SIZE, runKafkaWorker } from "../src/cli/run.js";
 import type { SourceRecord } from "../src/decode/change-event.js";
-import { FETCH_LIMITS, toSourceRecord, topicMessages } from "../src/publish/kafka-transport.js";
+import { FETCH_LIMITS, toSourceRecord, topicMessages } from "../src/kafka/kafka-transport.js";
 import type { PublishedRecord } from "../src/publish/output-record.js";
 import { Partitioners, type Kafka } from "kafkajs";
 import { startMockKafka } from "../test/infra/mock-kafka.js";

@@ -1,8 +1,7 @@
-// Output channels of a command, so commands run the same from the CLI and from tests.
-export interface CommandIO {
-  out(line: string): void;
-  err(line: string): void;
-}
+// Output channels of a command bound to the process, so commands run the same from the CLI and from tests.
+import type { CommandIO } from "../command-io.js";
+
+export type { CommandIO };
 
 export const processIO: CommandIO = {
   out: (line) => process.stdout.write(line + "\n"),

@@ -14,7 +14,7 @@ import { runCommand } from "./run.js";
 import { runSchemasCompat } from "./schemas-compat.js";
 import { schemasCommand } from "./schemas.js";
 import { runRegistryServe } from "./registry-serve.js";
-import { registerMigrateCommands } from "../migrate/cli.js";
+import { registerMigrateCommands } from "./migrate.js";
 
 // `replay … | head`: once the reader is gone there is nobody left to tell, so stop quietly (no EPIPE trace)
 for (const stream of [process.stdout, process.stderr]) {

@@ -2,7 +2,18 @@
 // documentation. readPipelineConfig (pipeline-config.ts) walks this tree to read, validate and default the YAML;
 // scripts/gen-config-docs.ts renders docs/configuration.md from it. Add or change a setting here and nowhere else.
 import { z } from "zod";
-import { COMPATIBILITY_LEVELS } from "../schemas/registry.js";
+
+/** Compatibility levels of a Schema Registry subject (`schemas.compatibility`; the registry port re-exports them). */
+export const COMPATIBILITY_LEVELS = [
+  "NONE",
+  "BACKWARD",
+  "BACKWARD_TRANSITIVE",
+  "FORWARD",
+  "FORWARD_TRANSITIVE",
+  "FULL",
+  "FULL_TRANSITIVE",
+] as const;
+export type CompatibilityLevel = (typeof COMPATIBILITY_LEVELS)[number];
 
 /** Codecs of `kafka.compression` (what changecast publishes; every one of them is read on consume). */
 export const KAFKA_COMPRESSIONS = ["none", "gzip", "snappy", "lz4", "zstd"] as const;

@@ -8,7 +8,7 @@
 // asked to interpret: every value is read as its plain Avro type and mapped here.
 import { isUtf8 } from "node:buffer";
 import avro from "avsc";
-import { bigintLongType } from "../encode/long.js";
+import { bigintLongType } from "../avro/long.js";
 import { DecodeError, UNAVAILABLE, type ColumnValue, type Row } from "./change-event.js";
 import { describe, PLACEHOLDER } from "./connect-schema.js";
 import { parseJson, parseJsonIntegersAsBigint } from "./json-text.js";

@@ -1,6 +1,6 @@
 // Debezium records written by Confluent's AvroConverter (Confluent wire format + Schema Registry) → DecodedRecord,
 // exactly what decodeDebeziumJson yields for the same logical record written by JsonConverter.
-import { fromWireFormat, WireFormatError } from "../encode/wire.js";
+import { fromWireFormat, WireFormatError } from "../avro/wire.js";
 import { compileAvroSchema, type CompiledAvroSchema } from "./avro-connect.js";
 import {
   DecodeError,

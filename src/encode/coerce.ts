@@ -4,7 +4,7 @@ import avro from "avsc";
 import { UNAVAILABLE } from "../decode/change-event.js";
 import { CoercionError, Reason, show } from "./errors.js";
 import { CastLogicalType } from "./logical-types.js";
-import { INT_MAX, INT_MIN, isLong } from "./long.js";
+import { INT_MAX, INT_MIN, isLong } from "../avro/long.js";
 import { stringifyJson } from "./json.js";
 import { typeLabel, unionBranches } from "./type-info.js";
 

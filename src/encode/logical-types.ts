@@ -10,7 +10,7 @@ import {
   toTwosComplement,
   toUnscaled,
 } from "./decimal.js";
-import { INT_MAX, INT_MIN, bigintLongType, isLong } from "./long.js";
+import { INT_MAX, INT_MIN, bigintLongType, isLong } from "../avro/long.js";
 import {
   type FractionDigits,
   formatDate,

@@ -9,7 +9,7 @@ import { OfflineSchemas } from "../decode/offline-schemas.js";
 import { TransformSet } from "../map/mapper.js";
 import type { EventDeclaration } from "../map/transform-file.js";
 import { comparePositions, parsePosition } from "../publish/event-id.js";
-import { embeddedOutputLine } from "../publish/embedded-transport.js";
+import { embeddedOutputLine } from "../embedded/embedded-transport.js";
 import type { PublishedRecord } from "../publish/output-record.js";
 import type { SchemaRegistry } from "../schemas/registry.js";
 import { OffsetStore } from "../state/offsets.js";

@@ -10,10 +10,10 @@
 // the ce_id check finds it. Records the worker has not committed yet are left to the worker, which publishes
 // both majors now — reading them here would race with it and publish their facts twice.
 import { Kafka, logLevel, Partitioners, type Admin, type KafkaConfig, type KafkaMessage } from "kafkajs";
-import { compressionType } from "../publish/compression.js";
+import { compressionType } from "../kafka/compression.js";
 import { parsePosition } from "../publish/event-id.js";
-import { CLIENT_RETRY } from "../publish/kafka-client.js";
-import { consumerGroupId, FETCH_LIMITS, topicMessages, toSourceRecord } from "../publish/kafka-transport.js";
+import { CLIENT_RETRY } from "../kafka/kafka-client.js";
+import { consumerGroupId, FETCH_LIMITS, topicMessages, toSourceRecord } from "../kafka/kafka-transport.js";
 import type { PublishedRecord } from "../publish/output-record.js";
 import {
   etaSeconds,

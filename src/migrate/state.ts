@@ -70,7 +70,7 @@ export class MigrationStore {
   ) {}
 
   static open(knex: Knex, pipeline: string): Promise<MigrationStore> {
-    // its tables are created and upgraded by the state store's migrations (./state-tables.ts)
+    // its tables are created and upgraded by the state store's migrations (src/state/migrations/migration.ts)
     return Promise.resolve(new MigrationStore(knex, pipeline));
   }
 

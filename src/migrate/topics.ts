@@ -19,6 +19,7 @@ import {
 import { EmbeddedGroupOffsets } from "./state.js";
 import type { FactRef, PartitionSnapshot, TopicSnapshot } from "./switch.js";
 import { ChangecastError } from "../errors.js";
+import { OffsetStore } from "../state/offsets.js";
 
 /** A record of an embedded output topic, as an embedded consumer sees it. */
 export interface EmbeddedRecord {
@@ -98,7 +99,7 @@ export async function readEmbeddedTopic(
   const name = `${topic}.jsonl`;
   const path = join(outputDir, name);
   if (!existsSync(path)) return [];
-  const length = await committedLength(knex, pipeline, name);
+  const length = await (await OffsetStore.open(knex, pipeline)).outputLength(name);
   if (length === 0) return [];
   const buffer = Buffer.alloc(length);
   const fd = openSync(path, "r");
@@ -135,13 +136,6 @@ export async function readEmbeddedTopic(
     offset++;
   }
   return out;
-}
-
-async function committedLength(knex: Knex, pipeline: string, file: string): Promise<number> {
-  if (!(await knex.schema.hasTable("output_positions"))) return 0;
-  const row = (await knex("output_positions").where({ pipeline, file }).first("length")) as
-    { length: string | number } | undefined;
-  return row ? Number(row.length) : 0;
 }
 
 function factOf(offset: bigint, headers: Record<string, string>): FactRef {

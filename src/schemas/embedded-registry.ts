@@ -5,7 +5,7 @@
 import { createHash } from "node:crypto";
 import type { Knex } from "knex";
 import type { StateStore } from "../state/store.js";
-import { T_CONFIG, T_SCHEMAS, T_VERSIONS } from "./embedded-registry-tables.js";
+import { T_CONFIG, T_SCHEMAS, T_VERSIONS } from "../state/migrations/registry.js";
 import { checkCompatibility, parseAvroSchema } from "./compat.js";
 import {
   isCompatibilityLevel,
@@ -274,7 +274,7 @@ export class EmbeddedRegistry implements SchemaRegistry {
 
   static open(store: StateStore): Promise<EmbeddedRegistry> {
     const knex = store.knex;
-    // its tables are created and upgraded by the state store's migrations (./embedded-registry-tables.ts)
+    // its tables are created and upgraded by the state store's migrations (src/state/migrations/registry.ts)
     return Promise.resolve(new EmbeddedRegistry(knex));
   }
 

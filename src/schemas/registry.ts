@@ -1,16 +1,9 @@
 // The registry port: what the engine needs from a Confluent-compatible Schema Registry. Two adapters:
 // the embedded registry (state store, in-process or served over HTTP) and the remote REST client.
 
-export const COMPATIBILITY_LEVELS = [
-  "NONE",
-  "BACKWARD",
-  "BACKWARD_TRANSITIVE",
-  "FORWARD",
-  "FORWARD_TRANSITIVE",
-  "FULL",
-  "FULL_TRANSITIVE",
-] as const;
-export type CompatibilityLevel = (typeof COMPATIBILITY_LEVELS)[number];
+import { COMPATIBILITY_LEVELS, type CompatibilityLevel } from "../config/schema.js";
+
+export { COMPATIBILITY_LEVELS, type CompatibilityLevel };
 
 export function isCompatibilityLevel(value: string): value is CompatibilityLevel {
   return (COMPATIBILITY_LEVELS as readonly string[]).includes(value);

@@ -36,6 +36,18 @@ export class OffsetStore {
     return new Map(rows.map((r) => [r.file, Number(r.length)]));
   }
 
+  /**
+   * The committed length of one embedded output file (bytes written before the last commit); 0 when nothing
+   * was committed yet or the state predates the table.
+   */
+  async outputLength(file: string): Promise<number> {
+    if (!(await this.knex.schema.hasTable("output_positions"))) return 0;
+    const row = (await this.knex("output_positions")
+      .where({ pipeline: this.pipeline, file })
+      .first("length")) as { length: string | number } | undefined;
+    return row ? Number(row.length) : 0;
+  }
+
   /** Commits offsets (and output file lengths) atomically. */
   async commit(
     offsets: TopicPartitionOffset[],

@@ -5,7 +5,7 @@ import { decodeDebeziumJson } from "../decode/debezium-json.js";
 import type { AvroRecordValue } from "../encode/coerce.js";
 import type { EventSchema } from "../encode/event-schema.js";
 import { isUtf8 } from "node:buffer";
-import { toWireFormat } from "../encode/wire.js";
+import { toWireFormat } from "../avro/wire.js";
 import { mapChange, type TransformSet } from "../map/mapper.js";
 import type { EventDeclaration } from "../map/transform-file.js";
 import { eventId, formatPosition } from "../publish/event-id.js";

@@ -26,8 +26,8 @@ import {
   CompressionCodecError,
   registerCompressionCodecs,
   type CodecName,
-} from "../../src/publish/compression.js";
-import { classifyFailure, consumerGroupId } from "../../src/publish/kafka-transport.js";
+} from "../../src/kafka/compression.js";
+import { classifyFailure, consumerGroupId } from "../../src/kafka/kafka-transport.js";
 import { startMockKafka, type MockKafka } from "../infra/mock-kafka.js";
 import { examplePipeline, partitionReport, quietKafka, repoRoot, waitFor } from "./helpers.js";
 

@@ -2,9 +2,9 @@ import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { consumerTiming, kafkaClientConfig, KafkaClientConfigError } from "../../src/publish/kafka-client.js";
-import { BatchDecompressionError, CompressionCodecError } from "../../src/publish/compression.js";
-import { AssignmentLostError, classifyFailure, transactionalId } from "../../src/publish/kafka-transport.js";
+import { consumerTiming, kafkaClientConfig, KafkaClientConfigError } from "../../src/kafka/kafka-client.js";
+import { BatchDecompressionError, CompressionCodecError } from "../../src/kafka/compression.js";
+import { AssignmentLostError, classifyFailure, transactionalId } from "../../src/kafka/kafka-transport.js";
 import { RegistryError } from "../../src/schemas/remote-registry.js";
 
 const base = { brokers: ["k1:9092", "k2:9092"], clientId: "changecast-inventory" };

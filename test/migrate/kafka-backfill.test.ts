@@ -6,7 +6,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import { openPipeline } from "../../src/cli/pipeline.js";
 import { backfillKafka } from "../../src/migrate/kafka-backfill.js";
 import { KafkaTopicAccess } from "../../src/migrate/topics.js";
-import { kafkaClientConfig } from "../../src/publish/kafka-client.js";
+import { kafkaClientConfig } from "../../src/kafka/kafka-client.js";
 import { startMockKafka, type MockKafka } from "../infra/mock-kafka.js";
 import { EVENT, migrationProject, V1, V2, withStore } from "./harness.js";
 import { MigrationStore } from "../../src/migrate/state.js";

@@ -9,7 +9,7 @@ import { Kafka, logLevel, Partitioners, type Consumer, type IHeaders } from "kaf
 import { pino } from "pino";
 import { openPipeline, type OpenPipeline } from "../../src/cli/pipeline.js";
 import { runKafkaWorker } from "../../src/cli/run.js";
-import { fromWireFormat } from "../../src/encode/wire.js";
+import { fromWireFormat } from "../../src/avro/wire.js";
 import { createSwitchFilter, type SwitchFilter } from "../../src/migrate/switch.js";
 import type { RunStats } from "../../src/worker/run-stats.js";
 import {

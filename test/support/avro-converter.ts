@@ -5,8 +5,8 @@ import { join } from "node:path";
 import avro from "avsc";
 import type { ConnectSchema } from "../../src/decode/connect-schema.js";
 import { parseJsonIntegersAsBigint } from "../../src/decode/json-text.js";
-import { bigintLongType } from "../../src/encode/long.js";
-import { toWireFormat } from "../../src/encode/wire.js";
+import { bigintLongType } from "../../src/avro/long.js";
+import { toWireFormat } from "../../src/avro/wire.js";
 import { FIXTURES } from "./project.js";
 
 // ---- Connect schema → Avro schema, as io.confluent.connect.avro.AvroData (connect.meta.data=true) does -------

@@ -3,11 +3,12 @@
 // `changecast_migrations_lock`). The migrations are TypeScript modules given to knex's migrator through a
 // custom migrationSource: nothing is loaded from a migrations directory at run time.
 //
-// Each adapter owns its tables and keeps their definitions next to it; this list only orders them:
+// Each adapter owns its tables (it alone reads and writes them); their definitions (DDL) live here, one file
+// per owner, so that the state store depends on nothing downstream (docs/architecture.md); this list orders them:
 //   src/state/migrations/offsets.ts      — OffsetStore (src/state/offsets.ts)
 //   src/state/migrations/writer-lock.ts  — the writer lock (src/state/writer-lock.ts)
-//   src/schemas/embedded-registry-tables.ts — the embedded registry (src/schemas/embedded-registry.ts)
-//   src/migrate/state-tables.ts          — MigrationStore (src/migrate/state.ts)
+//   src/state/migrations/registry.ts     — the embedded registry (src/schemas/embedded-registry.ts)
+//   src/state/migrations/migration.ts    — MigrationStore (src/migrate/state.ts)
 //
 // Rules: a migration that has shipped is never edited, renamed or removed — a change to a table is a new
 // migration appended here. Every step is idempotent (create a table if missing, add a column if missing):
@@ -16,8 +17,8 @@
 // whole list over it. There are no down migrations: an older changecast refuses a store that records a
 // migration it does not know.
 import type { Knex } from "knex";
-import { addMigrationEventTypes, createMigrationTables } from "../../migrate/state-tables.js";
-import { createRegistryTables } from "../../schemas/embedded-registry-tables.js";
+import { addMigrationEventTypes, createMigrationTables } from "./migration.js";
+import { createRegistryTables } from "./registry.js";
 import { createOffsetTables } from "./offsets.js";
 import { createLockHoldersTable } from "./writer-lock.js";
 

@@ -22,8 +22,8 @@ import type { SourceRecord } from "../decode/change-event.js";
 import type { KafkaCompression } from "../config/pipeline-config.js";
 import { compressionType, findBatchDecompressionError, registerCompressionCodecs } from "./compression.js";
 import { CLIENT_RETRY, type KafkaLogSink } from "./kafka-client.js";
-import type { PublishedRecord } from "./output-record.js";
-import type { ChangeTransport, ConsumedBatch } from "./transport.js";
+import type { PublishedRecord } from "../publish/output-record.js";
+import type { ChangeTransport, ConsumedBatch } from "../publish/transport.js";
 import { ChangecastError, isRetriable } from "../errors.js";
 
 export type DeliveryMode = "exactly-once" | "at-least-once";

@@ -1,7 +1,7 @@
 // The `changecast migrate` command group (registered by src/cli/main.ts).
 import { type Command, InvalidArgumentError } from "commander";
-import { processIO } from "../cli/io.js";
-import { migrateCommand, type MigrateAction, type MigrateOptions } from "./commands.js";
+import { processIO } from "./io.js";
+import { migrateCommand, type MigrateAction, type MigrateOptions } from "../migrate/commands.js";
 
 const DESCRIPTIONS: Record<MigrateAction, string> = {
   plan: "show the incompatibilities between the majors, the new topic and subject, the consumer groups",

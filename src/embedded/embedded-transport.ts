@@ -10,8 +10,8 @@ import { parseCaptureLine } from "../decode/kcat.js";
 import type { OfflineSchemas } from "../decode/offline-schemas.js";
 import type { OffsetStore } from "../state/offsets.js";
 import { stringifyJson } from "../encode/json.js";
-import type { PublishedRecord } from "./output-record.js";
-import type { ChangeTransport, ConsumedBatch } from "./transport.js";
+import type { PublishedRecord } from "../publish/output-record.js";
+import type { ChangeTransport, ConsumedBatch } from "../publish/transport.js";
 
 /** A record read from a file: `topic` is the Debezium topic; `cursor` identifies the file line for offsets. */
 interface FileRecord {

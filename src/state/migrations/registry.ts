@@ -1,7 +1,7 @@
-// Tables owned by the embedded schema registry (./embedded-registry.ts), created and upgraded by the state
+// Tables owned by the embedded schema registry (src/schemas/embedded-registry.ts), created and upgraded by the state
 // store's migrations (src/state/migrations/index.ts). Shipped tables change only through a new migration.
 import type { Knex } from "knex";
-import { createTableIfMissing } from "../state/migrations/table.js";
+import { createTableIfMissing } from "./table.js";
 
 export const T_SCHEMAS = "registry_schemas";
 export const T_VERSIONS = "registry_versions";

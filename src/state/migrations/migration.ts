@@ -1,7 +1,7 @@
-// Tables owned by the migration state (./state.ts, MigrationStore), created and upgraded by the state store's
+// Tables owned by the migration state (src/migrate/state.ts, MigrationStore), created and upgraded by the state store's
 // migrations (src/state/migrations/index.ts). Shipped tables change only through a new migration.
 import type { Knex } from "knex";
-import { addColumnIfMissing, createTableIfMissing } from "../state/migrations/table.js";
+import { addColumnIfMissing, createTableIfMissing } from "./table.js";
 
 /** Release 0.1.0: the migration tables exactly as that release created them. */
 export async function createMigrationTables(knex: Knex): Promise<void> {
