@@ -642,26 +642,48 @@ async function switchGroup(ctx: Context, opts: MigrateOptions, io: CommandIO): P
     return 0;
   }
   const access = await ctx.topics();
-  if (access.mode === "kafka") {
-    // fail fast where the broker can tell; where it cannot, commitGroup finds out when it joins the group
-    const activity = await access.describeGroup(group);
-    if (activity.state === "active")
-      throw new MigrateError(
-        `group ${group} has active members (${activity.detail}: ${activity.members.join(", ")}); stop its consumers first`,
-      );
-    io.out(
-      activity.state === "empty"
-        ? `group ${group}: no active members (${activity.detail})`
-        : `group ${group}: membership not known yet (${activity.detail}); checked when joining the group to commit`,
-    );
-  }
+  if (access.mode === "kafka") await requireStoppedGroup(access, group, io);
   const problem = topicProblem(ctx);
   if (problem) throw new MigrateError(problem);
   const plan = await planSwitch(access, ctx.oldTopic, ctx.newTopic, group, ctx.types);
   for (const line of describeSwitch(plan)) io.out(line);
   if (plan.case === "blocked") return 1;
-  // offsets first, then the switched mark: a crash in between re-runs to the same offsets. The commit happens
-  // only if the group's offsets on the old topic are still those the plan rests on.
+  // offsets first, then the switched mark: a crash in between re-runs to the same offsets
+  await commitSwitch(ctx, access, group, plan, io);
+  await ctx.migrations.markSwitched(ctx.event, group, ctx.target, plan.case, plan.skipIds);
+  if (opts.filterFile) writeSwitchFilter(ctx, group, plan, opts.filterFile, io);
+  io.out(
+    `group ${group} switched: committed offsets on ${ctx.newTopic}; start its ${ctx.newTopic} consumer${plan.case === "filter" ? " with the switch filter (createSwitchFilter / loadSwitchFilter)" : ""}`,
+  );
+  if (plan.otherOnOld > 0)
+    io.out(
+      `  and keep its ${ctx.oldTopic} consumer for the other event types, dropping ${ctx.types.old} records there (loadSwitchFilter: accept(headers, topic))`,
+    );
+  return 0;
+}
+
+/** Fail fast where the broker can tell that the group has active members; where it cannot, commitGroup finds out when it joins the group. */
+async function requireStoppedGroup(access: TopicAccess, group: string, io: CommandIO): Promise<void> {
+  const activity = await access.describeGroup(group);
+  if (activity.state === "active")
+    throw new MigrateError(
+      `group ${group} has active members (${activity.detail}: ${activity.members.join(", ")}); stop its consumers first`,
+    );
+  io.out(
+    activity.state === "empty"
+      ? `group ${group}: no active members (${activity.detail})`
+      : `group ${group}: membership not known yet (${activity.detail}); checked when joining the group to commit`,
+  );
+}
+
+/** Commits the group's start offsets on the new topic, only if its offsets on the old topic are still those the plan rests on. */
+async function commitSwitch(
+  ctx: Context,
+  access: TopicAccess,
+  group: string,
+  plan: SwitchPlan,
+  io: CommandIO,
+): Promise<void> {
   try {
     const how = await access.commitGroup(
       group,
@@ -675,33 +697,26 @@ async function switchGroup(ctx: Context, opts: MigrateOptions, io: CommandIO): P
       throw new MigrateError(`group ${group} not switched: ${err.message}`);
     throw err;
   }
-  await ctx.migrations.markSwitched(ctx.event, group, ctx.target, plan.case, plan.skipIds);
-  if (opts.filterFile) {
-    writeFileSync(
-      opts.filterFile,
-      JSON.stringify(
-        {
-          event: ctx.event,
-          group,
-          topic: ctx.newTopic,
-          skipIds: plan.skipIds,
-          // a shared old topic: the group goes on reading it for the other types, dropping this one
-          ...(plan.otherOnOld > 0 ? { oldTopic: ctx.oldTopic, oldType: ctx.types.old } : {}),
-        },
-        null,
-        2,
-      ) + "\n",
-    );
-    io.out(`switch filter written to ${opts.filterFile}`);
-  }
-  io.out(
-    `group ${group} switched: committed offsets on ${ctx.newTopic}; start its ${ctx.newTopic} consumer${plan.case === "filter" ? " with the switch filter (createSwitchFilter / loadSwitchFilter)" : ""}`,
+}
+
+/** The switch filter file (createSwitchFilter / loadSwitchFilter) of a switched group. */
+function writeSwitchFilter(ctx: Context, group: string, plan: SwitchPlan, file: string, io: CommandIO): void {
+  writeFileSync(
+    file,
+    JSON.stringify(
+      {
+        event: ctx.event,
+        group,
+        topic: ctx.newTopic,
+        skipIds: plan.skipIds,
+        // a shared old topic: the group goes on reading it for the other types, dropping this one
+        ...(plan.otherOnOld > 0 ? { oldTopic: ctx.oldTopic, oldType: ctx.types.old } : {}),
+      },
+      null,
+      2,
+    ) + "\n",
   );
-  if (plan.otherOnOld > 0)
-    io.out(
-      `  and keep its ${ctx.oldTopic} consumer for the other event types, dropping ${ctx.types.old} records there (loadSwitchFilter: accept(headers, topic))`,
-    );
-  return 0;
+  io.out(`switch filter written to ${file}`);
 }
 
 /** The switch-over for a stopped group: snapshots of both topics and its committed offsets on the old one. */
