@@ -4,7 +4,7 @@
 // record of each schema id.
 import { createWriteStream, renameSync, rmSync, type WriteStream } from "node:fs";
 import { hostname } from "node:os";
-import { Kafka, logLevel, type KafkaMessage } from "kafkajs";
+import { Kafka, logLevel, type Consumer, type KafkaMessage } from "kafkajs";
 import { loadPipelineConfig, type PipelineConfig } from "../config/pipeline-config.js";
 import { ConfigError } from "../config/yaml-source.js";
 import { formatCaptureLine, formatSchemaLine, type CapturedRecord } from "../decode/kcat.js";
@@ -53,21 +53,9 @@ export async function captureCommand(opts: CaptureOptions, io: CommandIO): Promi
     io.err(`changecast capture: kafka.brokers is empty in ${config.file}: nothing to capture from`);
     return 2;
   }
-  let topics = opts.topics;
-  if (topics.length === 0) {
-    const { transforms, problems } = loadTransforms(config);
-    if (problems.length) throw new ConfigError(problems);
-    topics = sourceTopics(config, transforms);
-  }
+  const topics = opts.topics.length === 0 ? transformTopics(config) : opts.topics;
   const avro = config.source.format === "avro";
-  const kafka = new Kafka({
-    ...kafkaClientConfig({
-      brokers: config.kafka.brokers,
-      clientId: `${config.kafka.clientId}-capture-${hostname()}-${process.pid}`,
-      env: opts.env ?? process.env,
-    }),
-    logLevel: logLevel.NOTHING,
-  });
+  const kafka = captureKafka(config, opts);
 
   const ranges = await captureRanges(kafka, topics, opts);
   if (typeof ranges === "string") {
@@ -91,22 +79,9 @@ export async function captureCommand(opts: CaptureOptions, io: CommandIO): Promi
       ...(opts.max !== undefined ? { max: opts.max } : {}),
     });
     await out.close(unfinished.length === 0);
-    const total = ranges.reduce((n, r) => n + r.count, 0);
-    io.err(
-      `changecast capture: ${total} records of ${new Set(ranges.map((r) => r.topic)).size} topics` +
-        ` (${ranges.length} partitions)${avro ? `, ${writer.schemaLines} writer schemas` : ""} → ${out.name}` +
-        (writer.missingSchemas.size
-          ? `; the registry does not know schema ids ${[...writer.missingSchemas].join(", ")}: ` +
-            `their records will be dead-lettered on replay`
-          : ""),
-    );
+    reportCapture(io, ranges, writer, out.name, avro);
     if (unfinished.length) {
-      for (const r of unfinished) {
-        io.err(
-          `changecast capture: ${r.topic}[${r.partition}] stopped at offset ${r.next} of ${r.end}: ` +
-            `no progress for ${Math.round((opts.idleTimeoutMs ?? 60_000) / 1000)} s`,
-        );
-      }
+      reportUnfinished(io, unfinished, opts.idleTimeoutMs ?? 60_000);
       return 1;
     }
     return 0;
@@ -116,6 +91,51 @@ export async function captureCommand(opts: CaptureOptions, io: CommandIO): Promi
   } finally {
     await registry?.close?.();
     await store?.close();
+  }
+}
+
+/** The Debezium topics of the configured transforms. */
+function transformTopics(config: PipelineConfig): string[] {
+  const { transforms, problems } = loadTransforms(config);
+  if (problems.length) throw new ConfigError(problems);
+  return sourceTopics(config, transforms);
+}
+
+function captureKafka(config: PipelineConfig, opts: CaptureOptions): Kafka {
+  return new Kafka({
+    ...kafkaClientConfig({
+      brokers: config.kafka.brokers,
+      clientId: `${config.kafka.clientId}-capture-${hostname()}-${process.pid}`,
+      env: opts.env ?? process.env,
+    }),
+    logLevel: logLevel.NOTHING,
+  });
+}
+
+function reportCapture(
+  io: CommandIO,
+  ranges: Range[],
+  writer: CaptureWriter,
+  outName: string,
+  avro: boolean,
+): void {
+  const total = ranges.reduce((n, r) => n + r.count, 0);
+  io.err(
+    `changecast capture: ${total} records of ${new Set(ranges.map((r) => r.topic)).size} topics` +
+      ` (${ranges.length} partitions)${avro ? `, ${writer.schemaLines} writer schemas` : ""} → ${outName}` +
+      (writer.missingSchemas.size
+        ? `; the registry does not know schema ids ${[...writer.missingSchemas].join(", ")}: ` +
+          `their records will be dead-lettered on replay`
+        : ""),
+  );
+}
+
+function reportUnfinished(io: CommandIO, unfinished: Range[], idleTimeoutMs: number): void {
+  for (const r of unfinished) {
+    io.err(
+      `changecast capture: ${r.topic}[${r.partition}] stopped at offset ${r.next} of ${r.end}: ` +
+        `no progress for ${Math.round(idleTimeoutMs / 1000)} s`,
+    );
   }
 }
 
@@ -155,8 +175,6 @@ async function readRanges(
   writer: CaptureWriter,
   limits: { idleTimeoutMs: number; max?: number },
 ): Promise<Range[]> {
-  const cap = limits.max;
-  const full = (r: Range) => cap !== undefined && r.count >= cap;
   const byKey = new Map(ranges.map((r) => [`${r.topic}|${r.partition}`, r]));
   const remaining = new Set(byKey.keys());
   if (remaining.size === 0) return [];
@@ -170,64 +188,84 @@ async function readRanges(
   await consumer.connect();
   try {
     await consumer.subscribe({ topics: [...new Set(ranges.map((r) => r.topic))], fromBeginning: true });
-    await new Promise<void>((done, fail) => {
-      let idle: NodeJS.Timeout | undefined;
-      const progress = () => {
-        clearTimeout(idle);
-        idle = setTimeout(done, limits.idleTimeoutMs);
-      };
-      const finish = (key: string) => {
-        remaining.delete(key);
-        if (remaining.size === 0) {
-          clearTimeout(idle);
-          done();
-        }
-      };
-      progress();
-      consumer.on(consumer.events.CRASH, ({ payload }) => {
-        clearTimeout(idle);
-        fail(payload.error);
-      });
-      // transaction markers occupy offsets without reaching eachBatch: a partition is done once a batch ends
-      // at its bound (as `migrate backfill` decides)
-      consumer.on(consumer.events.END_BATCH_PROCESS, ({ payload }) => {
-        const key = `${payload.topic}|${payload.partition}`;
-        const range = byKey.get(key);
-        if (range && (BigInt(payload.lastOffset) + 1n >= range.end || full(range))) finish(key);
-      });
-      consumer
-        .run({
-          autoCommit: false,
-          eachBatch: async ({ batch, heartbeat }) => {
-            const key = `${batch.topic}|${batch.partition}`;
-            const range = byKey.get(key);
-            if (!range || !remaining.has(key)) return;
-            const take: KafkaMessage[] = [];
-            for (const m of batch.messages) {
-              const offset = BigInt(m.offset);
-              // a re-fetched or compressed batch may start before the next offset wanted
-              if (offset < range.next || offset >= range.end || full(range)) continue;
-              take.push(m);
-              range.next = offset + 1n;
-              range.count++;
-            }
-            if (take.length) await writer.write(batch.topic, batch.partition, take);
-            progress();
-            await heartbeat();
-          },
-        })
-        .catch((err: unknown) => {
-          clearTimeout(idle);
-          fail(err instanceof Error ? err : new Error(String(err)));
-        });
-      // a tail starts past the first retained offset
-      for (const r of ranges)
-        if (r.from > 0n) consumer.seek({ topic: r.topic, partition: r.partition, offset: String(r.from) });
-    });
+    await readToEnds(consumer, ranges, byKey, remaining, writer, limits);
   } finally {
     await consumer.disconnect();
   }
   return ranges.filter((r) => remaining.has(`${r.topic}|${r.partition}`));
+}
+
+/** Runs the consumer until every range is done (its end or `max` reached), the reader idles or crashes. */
+function readToEnds(
+  consumer: Consumer,
+  ranges: Range[],
+  byKey: Map<string, Range>,
+  remaining: Set<string>,
+  writer: CaptureWriter,
+  limits: { idleTimeoutMs: number; max?: number },
+): Promise<void> {
+  const cap = limits.max;
+  const full = (r: Range) => cap !== undefined && r.count >= cap;
+  return new Promise<void>((done, fail) => {
+    let idle: NodeJS.Timeout | undefined;
+    const progress = () => {
+      clearTimeout(idle);
+      idle = setTimeout(done, limits.idleTimeoutMs);
+    };
+    const finish = (key: string) => {
+      remaining.delete(key);
+      if (remaining.size === 0) {
+        clearTimeout(idle);
+        done();
+      }
+    };
+    progress();
+    consumer.on(consumer.events.CRASH, ({ payload }) => {
+      clearTimeout(idle);
+      fail(payload.error);
+    });
+    // transaction markers occupy offsets without reaching eachBatch: a partition is done once a batch ends
+    // at its bound (as `migrate backfill` decides)
+    consumer.on(consumer.events.END_BATCH_PROCESS, ({ payload }) => {
+      const key = `${payload.topic}|${payload.partition}`;
+      const range = byKey.get(key);
+      if (range && (BigInt(payload.lastOffset) + 1n >= range.end || full(range))) finish(key);
+    });
+    consumer
+      .run({
+        autoCommit: false,
+        eachBatch: async ({ batch, heartbeat }) => {
+          const key = `${batch.topic}|${batch.partition}`;
+          const range = byKey.get(key);
+          if (!range || !remaining.has(key)) return;
+          const take = takeMessages(range, batch.messages, full);
+          if (take.length) await writer.write(batch.topic, batch.partition, take);
+          progress();
+          await heartbeat();
+        },
+      })
+      .catch((err: unknown) => {
+        clearTimeout(idle);
+        fail(err instanceof Error ? err : new Error(String(err)));
+      });
+    // a tail starts past the first retained offset
+    for (const r of ranges)
+      if (r.from > 0n) consumer.seek({ topic: r.topic, partition: r.partition, offset: String(r.from) });
+  });
+}
+
+/** The messages of a batch the range still wants, in order; the range's next offset and count move on. */
+function takeMessages(range: Range, messages: KafkaMessage[], full: (r: Range) => boolean): KafkaMessage[] {
+  const take: KafkaMessage[] = [];
+  for (const m of messages) {
+    const offset = BigInt(m.offset);
+    // a re-fetched or compressed batch may start before the next offset wanted
+    if (offset < range.next || offset >= range.end || full(range)) continue;
+    take.push(m);
+    range.next = offset + 1n;
+    range.count++;
+  }
+  return take;
 }
 
 /** Turns fetched messages into capture lines, the writer schema line of a new schema id first. */

@@ -48,14 +48,7 @@ export async function openPipeline(
   const store = await openStateStore(options.stateUrl ?? config.state, config.baseDir);
   let lock: StateLock | null = null;
   try {
-    if (options.lock) {
-      const { mode, command } = options.lock;
-      lock = await acquireStateLock(store, {
-        mode: typeof mode === "function" ? mode(config) : mode,
-        command,
-        scope: config.pipeline,
-      });
-    }
+    if (options.lock) lock = await takeLock(store, config, options.lock);
     const registry = await openRegistry(
       options.embeddedRegistry ? { ...config, registry: { ...config.registry, url: "" } } : config,
       store,
@@ -79,18 +72,39 @@ export async function openPipeline(
       processor,
       offlineSchemas: offline?.schemas ?? null,
       lock,
-      close: async () => {
-        migrations.stop();
-        await registry.close?.();
-        await lock?.release();
-        await store.close();
-      },
+      close: () => closePipeline(migrations, registry, lock, store),
     };
   } catch (err) {
     await lock?.release();
     await store.close();
     throw err;
   }
+}
+
+/** The state's writer lock, scoped to the pipeline; the mode may depend on the config. */
+function takeLock(
+  store: StateStore,
+  config: PipelineConfig,
+  lock: { mode: StateLockMode | ((config: PipelineConfig) => StateLockMode); command: string },
+): Promise<StateLock> {
+  const { mode, command } = lock;
+  return acquireStateLock(store, {
+    mode: typeof mode === "function" ? mode(config) : mode,
+    command,
+    scope: config.pipeline,
+  });
+}
+
+async function closePipeline(
+  migrations: { stop(): void },
+  registry: SchemaRegistry,
+  lock: StateLock | null,
+  store: StateStore,
+): Promise<void> {
+  migrations.stop();
+  await registry.close?.();
+  await lock?.release();
+  await store.close();
 }
 
 /**

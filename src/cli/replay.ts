@@ -6,7 +6,8 @@ import { parseCaptureLine, type CaptureLine } from "../decode/kcat.js";
 import { stringifyJson } from "../encode/json.js";
 import { RunStats } from "../worker/run-stats.js";
 import { DEAD_LETTERS_EXIT_CODE, type CommandIO } from "./io.js";
-import { openPipeline } from "./pipeline.js";
+import { openPipeline, type OpenPipeline } from "./pipeline.js";
+import type { Outcome } from "../worker/record-processor.js";
 import { Progress, type ProgressOptions } from "./progress.js";
 
 export async function replayCommand(
@@ -35,34 +36,10 @@ export async function replayCommand(
     // bounded reader: lines over maxRecordBytes, bytes not UTF-8, blank and multi-line input (line-reader.ts)
     const items = readRecords(input, { maxRecordBytes: pipeline.config.limits.maxRecordBytes });
     for await (const item of items) {
-      if (item.kind === "skipped") {
-        stats.skipLine();
-        continue;
-      }
-      const lineNo = item.first;
-      const parsed: CaptureLine =
-        item.kind === "record"
-          ? toRecord(item, opts.topic)
-          : { kind: "record", record: unreadableRecord(item, opts.topic ?? "replay-input") };
-      if (parsed.kind === "schema") {
-        // a capture's writer schema line: not a record; the Avro records after it are decoded with it
-        pipeline.offlineSchemas?.add(
-          parsed.schemaId,
-          parsed.schema,
-          `${opts.input === "-" ? "stdin" : opts.input}:${lineNo}`,
-        );
-        continue;
-      }
-      const { record } = parsed;
-      await pipeline.processor.prepare([record]);
-      const outcome = pipeline.processor.process(record);
-      stats.count(outcome);
+      const outcome = await replayItem(pipeline, item, opts, stats);
+      if (outcome === null || item.kind === "skipped") continue;
       progress.update(counts);
-      if (outcome.kind === "events") for (const r of outcome.records) io.out(stringifyJson(r.view));
-      else if (outcome.kind === "dead-letter") {
-        io.err(`line ${lineNo}: dead letter: ${outcome.stage}: ${outcome.error.message}`);
-        io.out(stringifyJson(outcome.record.view));
-      }
+      printOutcome(outcome, item.first, io);
     }
     io.err(stats.reconciliation());
     return opts.failOnDeadLetters && stats.deadLetters > 0 ? DEAD_LETTERS_EXIT_CODE : 0;
@@ -71,6 +48,46 @@ export async function replayCommand(
   }
 }
 
+/** One input item: a skipped line is counted, a schema line is kept (null for both), a record is processed. */
+async function replayItem(
+  pipeline: OpenPipeline,
+  item: InputItem,
+  opts: { input: string; topic?: string },
+  stats: RunStats,
+): Promise<Outcome | null> {
+  if (item.kind === "skipped") {
+    stats.skipLine();
+    return null;
+  }
+  const lineNo = item.first;
+  const parsed: CaptureLine =
+    item.kind === "record"
+      ? toRecord(item, opts.topic)
+      : { kind: "record", record: unreadableRecord(item, opts.topic ?? "replay-input") };
+  if (parsed.kind === "schema") {
+    // a capture's writer schema line: not a record; the Avro records after it are decoded with it
+    pipeline.offlineSchemas?.add(
+      parsed.schemaId,
+      parsed.schema,
+      `${opts.input === "-" ? "stdin" : opts.input}:${lineNo}`,
+    );
+    return null;
+  }
+  const { record } = parsed;
+  await pipeline.processor.prepare([record]);
+  const outcome = pipeline.processor.process(record);
+  stats.count(outcome);
+  return outcome;
+}
+
+/** The records of an outcome as JSON lines (docs/records.md); a dead letter also says why on stderr. */
+function printOutcome(outcome: Outcome, lineNo: number, io: CommandIO): void {
+  if (outcome.kind === "events") for (const r of outcome.records) io.out(stringifyJson(r.view));
+  else if (outcome.kind === "dead-letter") {
+    io.err(`line ${lineNo}: dead letter: ${outcome.stage}: ${outcome.error.message}`);
+    io.out(stringifyJson(outcome.record.view));
+  }
+}
 /** The size of the input file, when it is a regular file (not a FIFO or a device). */
 function inputSize(file: string): number | null {
   try {

@@ -30,8 +30,28 @@ export async function runCommand(
     // embedded mode: an AvroConverter capture brings its writer schemas as schema lines
     offlineSchemas: true,
   });
-  const { config } = pipeline;
   const controller = new AbortController();
+  const stopOnSignals = stopWhenAsked(pipeline, io, controller);
+  const run = { signal: controller.signal, ...(opts.batchSize ? { batchSize: opts.batchSize } : {}) };
+  try {
+    const stats =
+      pipeline.config.kafka.brokers.length > 0
+        ? await runKafkaWorker(pipeline, run)
+        : await runEmbeddedWorker(pipeline, io, run, options.progress);
+    io.out(stats.summary());
+    return runExitCode(pipeline, stats, opts.failOnDeadLetters);
+  } finally {
+    stopOnSignals.off();
+    await pipeline.close();
+  }
+}
+
+/** Stop after the current batch on SIGTERM, SIGINT or a lost lock; `off` removes the signal handlers. */
+function stopWhenAsked(
+  pipeline: OpenPipeline,
+  io: CommandIO,
+  controller: AbortController,
+): { off: () => void } {
   pipeline.lock?.lost.addEventListener("abort", () => {
     io.err(`changecast: ${(pipeline.lock?.lost.reason as Error).message}; stopping after the current batch`);
     controller.abort();
@@ -42,68 +62,75 @@ export async function runCommand(
   };
   process.once("SIGTERM", stop);
   process.once("SIGINT", stop);
-  // a lost lock exits non-zero so that a supervisor restarts the worker, which then takes the lock again
-  const exitCode = (stats: RunStats) =>
-    pipeline.lock?.lost.aborted
-      ? 2
-      : !stats.balanced
-        ? 1
-        : opts.failOnDeadLetters && stats.deadLetters > 0
-          ? DEAD_LETTERS_EXIT_CODE
-          : 0;
-  try {
-    if (config.kafka.brokers.length > 0) {
-      const stats = await runKafkaWorker(pipeline, {
-        signal: controller.signal,
-        ...(opts.batchSize ? { batchSize: opts.batchSize } : {}),
-      });
-      io.out(stats.summary());
-      return exitCode(stats);
-    }
-    const offsets = await OffsetStore.open(pipeline.store.knex, config.pipeline);
-    const transport = await EmbeddedTransport.open({
-      files: config.source.files,
-      baseDir: config.baseDir,
-      outputDir: config.outputDir,
-      offsets,
-      schemas: pipeline.offlineSchemas,
-      maxRecordBytes: config.limits.maxRecordBytes,
-    });
-    io.err(
-      `changecast: pipeline ${config.pipeline} (embedded: ${config.source.files.length} source files → ${config.outputDir})`,
-    );
-    // embedded runs end: their progress goes to stderr (a Kafka worker runs for good and logs instead)
-    const progress = new Progress((line) => io.err(line), options.progress);
-    const counts = { records: 0, deadLetters: 0 };
-    const stats = await runWorker({
-      transport: {
-        poll: async (max) => {
-          progress.update(counts);
-          const batch = await transport.poll(max);
-          counts.records += batch?.records.length ?? 0;
-          return batch;
-        },
-        deliver: (consumed, outputs) => transport.deliver(consumed, outputs),
-        close: () => transport.close(),
-        skippedLines: () => transport.skippedLines?.() ?? 0,
+  return {
+    off: () => {
+      process.off("SIGTERM", stop);
+      process.off("SIGINT", stop);
+    },
+  };
+}
+
+/** A lost lock exits non-zero so that a supervisor restarts the worker, which then takes the lock again. */
+function runExitCode(
+  pipeline: OpenPipeline,
+  stats: RunStats,
+  failOnDeadLetters: boolean | undefined,
+): number {
+  return pipeline.lock?.lost.aborted
+    ? 2
+    : !stats.balanced
+      ? 1
+      : failOnDeadLetters && stats.deadLetters > 0
+        ? DEAD_LETTERS_EXIT_CODE
+        : 0;
+}
+
+/** Embedded mode: the source files through the worker into the output files, progress on stderr. */
+async function runEmbeddedWorker(
+  pipeline: OpenPipeline,
+  io: CommandIO,
+  run: { signal: AbortSignal; batchSize?: number },
+  progressOptions: ProgressOptions | undefined,
+): Promise<RunStats> {
+  const { config } = pipeline;
+  const offsets = await OffsetStore.open(pipeline.store.knex, config.pipeline);
+  const transport = await EmbeddedTransport.open({
+    files: config.source.files,
+    baseDir: config.baseDir,
+    outputDir: config.outputDir,
+    offsets,
+    schemas: pipeline.offlineSchemas,
+    maxRecordBytes: config.limits.maxRecordBytes,
+  });
+  io.err(
+    `changecast: pipeline ${config.pipeline} (embedded: ${config.source.files.length} source files → ${config.outputDir})`,
+  );
+  // embedded runs end: their progress goes to stderr (a Kafka worker runs for good and logs instead)
+  const progress = new Progress((line) => io.err(line), progressOptions);
+  const counts = { records: 0, deadLetters: 0 };
+  const stats = await runWorker({
+    transport: {
+      poll: async (max) => {
+        progress.update(counts);
+        const batch = await transport.poll(max);
+        counts.records += batch?.records.length ?? 0;
+        return batch;
       },
-      processor: pipeline.processor,
-      tolerance: config.errors.tolerance,
-      ...(opts.batchSize ? { batchSize: opts.batchSize } : {}),
-      signal: controller.signal,
-      onDeadLetter: (m) => {
-        counts.deadLetters++;
-        io.err(m);
-      },
-    });
-    await transport.close();
-    io.out(stats.summary());
-    return exitCode(stats);
-  } finally {
-    process.off("SIGTERM", stop);
-    process.off("SIGINT", stop);
-    await pipeline.close();
-  }
+      deliver: (consumed, outputs) => transport.deliver(consumed, outputs),
+      close: () => transport.close(),
+      skippedLines: () => transport.skippedLines?.() ?? 0,
+    },
+    processor: pipeline.processor,
+    tolerance: config.errors.tolerance,
+    ...(run.batchSize ? { batchSize: run.batchSize } : {}),
+    signal: run.signal,
+    onDeadLetter: (m) => {
+      counts.deadLetters++;
+      io.err(m);
+    },
+  });
+  await transport.close();
+  return stats;
 }
 
 /** The Debezium topics of the configured transforms: table S.T is read from <source.topicPrefix>.S.T. */

@@ -86,46 +86,80 @@ export function readPipelineConfig(
       problems: [yaml.problem(root, "config must be a mapping (docs/configuration.md)")],
     };
   }
-  let files: { paths: string[]; missing: string[] } = { paths: [], missing: [] };
-  let transforms: { paths: string[]; missing: string[] } = { paths: [], missing: [] };
-  const { values, nodes } = readSettings(yaml, root, env, problems, (path, read, node) => {
-    // the paths are checked as soon as they are read, so that their problems come in the order of the file
-    const allowAbsolute = read["paths.allowAbsolute"] as boolean;
-    if (path === "source.files") {
-      files = expandPaths(read[path] as string[], baseDir);
-      // what a pipeline reads stays inside the project directory unless the config says otherwise
-      for (const f of files.paths) {
-        const { problem } = projectPath(f, baseDir, allowAbsolute);
-        if (problem) problems.push(yaml.problem(node, `source.files: ${problem}`));
-      }
-      if ((read["kafka.brokers"] as string[]).length === 0) {
-        for (const m of files.missing)
-          problems.push(yaml.problem(node, `source.files: "${m}" matches no file`));
-      }
-    } else if (path === "transforms") {
-      const globs = read[path] as string[];
-      if (globs.length === 0) problems.push(yaml.problem(root, "transforms: at least one file is required"));
-      transforms = expandPaths(globs, baseDir);
-      for (const m of transforms.missing) {
-        problems.push(yaml.problem(node, `transforms: "${m}" matches no file`));
-      }
-      for (const f of transforms.paths) {
-        const { problem } = projectPath(f, baseDir, allowAbsolute);
-        if (problem) problems.push(yaml.problem(node, `transforms: ${problem}`));
-      }
-    }
-  });
-  const node = (path: string): YamlNode => nodes.get(path);
-
+  const paths = new PathChecks(yaml, root, baseDir, problems);
+  // the paths are checked as soon as they are read, so that their problems come in the order of the file
+  const { values, nodes } = readSettings(yaml, root, env, problems, (path, read, node) =>
+    paths.check(path, read, node),
+  );
   const { output, ...settings } = nest(values) as PipelineSettings;
   const config: PipelineConfig = {
     file: absFile,
     baseDir,
     ...settings,
-    source: { ...settings.source, files: files.paths },
+    source: { ...settings.source, files: paths.files.paths },
     outputDir: resolve(baseDir, output.dir),
-    transforms: transforms.paths,
+    transforms: paths.transforms.paths,
   };
+  checkNamesAndUrls(yaml, root, config, nodes, problems);
+  return { config, problems };
+}
+
+/** source.files and transforms: expanded, inside the project directory unless allowed, matching files. */
+class PathChecks {
+  files: { paths: string[]; missing: string[] } = { paths: [], missing: [] };
+  transforms: { paths: string[]; missing: string[] } = { paths: [], missing: [] };
+  constructor(
+    private readonly yaml: YamlSource,
+    private readonly root: YamlNode,
+    private readonly baseDir: string,
+    private readonly problems: Problem[],
+  ) {}
+
+  /** Called after each setting is read, with the values read so far. */
+  check(path: string, read: Record<string, unknown>, node: YamlNode): void {
+    if (path === "source.files") this.checkFiles(read, node);
+    else if (path === "transforms") this.checkTransforms(read, node);
+  }
+
+  private checkFiles(read: Record<string, unknown>, node: YamlNode): void {
+    const { yaml, problems } = this;
+    this.files = expandPaths(read["source.files"] as string[], this.baseDir);
+    // what a pipeline reads stays inside the project directory unless the config says otherwise
+    for (const f of this.files.paths) {
+      const { problem } = projectPath(f, this.baseDir, read["paths.allowAbsolute"] as boolean);
+      if (problem) problems.push(yaml.problem(node, `source.files: ${problem}`));
+    }
+    if ((read["kafka.brokers"] as string[]).length === 0) {
+      for (const m of this.files.missing)
+        problems.push(yaml.problem(node, `source.files: "${m}" matches no file`));
+    }
+  }
+
+  private checkTransforms(read: Record<string, unknown>, node: YamlNode): void {
+    const { yaml, problems } = this;
+    const globs = read["transforms"] as string[];
+    if (globs.length === 0)
+      problems.push(yaml.problem(this.root, "transforms: at least one file is required"));
+    this.transforms = expandPaths(globs, this.baseDir);
+    for (const m of this.transforms.missing) {
+      problems.push(yaml.problem(node, `transforms: "${m}" matches no file`));
+    }
+    for (const f of this.transforms.paths) {
+      const { problem } = projectPath(f, this.baseDir, read["paths.allowAbsolute"] as boolean);
+      if (problem) problems.push(yaml.problem(node, `transforms: ${problem}`));
+    }
+  }
+}
+
+/** Topic names and URLs (checked here so that `check` reports them; the messages never show a password). */
+function checkNamesAndUrls(
+  yaml: YamlSource,
+  root: YamlNode,
+  config: PipelineConfig,
+  nodes: Map<string, YamlNode>,
+  problems: Problem[],
+): void {
+  const node = (path: string): YamlNode => nodes.get(path);
   const dlqProblem = topicNameProblem(config.errors.deadLetterTopic);
   if (dlqProblem)
     problems.push(
@@ -134,12 +168,10 @@ export function readPipelineConfig(
   const prefixProblem = config.source.topicPrefix ? topicNameProblem(config.source.topicPrefix) : null;
   if (prefixProblem)
     problems.push(yaml.problem(node("source.topicPrefix"), `source.topicPrefix: ${prefixProblem}`));
-  // URLs are checked here so that `check` reports them; the messages never show a password
   const stateProblem = stateUrlProblem(config.state);
   if (stateProblem) problems.push(yaml.problem(node("state") ?? root, `state: ${stateProblem}`));
   const registryProblem = config.registry.url ? registryUrlProblem(config.registry.url) : null;
   if (registryProblem) problems.push(yaml.problem(node("registry.url"), registryProblem));
-  return { config, problems };
 }
 
 /** `{"a.b": 1}` → `{a: {b: 1}}`. */
@@ -168,97 +200,138 @@ function readSettings(
   /** called after each setting is read, with the values read so far */
   onRead: (path: string, values: Record<string, unknown>, node: YamlNode) => void,
 ): { values: Record<string, unknown>; nodes: Map<string, YamlNode> } {
-  const values: Record<string, unknown> = {};
-  const nodes = new Map<string, YamlNode>();
-  const get = (parent: YamlNode, key: string): YamlNode => mapEntries(parent).find(([k]) => k === key)?.[2];
-
+  const reading: SettingsReading = { yaml, root, env, problems, values: {}, nodes: new Map() };
   // unknown keys first, section by section
-  const unknownKeys = (section: Section, node: YamlNode, where: string) => {
-    const allowed = Object.keys(section.fields);
-    for (const [key, keyNode] of mapEntries(node)) {
-      if (!allowed.includes(key)) {
-        problems.push(
-          yaml.problem(keyNode, `unknown key "${key}" in ${where} (allowed: ${allowed.join(", ")})`),
-        );
-      }
-    }
-    for (const [key, child] of Object.entries(section.fields))
-      if (!child.setting) unknownKeys(child, get(node, key), key);
-  };
-  unknownKeys(PIPELINE_SCHEMA, root, "config");
-
-  // required sections are reported once, after the settings that come before them in READ_ORDER
-  const requiredSections = () => {
-    for (const [key, child] of Object.entries(PIPELINE_SCHEMA.fields)) {
-      const sectionNode = get(root, key);
-      if (!child.setting && child.required && (sectionNode === undefined || sectionNode === null))
-        problems.push(yaml.problem(root, `${key} is required`));
-    }
-  };
+  unknownKeys(reading, PIPELINE_SCHEMA, root, "config");
   const all = settings();
   all.sort(([a], [b]) => rank(a) - rank(b));
   for (const [path, setting] of all) {
-    if (path === READ_ORDER[READ_ORDER.indexOf(SECTIONS_REQUIRED) + 1]) requiredSections();
-    readOne(path, setting);
-    onRead(path, values, nodes.get(path));
+    // required sections are reported once, after the settings that come before them in READ_ORDER
+    if (path === READ_ORDER[READ_ORDER.indexOf(SECTIONS_REQUIRED) + 1]) requiredSections(reading);
+    readSetting(reading, path, setting);
+    onRead(path, reading.values, reading.nodes.get(path));
   }
-  return { values, nodes };
+  return { values: reading.values, nodes: reading.nodes };
+}
 
-  function readOne(path: string, setting: Setting): void {
-    const keys = path.split(".");
-    const key = keys.pop() as string;
-    const where = keys.length ? keys.join(".") : "config";
-    let parent = root;
-    for (const k of keys) parent = get(parent, k);
-    const node = get(parent, key);
-    nodes.set(path, node);
-    const fallback = (): unknown => {
-      const def = setting.default;
-      return typeof def === "function" ? def({ pipeline: values.pipeline as string }) : def;
-    };
-    const missing = node === undefined || node === null || (isScalar(node) && node.value === null);
-    let raw: string | string[];
-    if (setting.kind === "list") {
-      if (node === undefined || node === null) {
-        values[path] = setting.default ?? [];
-        return;
-      }
-      if (isScalar(node)) raw = [expandEnv(String(node.value), env)];
-      else if (!isSeq(node)) {
-        problems.push(yaml.problem(node, `${where}.${key} must be a list`));
-        values[path] = [];
-        return;
-      } else
-        raw = seqItems(node).map((item: Node) => expandEnv(String(isScalar(item) ? item.value : item), env));
-    } else {
-      if (missing) {
-        if (setting.default === undefined) {
-          problems.push(yaml.problem(parent, `${where}.${key} is required`));
-          values[path] = "";
-        } else values[path] = fallback();
-        return;
-      }
-      if (!isScalar(node) || typeof node.value === "object") {
-        problems.push(yaml.problem(node, `${where}.${key} must be a scalar`));
-        values[path] = setting.default === undefined ? "" : fallback();
-        return;
-      }
-      raw = expandEnv(String(node.value), env);
+/** What readSettings works on: the YAML, where problems go, the values and nodes read so far. */
+interface SettingsReading {
+  yaml: YamlSource;
+  root: YamlNode;
+  env: NodeJS.ProcessEnv;
+  problems: Problem[];
+  values: Record<string, unknown>;
+  nodes: Map<string, YamlNode>;
+}
+
+function childNode(parent: YamlNode, key: string): YamlNode {
+  return mapEntries(parent).find(([k]) => k === key)?.[2];
+}
+
+function unknownKeys(reading: SettingsReading, section: Section, node: YamlNode, where: string): void {
+  const allowed = Object.keys(section.fields);
+  for (const [key, keyNode] of mapEntries(node)) {
+    if (!allowed.includes(key)) {
+      reading.problems.push(
+        reading.yaml.problem(keyNode, `unknown key "${key}" in ${where} (allowed: ${allowed.join(", ")})`),
+      );
     }
-    const parsed = setting.schema.safeParse(raw);
-    if (parsed.success) {
-      values[path] = parsed.data;
-      return;
-    }
-    const issue = parsed.error.issues[0];
-    const text = Array.isArray(raw) ? raw.join(", ") : raw;
-    const message =
-      setting.invalid && issue?.code !== "custom" ? setting.invalid(`${where}.${key}`, text) : issue?.message;
-    problems.push(yaml.problem(node, message ?? `${where}.${key}: "${text}" is not valid`));
-    // a refused name or text stays as written (what derives from it is checked too); a refused choice or number
-    // takes the default
-    values[path] = setting.default === undefined || typeof raw !== "string" ? raw : fallback();
   }
+  for (const [key, child] of Object.entries(section.fields))
+    if (!child.setting) unknownKeys(reading, child, childNode(node, key), key);
+}
+
+function requiredSections(reading: SettingsReading): void {
+  for (const [key, child] of Object.entries(PIPELINE_SCHEMA.fields)) {
+    const sectionNode = childNode(reading.root, key);
+    if (!child.setting && child.required && (sectionNode === undefined || sectionNode === null))
+      reading.problems.push(reading.yaml.problem(reading.root, `${key} is required`));
+  }
+}
+
+/** One setting: its text (a list or a scalar, env expanded), then its schema; a missing one takes the default. */
+function readSetting(reading: SettingsReading, path: string, setting: Setting): void {
+  const keys = path.split(".");
+  const key = keys.pop() as string;
+  const where = keys.length ? keys.join(".") : "config";
+  let parent = reading.root;
+  for (const k of keys) parent = childNode(parent, k);
+  const node = childNode(parent, key);
+  reading.nodes.set(path, node);
+  const at: SettingAt = { path, name: `${where}.${key}`, parent, node, setting };
+  const raw = setting.kind === "list" ? listText(reading, at) : scalarText(reading, at);
+  if (raw !== undefined) parseSetting(reading, at, raw);
+}
+
+/** A setting being read: its path, its name as problems show it, its YAML node and that node's parent. */
+interface SettingAt {
+  path: string;
+  name: string;
+  parent: YamlNode;
+  node: YamlNode;
+  setting: Setting;
+}
+
+/** The default of a setting (some derive from the pipeline name). */
+function fallback(reading: SettingsReading, setting: Setting): unknown {
+  const def = setting.default;
+  return typeof def === "function" ? def({ pipeline: reading.values.pipeline as string }) : def;
+}
+
+/** The items of a list setting (a scalar is a list of one); undefined when its value is settled already. */
+function listText(reading: SettingsReading, at: SettingAt): string[] | undefined {
+  const { node, setting, path } = at;
+  if (node === undefined || node === null) {
+    reading.values[path] = setting.default ?? [];
+    return undefined;
+  }
+  if (isScalar(node)) return [expandEnv(String(node.value), reading.env)];
+  if (!isSeq(node)) {
+    reading.problems.push(reading.yaml.problem(node, `${at.name} must be a list`));
+    reading.values[path] = [];
+    return undefined;
+  }
+  return seqItems(node).map((item: Node) =>
+    expandEnv(String(isScalar(item) ? item.value : item), reading.env),
+  );
+}
+
+/** The text of a scalar setting; undefined when its value is settled already (missing, or not a scalar). */
+function scalarText(reading: SettingsReading, at: SettingAt): string | undefined {
+  const { node, setting, path } = at;
+  const missing = node === undefined || node === null || (isScalar(node) && node.value === null);
+  if (missing) {
+    if (setting.default === undefined) {
+      reading.problems.push(reading.yaml.problem(at.parent, `${at.name} is required`));
+      reading.values[path] = "";
+    } else reading.values[path] = fallback(reading, setting);
+    return undefined;
+  }
+  if (!isScalar(node) || typeof node.value === "object") {
+    reading.problems.push(reading.yaml.problem(node, `${at.name} must be a scalar`));
+    reading.values[path] = setting.default === undefined ? "" : fallback(reading, setting);
+    return undefined;
+  }
+  return expandEnv(String(node.value), reading.env);
+}
+
+/** The setting's zod schema on its text; a refusal is a problem at its line. */
+function parseSetting(reading: SettingsReading, at: SettingAt, raw: string | string[]): void {
+  const { setting, path } = at;
+  const parsed = setting.schema.safeParse(raw);
+  if (parsed.success) {
+    reading.values[path] = parsed.data;
+    return;
+  }
+  const issue = parsed.error.issues[0];
+  const text = Array.isArray(raw) ? raw.join(", ") : raw;
+  const message =
+    setting.invalid && issue?.code !== "custom" ? setting.invalid(at.name, text) : issue?.message;
+  reading.problems.push(reading.yaml.problem(at.node, message ?? `${at.name}: "${text}" is not valid`));
+  // a refused name or text stays as written (what derives from it is checked too); a refused choice or number
+  // takes the default
+  reading.values[path] =
+    setting.default === undefined || typeof raw !== "string" ? raw : fallback(reading, setting);
 }
 
 /**

@@ -104,36 +104,16 @@ export async function* readRecords(
 ): AsyncGenerator<InputItem> {
   // never more than a JS string can hold, whatever the configured limit
   const limit = Math.min(options.maxRecordBytes, MAX_LINE_BYTES);
-  // an open multi-line value: its lines so far, their bytes, its first line, its nesting state; `lines` is
-  // null once it is over the limit (then only its head is kept while it is read on to where it closes)
-  let open: OpenValue | null = null;
-
   const lines = physicalLines(input, limit);
   const first = await lines.next();
   if (first.done) return;
   if (isUtf16Bom(first.value)) {
-    // not one record can be read from it: one rejected item for the whole input, every byte counted
-    const size = (l: RawLine): number => l.length + (l.terminated ? 1 : 0);
-    let bytes = size(first.value);
-    let last = first.value.no;
-    for await (const raw of lines) {
-      bytes += size(raw);
-      last = raw.no;
-    }
-    yield {
-      kind: "rejected",
-      error: new DecodeError(
-        "the input is UTF-16 (it starts with a UTF-16 byte-order mark): JSON lines are UTF-8 " +
-          "(convert it, e.g. iconv -f UTF-16 -t UTF-8)",
-      ),
-      head: headOf(first.value.bytes ?? first.value.head),
-      bytes,
-      first: 1,
-      last,
-    };
+    yield await utf16Rejection(first.value, lines);
     return;
   }
-
+  // an open multi-line value: its lines so far, their bytes, its first line, its nesting state; `lines` is
+  // null once it is over the limit (then only its head is kept while it is read on to where it closes)
+  let open: OpenValue | null = null;
   for await (const raw of prepend(first.value, lines)) {
     const bytes = raw.bytes === null ? null : stripBom(raw.bytes);
     const text = bytes !== null && isUtf8(bytes) ? bytes.toString("utf8") : null;
@@ -143,25 +123,7 @@ export async function* readRecords(
         yield unclosed(open, raw.no - 1, limit);
         open = null;
       } else {
-        if (bytes === null || text === null) {
-          // over-long or not UTF-8: the whole value is rejected; read on to where it closes
-          open.bad ??=
-            text === null && bytes !== null
-              ? notUtf8(raw.no, bytes)
-              : new RecordTooLargeError("over limits.maxRecordBytes");
-          if (open.lines !== null) open.head = headOf(Buffer.from(open.lines.join("\n"), "utf8"));
-          open.lines = null;
-          open.bytes += raw.length + 1;
-        } else {
-          scanDepth(text, open.scan);
-          open.bytes += bytes.length + 1;
-          if (open.lines !== null) open.lines.push(text);
-          if (open.bytes > limit && open.lines !== null) {
-            open.head = headOf(Buffer.from(open.lines.join("\n"), "utf8"));
-            open.lines = null;
-          }
-        }
-        open.last = raw.no;
+        continueValue(open, raw, bytes, text, limit);
         if (open.scan.depth <= 0 || open.scan.broken) {
           yield closed(open, limit);
           open = null;
@@ -169,30 +131,91 @@ export async function* readRecords(
         continue;
       }
     }
-    if (bytes === null) {
-      yield tooLong(raw.no, raw.no, raw.head, raw.length, limit);
-      continue;
+    const started = startLine(raw, bytes, text, limit);
+    if ("open" in started) open = started.open;
+    else yield started.item;
+  }
+  if (open !== null) yield unclosed(open, Number.NaN, limit);
+}
+
+/** A UTF-16 input: not one record can be read from it, so one rejected item for the whole input, every byte counted. */
+async function utf16Rejection(first: RawLine, rest: AsyncIterable<RawLine>): Promise<InputItem> {
+  const size = (l: RawLine): number => l.length + (l.terminated ? 1 : 0);
+  let bytes = size(first);
+  let last = first.no;
+  for await (const raw of rest) {
+    bytes += size(raw);
+    last = raw.no;
+  }
+  return {
+    kind: "rejected",
+    error: new DecodeError(
+      "the input is UTF-16 (it starts with a UTF-16 byte-order mark): JSON lines are UTF-8 " +
+        "(convert it, e.g. iconv -f UTF-16 -t UTF-8)",
+    ),
+    head: headOf(first.bytes ?? first.head),
+    bytes,
+    first: 1,
+    last,
+  };
+}
+
+/** The next line of an open multi-line value (`bytes` or `text` null: over-long or not UTF-8). */
+function continueValue(
+  open: OpenValue,
+  raw: RawLine,
+  bytes: Buffer | null,
+  text: string | null,
+  limit: number,
+): void {
+  if (bytes === null || text === null) {
+    // over-long or not UTF-8: the whole value is rejected; read on to where it closes
+    open.bad ??=
+      text === null && bytes !== null
+        ? notUtf8(raw.no, bytes)
+        : new RecordTooLargeError("over limits.maxRecordBytes");
+    if (open.lines !== null) open.head = headOf(Buffer.from(open.lines.join("\n"), "utf8"));
+    open.lines = null;
+    open.bytes += raw.length + 1;
+  } else {
+    scanDepth(text, open.scan);
+    open.bytes += bytes.length + 1;
+    if (open.lines !== null) open.lines.push(text);
+    if (open.bytes > limit && open.lines !== null) {
+      open.head = headOf(Buffer.from(open.lines.join("\n"), "utf8"));
+      open.lines = null;
     }
-    if (text === null) {
-      yield {
+  }
+  open.last = raw.no;
+}
+
+/** A line outside any open value: an item of its own, or the first line of a multi-line value. */
+function startLine(
+  raw: RawLine,
+  bytes: Buffer | null,
+  text: string | null,
+  limit: number,
+): { item: InputItem } | { open: OpenValue } {
+  if (bytes === null) return { item: tooLong(raw.no, raw.no, raw.head, raw.length, limit) };
+  if (text === null) {
+    return {
+      item: {
         kind: "rejected",
         error: notUtf8(raw.no, bytes),
         head: headOf(bytes),
         bytes: bytes.length,
         first: raw.no,
         last: raw.no,
-      };
-      continue;
-    }
-    if (isBlank(text)) {
-      yield { kind: "skipped", line: raw.no, reason: "blank" };
-      continue;
-    }
-    if (mayContinue(text)) {
-      const scan: ScanState = { depth: 0, inString: false, escaped: false, broken: false };
-      scanDepth(text, scan);
-      if (scan.depth > 0 && !scan.broken) {
-        open = {
+      },
+    };
+  }
+  if (isBlank(text)) return { item: { kind: "skipped", line: raw.no, reason: "blank" } };
+  if (mayContinue(text)) {
+    const scan: ScanState = { depth: 0, inString: false, escaped: false, broken: false };
+    scanDepth(text, scan);
+    if (scan.depth > 0 && !scan.broken) {
+      return {
+        open: {
           lines: [text],
           head: EMPTY,
           bytes: bytes.length,
@@ -200,13 +223,11 @@ export async function* readRecords(
           last: raw.no,
           scan,
           bad: null,
-        };
-        continue;
-      }
+        },
+      };
     }
-    yield { kind: "record", text, first: raw.no, last: raw.no };
   }
-  if (open !== null) yield unclosed(open, Number.NaN, limit);
+  return { item: { kind: "record", text, first: raw.no, last: raw.no } };
 }
 
 async function* prepend<T>(head: T, rest: AsyncIterator<T>): AsyncGenerator<T> {

@@ -60,100 +60,116 @@ export function typeProblem(
   root: unknown,
   variables: ReadonlyMap<string, StaticType>,
 ): string | null {
-  const problems: string[] = [];
-  const typeOf = (node: unknown, scope: ReadonlyMap<string, StaticType>): StaticType => {
+  const checker = new TypeChecker(env);
+  checker.typeOf(root, variables);
+  return checker.problems[0] ?? null;
+}
+
+type Scope = ReadonlyMap<string, StaticType>;
+
+const CONSTANT_TYPES: Record<string, StaticType> = {
+  int64Value: "int",
+  uint64Value: "uint",
+  doubleValue: "double",
+  stringValue: "string",
+  bytesValue: "bytes",
+  boolValue: "bool",
+  nullValue: "null",
+};
+
+/** Walks a checked expression, giving each node its static type and collecting the problems in order. */
+class TypeChecker {
+  readonly problems: string[] = [];
+  constructor(private readonly env: CelEnv) {}
+
+  typeOf(node: unknown, scope: Scope): StaticType {
     const kind = (node as Node | undefined)?.exprKind;
     const v = (kind?.value ?? {}) as Record<string, unknown>;
     switch (kind?.case) {
       case "constExpr": {
         const c = (v.constantKind as { case?: string } | undefined)?.case;
-        const byCase: Record<string, StaticType> = {
-          int64Value: "int",
-          uint64Value: "uint",
-          doubleValue: "double",
-          stringValue: "string",
-          bytesValue: "bytes",
-          boolValue: "bool",
-          nullValue: "null",
-        };
-        return (c && byCase[c]) || "dyn";
+        return (c && CONSTANT_TYPES[c]) || "dyn";
       }
       case "identExpr":
         return scope.get(v.name as string) ?? "dyn";
       case "selectExpr":
-        typeOf(v.operand, scope);
+        this.typeOf(v.operand, scope);
         return v.testOnly === true ? "bool" : "dyn";
       case "listExpr":
-        for (const e of (v.elements as unknown[]) ?? []) typeOf(e, scope);
+        for (const e of (v.elements as unknown[]) ?? []) this.typeOf(e, scope);
         return "list";
       case "structExpr":
         for (const entry of (v.entries as { keyKind?: { value?: unknown }; value?: unknown }[]) ?? []) {
-          typeOf(entry.keyKind?.value, scope);
-          typeOf(entry.value, scope);
+          this.typeOf(entry.keyKind?.value, scope);
+          this.typeOf(entry.value, scope);
         }
         return v.messageName ? "dyn" : "map";
-      case "comprehensionExpr": {
-        typeOf(v.iterRange, scope);
-        typeOf(v.accuInit, scope);
-        const inner = new Map(scope);
-        for (const name of [v.iterVar, v.iterVar2, v.accuVar])
-          if (typeof name === "string" && name) inner.set(name, "dyn");
-        typeOf(v.loopCondition, inner);
-        typeOf(v.loopStep, inner);
-        typeOf(v.result, inner);
-        return "dyn";
-      }
+      case "comprehensionExpr":
+        return this.comprehensionType(v, scope);
       case "callExpr":
-        return callType(v, scope);
+        return this.callType(v, scope);
       default:
         return "dyn";
     }
-  };
+  }
 
-  const callType = (call: Record<string, unknown>, scope: ReadonlyMap<string, StaticType>): StaticType => {
+  private comprehensionType(v: Record<string, unknown>, scope: Scope): StaticType {
+    this.typeOf(v.iterRange, scope);
+    this.typeOf(v.accuInit, scope);
+    const inner = new Map(scope);
+    for (const name of [v.iterVar, v.iterVar2, v.accuVar])
+      if (typeof name === "string" && name) inner.set(name, "dyn");
+    this.typeOf(v.loopCondition, inner);
+    this.typeOf(v.loopStep, inner);
+    this.typeOf(v.result, inner);
+    return "dyn";
+  }
+
+  private callType(call: Record<string, unknown>, scope: Scope): StaticType {
     const name = call.function as string;
     const target = call.target as Node | undefined;
     const argNodes = (call.args as unknown[]) ?? [];
     // `strings.quote(x)`: a namespaced function, not a method of a variable
     const targetIdent =
       target?.exprKind?.case === "identExpr" ? (target.exprKind.value as { name: string }) : null;
-    if (targetIdent && !scope.has(targetIdent.name) && env.funcs.find(`${targetIdent.name}.${name}`)) {
-      return overloadType(`${targetIdent.name}.${name}`, undefined, argNodes, scope);
+    if (targetIdent && !scope.has(targetIdent.name) && this.env.funcs.find(`${targetIdent.name}.${name}`)) {
+      return this.overloadType(`${targetIdent.name}.${name}`, undefined, argNodes, scope);
     }
-    const targetType = target ? typeOf(target, scope) : undefined;
+    const targetType = target ? this.typeOf(target, scope) : undefined;
     switch (name) {
       case "_&&_":
       case "_||_":
       case "!_": {
-        const types = argNodes.map((a) => typeOf(a, scope));
+        const types = argNodes.map((a) => this.typeOf(a, scope));
         const bad = types.find((t) => !accepts("bool", t));
-        if (bad) problems.push(`${operator(name)} needs bool operands, got ${bad}`);
+        if (bad) this.problems.push(`${operator(name)} needs bool operands, got ${bad}`);
         return "bool";
       }
       case "_?_:_": {
-        const [cond, yes, no] = argNodes.map((a) => typeOf(a, scope));
-        if (cond && !accepts("bool", cond)) problems.push(`the condition of ?: must be a bool, got ${cond}`);
+        const [cond, yes, no] = argNodes.map((a) => this.typeOf(a, scope));
+        if (cond && !accepts("bool", cond))
+          this.problems.push(`the condition of ?: must be a bool, got ${cond}`);
         return yes === no && yes ? yes : "dyn";
       }
     }
     if (BUILT_IN.has(name)) {
-      for (const a of argNodes) typeOf(a, scope);
+      for (const a of argNodes) this.typeOf(a, scope);
       return name.includes("not_strictly_false") ? "bool" : "dyn";
     }
-    return overloadType(name, targetType, argNodes, scope);
-  };
+    return this.overloadType(name, targetType, argNodes, scope);
+  }
 
-  const overloadType = (
+  private overloadType(
     name: string,
     targetType: StaticType | undefined,
     argNodes: unknown[],
-    scope: ReadonlyMap<string, StaticType>,
-  ): StaticType => {
-    const argTypes = argNodes.map((a) => typeOf(a, scope));
-    const group = env.funcs.find(name);
+    scope: Scope,
+  ): StaticType {
+    const argTypes = argNodes.map((a) => this.typeOf(a, scope));
+    const group = this.env.funcs.find(name);
     const shown = operator(name);
     if (!group) {
-      problems.push(`unknown function ${targetType ? `.${shown}()` : `${shown}()`}`);
+      this.problems.push(`unknown function ${targetType ? `.${shown}()` : `${shown}()`}`);
       return "dyn";
     }
     const all = [...group];
@@ -161,15 +177,10 @@ export function typeProblem(
       (f) =>
         (f.target !== undefined) === (targetType !== undefined) && f.arguments.length === argTypes.length,
     );
-    const got =
-      shown !== name && argTypes.length === 2
-        ? `${argTypes[0]} ${shown} ${argTypes[1]}`
-        : shown !== name && argTypes.length === 1
-          ? `${shown}${argTypes[0]}`
-          : `${targetType ? `${targetType}.` : ""}${shown}(${argTypes.join(", ")})`;
+    const got = callAsWritten(name, shown, targetType, argTypes);
     const expected = all.map(signature).join("; ");
     if (!shaped.length) {
-      problems.push(`${got}: no such overload (overloads: ${expected})`);
+      this.problems.push(`${got}: no such overload (overloads: ${expected})`);
       return "dyn";
     }
     const matching = shaped.filter(
@@ -178,15 +189,26 @@ export function typeProblem(
         f.arguments.every((p, i) => accepts(staticType(p), argTypes[i] ?? "dyn")),
     );
     if (!matching.length) {
-      problems.push(`${got}: wrong argument types (overloads: ${expected})`);
+      this.problems.push(`${got}: wrong argument types (overloads: ${expected})`);
       return "dyn";
     }
     const results = new Set(matching.map((f) => staticType(f.result)));
     return results.size === 1 ? [...results][0]! : "dyn";
-  };
+  }
+}
 
-  typeOf(root, variables);
-  return problems[0] ?? null;
+/** A call with its argument types as the user wrote it: `int + string`, `-bool`, `string.size(int)`. */
+function callAsWritten(
+  name: string,
+  shown: string,
+  targetType: StaticType | undefined,
+  argTypes: StaticType[],
+): string {
+  return shown !== name && argTypes.length === 2
+    ? `${argTypes[0]} ${shown} ${argTypes[1]}`
+    : shown !== name && argTypes.length === 1
+      ? `${shown}${argTypes[0]}`
+      : `${targetType ? `${targetType}.` : ""}${shown}(${argTypes.join(", ")})`;
 }
 
 function operator(name: string): string {

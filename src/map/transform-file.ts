@@ -254,135 +254,18 @@ function readDeclaration(
     );
     return null;
   }
-  const byKey = new Map(entries.map(([k, keyNode, value]) => [k, { keyNode, value }]));
-  const allowed = inherit ? MAJOR_KEYS : EVENT_KEYS;
-  for (const [key, keyNode] of entries) {
-    if (!allowed.includes(key)) {
-      problems.push(
-        yaml.problem(keyNode, `unknown key "${key}" in ${what} (allowed: ${allowed.join(", ")})`),
-      );
-    }
-  }
-  const required = (key: string): string | null => {
-    const text = scalarText(byKey.get(key)?.value);
-    if (!text) problems.push(yaml.problem(byKey.get(key)?.value ?? node, `${what}.${key} is required`));
-    return text;
-  };
-  // a major inherits the event's name, key and when; its topic defaults to <topic>.v<N>
-  const name = inherit ? inherit.name : required("name");
-  const schemaPath = required("schema");
-  const topic = inherit
-    ? (scalarText(byKey.get("topic")?.value) ?? `${inherit.topic}.v${inherit.major}`)
-    : required("topic");
-  const keyText = inherit ? (scalarText(byKey.get("key")?.value) ?? inherit.keyText) : required("key");
-  let ok = Boolean(name && schemaPath && topic && keyText);
-  const topicProblem = topic ? topicNameProblem(topic) : null;
-  if (topicProblem) {
-    problems.push(yaml.problem(byKey.get("topic")?.value ?? node, `${what}.topic: ${topicProblem}`));
-    ok = false;
-  }
-  let major = inherit?.major ?? 1;
-  if (!inherit && byKey.has("major")) {
-    const parsed = MAJOR_VERSION.safeParse(scalarText(byKey.get("major")?.value) ?? "");
-    if (!parsed.success) {
-      problems.push(yaml.problem(byKey.get("major")?.value, "event.major must be a positive integer"));
-      ok = false;
-    } else {
-      major = parsed.data;
-    }
-  }
-
-  const compile = (text: string, at: YamlNode, what: string): Expression | null => {
-    try {
-      return compileExpression(text);
-    } catch (err) {
-      const message = err instanceof ExpressionError ? err.message : String(err);
-      problems.push(yaml.problem(at, `${what}: ${message}`));
-      ok = false;
-      return null;
-    }
-  };
-  const whenText = inherit
-    ? (scalarText(byKey.get("when")?.value) ?? inherit.whenText)
-    : scalarText(byKey.get("when")?.value);
-  const when = whenText ? compile(whenText, byKey.get("when")?.value ?? node, "when") : null;
-  const key = keyText ? compile(keyText, byKey.get("key")?.value ?? node, "key") : null;
-
-  let schema: EventSchema | null = null;
-  // paths are relative to the config file's directory (docs/configuration.md) and stay inside it unless allowed
-  const located = schemaPath ? projectPath(schemaPath, dirs.baseDir, dirs.allowOutside) : null;
-  const schemaFile = located?.path ?? "";
-  if (located?.problem) {
-    problems.push(yaml.problem(byKey.get("schema")?.value, `${what}.schema: ${located.problem}`));
-    ok = false;
-  } else if (schemaPath) {
-    const loaded = loadSchema(schemaFile, schemaPath);
-    if (typeof loaded === "string") {
-      problems.push(yaml.problem(byKey.get("schema")?.value, loaded));
-      ok = false;
-    } else {
-      schema = loaded;
-    }
-  }
-  if (schema && name && name !== schema.name && name !== schema.fullName) {
-    problems.push(
-      yaml.problem(
-        byKey.get("name")?.value ?? byKey.get("schema")?.value,
-        `event name "${name}" does not match the schema's record name "${schema.fullName}"`,
-      ),
-    );
-    ok = false;
-  }
-
-  const fieldsNode = byKey.get("fields")?.value;
-  const fields: FieldMapping[] = [];
-  for (const [fieldName, keyNode, valueNode] of mapEntries(fieldsNode)) {
-    const text = scalarText(valueNode);
-    if (!text) {
-      // a mapping or list is YAML structure, not an expression: say so (quote it to make it CEL text)
-      const what =
-        isScalar(valueNode) || !valueNode
-          ? "expression is empty"
-          : "expected a CEL expression (text), got a YAML mapping or list; quote it";
-      problems.push(yaml.problem(keyNode, `field "${fieldName}": ${what}`));
-      ok = false;
-      continue;
-    }
-    if (schema && !schema.field(fieldName)) {
-      problems.push(
-        yaml.problem(
-          keyNode,
-          `field "${fieldName}" is not in schema ${schema.fullName} (fields: ${schema.fields.map((f: { name: string }) => f.name).join(", ")})`,
-        ),
-      );
-      ok = false;
-      continue;
-    }
-    const expression = compile(text, valueNode, `field "${fieldName}"`);
-    if (expression) {
-      const literalProblem = schema ? literalMismatch(schema, fieldName, text) : null;
-      if (literalProblem) {
-        problems.push(yaml.problem(valueNode, `field "${fieldName}": ${literalProblem}`));
-        ok = false;
-      }
-      fields.push({ name: fieldName, expression, line: yaml.lineOf(valueNode) });
-    }
-  }
-  if (schema) {
-    const mapped = new Set(fields.map((f) => f.name));
-    for (const f of schema.fields) {
-      if (f.required && !mapped.has(f.name) && !mapEntries(fieldsNode).some(([n]) => n === f.name)) {
-        problems.push(
-          yaml.problem(
-            byKey.get("fields")?.keyNode ?? node,
-            `schema field "${f.name}" (${f.avroType}) has no default and is not mapped`,
-          ),
-        );
-        ok = false;
-      }
-    }
-  }
-  if (!ok || !schema || !key || !name || !topic) return null;
+  const reading = new DeclarationReading(yaml, node, entries, what, problems);
+  reading.checkKeys(inherit ? MAJOR_KEYS : EVENT_KEYS);
+  const { name, schemaPath, topic, keyText } = readIdentity(reading, inherit);
+  const major = readMajor(reading, inherit);
+  const whenText = inherit ? (reading.text("when") ?? inherit.whenText) : reading.text("when");
+  const when = whenText ? reading.compile(whenText, reading.value("when") ?? node, "when") : null;
+  const key = keyText ? reading.compile(keyText, reading.value("key") ?? node, "key") : null;
+  const { schema, schemaFile } = readSchema(reading, schemaPath, dirs);
+  checkEventName(reading, name, schema);
+  const fields = readFields(reading, schema);
+  checkUnmappedFields(reading, schema, fields);
+  if (!reading.ok || !schema || !key || !name || !topic) return null;
   const declaration: EventDeclaration = {
     name,
     schema,
@@ -397,6 +280,179 @@ function readDeclaration(
   // only set when not 1, so declarations of files without majors stay exactly as before
   if (major !== 1) declaration.major = major;
   return declaration;
+}
+
+/** One event (or one major of it) being read: its entries, where its problems go, and whether it is still valid. */
+class DeclarationReading {
+  ok = true;
+  private readonly byKey: Map<string, { keyNode: YamlNode; value: YamlNode }>;
+  constructor(
+    readonly yaml: YamlSource,
+    readonly node: Node,
+    private readonly entries: ReturnType<typeof mapEntries>,
+    /** "event" or "majors.<N>", the prefix of the problems */
+    readonly what: string,
+    private readonly problems: Problem[],
+  ) {
+    this.byKey = new Map(entries.map(([k, keyNode, value]) => [k, { keyNode, value }]));
+  }
+
+  has(key: string): boolean {
+    return this.byKey.has(key);
+  }
+  keyNode(key: string): YamlNode {
+    return this.byKey.get(key)?.keyNode;
+  }
+  value(key: string): YamlNode {
+    return this.byKey.get(key)?.value;
+  }
+  text(key: string): string | null {
+    return scalarText(this.value(key));
+  }
+
+  /** A problem that does not make the declaration invalid. */
+  note(at: YamlNode, message: string): void {
+    this.problems.push(this.yaml.problem(at, message));
+  }
+  /** A problem that makes the declaration invalid. */
+  fail(at: YamlNode, message: string): void {
+    this.note(at, message);
+    this.ok = false;
+  }
+
+  checkKeys(allowed: string[]): void {
+    for (const [key, keyNode] of this.entries) {
+      if (!allowed.includes(key)) {
+        this.note(keyNode, `unknown key "${key}" in ${this.what} (allowed: ${allowed.join(", ")})`);
+      }
+    }
+  }
+
+  required(key: string): string | null {
+    const text = this.text(key);
+    if (!text) this.note(this.value(key) ?? this.node, `${this.what}.${key} is required`);
+    return text;
+  }
+
+  compile(text: string, at: YamlNode, what: string): Expression | null {
+    try {
+      return compileExpression(text);
+    } catch (err) {
+      const message = err instanceof ExpressionError ? err.message : String(err);
+      this.fail(at, `${what}: ${message}`);
+      return null;
+    }
+  }
+}
+
+/** Name, schema path, topic and key text; a major inherits the event's name and key, its topic defaults to <topic>.v<N>. */
+function readIdentity(
+  reading: DeclarationReading,
+  inherit: MajorBase | null,
+): { name: string | null; schemaPath: string | null; topic: string | null; keyText: string | null } {
+  const name = inherit ? inherit.name : reading.required("name");
+  const schemaPath = reading.required("schema");
+  const topic = inherit
+    ? (reading.text("topic") ?? `${inherit.topic}.v${inherit.major}`)
+    : reading.required("topic");
+  const keyText = inherit ? (reading.text("key") ?? inherit.keyText) : reading.required("key");
+  if (!(name && schemaPath && topic && keyText)) reading.ok = false;
+  const topicProblem = topic ? topicNameProblem(topic) : null;
+  if (topicProblem)
+    reading.fail(reading.value("topic") ?? reading.node, `${reading.what}.topic: ${topicProblem}`);
+  return { name, schemaPath, topic, keyText };
+}
+
+/** The event's `major:` (default 1); a `majors:` entry has its own. */
+function readMajor(reading: DeclarationReading, inherit: MajorBase | null): number {
+  if (inherit) return inherit.major;
+  if (!reading.has("major")) return 1;
+  const parsed = MAJOR_VERSION.safeParse(reading.text("major") ?? "");
+  if (!parsed.success) {
+    reading.fail(reading.value("major"), "event.major must be a positive integer");
+    return 1;
+  }
+  return parsed.data;
+}
+
+/** The schema file: relative to the config file's directory (docs/configuration.md), inside it unless allowed. */
+function readSchema(
+  reading: DeclarationReading,
+  schemaPath: string | null,
+  dirs: ProjectDirs,
+): { schema: EventSchema | null; schemaFile: string } {
+  const located = schemaPath ? projectPath(schemaPath, dirs.baseDir, dirs.allowOutside) : null;
+  const schemaFile = located?.path ?? "";
+  if (located?.problem) {
+    reading.fail(reading.value("schema"), `${reading.what}.schema: ${located.problem}`);
+    return { schema: null, schemaFile };
+  }
+  if (!schemaPath) return { schema: null, schemaFile };
+  const loaded = loadSchema(schemaFile, schemaPath);
+  if (typeof loaded === "string") {
+    reading.fail(reading.value("schema"), loaded);
+    return { schema: null, schemaFile };
+  }
+  return { schema: loaded, schemaFile };
+}
+
+function checkEventName(reading: DeclarationReading, name: string | null, schema: EventSchema | null): void {
+  if (schema && name && name !== schema.name && name !== schema.fullName) {
+    reading.fail(
+      reading.value("name") ?? reading.value("schema"),
+      `event name "${name}" does not match the schema's record name "${schema.fullName}"`,
+    );
+  }
+}
+
+/** `fields:`: each an expression for a field of the schema; a literal that cannot fit its field is a problem. */
+function readFields(reading: DeclarationReading, schema: EventSchema | null): FieldMapping[] {
+  const fields: FieldMapping[] = [];
+  for (const [fieldName, keyNode, valueNode] of mapEntries(reading.value("fields"))) {
+    const text = scalarText(valueNode);
+    if (!text) {
+      // a mapping or list is YAML structure, not an expression: say so (quote it to make it CEL text)
+      const what =
+        isScalar(valueNode) || !valueNode
+          ? "expression is empty"
+          : "expected a CEL expression (text), got a YAML mapping or list; quote it";
+      reading.fail(keyNode, `field "${fieldName}": ${what}`);
+      continue;
+    }
+    if (schema && !schema.field(fieldName)) {
+      reading.fail(
+        keyNode,
+        `field "${fieldName}" is not in schema ${schema.fullName} (fields: ${schema.fields.map((f: { name: string }) => f.name).join(", ")})`,
+      );
+      continue;
+    }
+    const expression = reading.compile(text, valueNode, `field "${fieldName}"`);
+    if (expression) {
+      const literalProblem = schema ? literalMismatch(schema, fieldName, text) : null;
+      if (literalProblem) reading.fail(valueNode, `field "${fieldName}": ${literalProblem}`);
+      fields.push({ name: fieldName, expression, line: reading.yaml.lineOf(valueNode) });
+    }
+  }
+  return fields;
+}
+
+/** Every schema field without a default must be mapped. */
+function checkUnmappedFields(
+  reading: DeclarationReading,
+  schema: EventSchema | null,
+  fields: FieldMapping[],
+): void {
+  if (!schema) return;
+  const fieldsNode = reading.value("fields");
+  const mapped = new Set(fields.map((f) => f.name));
+  for (const f of schema.fields) {
+    if (f.required && !mapped.has(f.name) && !mapEntries(fieldsNode).some(([n]) => n === f.name)) {
+      reading.fail(
+        reading.keyNode("fields") ?? reading.node,
+        `schema field "${f.name}" (${f.avroType}) has no default and is not mapped`,
+      );
+    }
+  }
 }
 
 function scalarText(node: YamlNode): string | null {

@@ -74,55 +74,14 @@ async function openContext(opts: MigrateOptions): Promise<Context & { close(): P
   const config = loadPipelineConfig(opts.config);
   const { transforms, problems } = loadTransforms(config);
   if (problems.length) throw new ConfigError(problems);
-  const declared = transforms.declarations.filter((d) => d.name === opts.event);
-  if (!declared.length) {
-    const names = [...new Set(transforms.declarations.map((d) => d.name))].join(", ");
-    throw new MigrateError(`no event "${opts.event}" in the transform files (events: ${names})`);
-  }
-  const majors = [...new Set(declared.map((d) => d.major ?? 1))].sort((a, b) => a - b);
+  const { declared, majors } = declaredMajors(transforms, opts.event);
   const store = await openStateStore(config.state, config.baseDir);
   let access: TopicAccess | null = null;
   let registry: SchemaRegistry | null = null;
   try {
     const migrations = await MigrationStore.open(store.knex, config.pipeline);
     const rows = await migrations.migrations(opts.event);
-    const published =
-      [
-        ...activeMajors(
-          majors[0] ?? 1,
-          rows.filter((r) => r.status === "finished"),
-        ),
-      ][0] ?? 1;
-    const inProgress = rows.find((r) => r.status === "started" || r.status === "cutover");
-    const lastFinished = rows.filter((r) => r.status === "finished").at(-1);
-    // re-running a step of a finished migration addresses that migration
-    const target =
-      opts.to ?? inProgress?.toMajor ?? majors.find((m) => m > published) ?? lastFinished?.toMajor;
-    const current = rows.find((r) => r.toMajor === target)?.fromMajor ?? published;
-    if (target === undefined) {
-      throw new MigrateError(
-        `${opts.event}: no major above ${current} is declared; add one under \`majors:\` in ${declared[0]?.file ?? "its transform file"}`,
-      );
-    }
-    const row = rows.find((r) => r.toMajor === target) ?? null;
-    const oldDecl = declared.find((d) => (d.major ?? 1) === current) ?? null;
-    const newDecl = declared.find((d) => (d.major ?? 1) === target);
-    // after `finish` the old major may go from the transform file (the docs' collapsed declaration): the
-    // migration row still knows its topic and type
-    const oldGone = !oldDecl && row?.status === "finished";
-    if ((!oldDecl && !oldGone) || !newDecl) {
-      throw new MigrateError(
-        `${opts.event}: major ${!newDecl ? target : current} is not declared (declared: ${majors.join(", ")})`,
-      );
-    }
-    // what workers publish (the declarations) while in progress; what it was, once finished
-    const finished = row?.status === "finished" ? row : null;
-    const oldTopic = finished?.oldTopic ?? (oldDecl as EventDeclaration).topic;
-    const newTopic = finished?.newTopic ?? newDecl.topic;
-    const types: SwitchTypes = {
-      old: (finished?.oldType || oldDecl?.schema.fullName) ?? newDecl.schema.fullName,
-      new: finished?.newType || newDecl.schema.fullName,
-    };
+    const migration = resolveMigration(opts, declared, majors, rows);
     registry = await openRegistry(config, store);
     const strategy = config.registry.subjectNameStrategy;
     const reg = registry;
@@ -133,29 +92,11 @@ async function openContext(opts: MigrateOptions): Promise<Context & { close(): P
       migrations,
       registry,
       event: opts.event,
-      current,
-      target,
-      oldDecl,
-      newDecl,
-      oldTopic,
-      newTopic,
-      types,
-      oldSubject: subjectName(strategy, oldTopic, types.old),
-      newSubject: subjectName(strategy, newTopic, types.new),
-      row,
+      ...migration,
+      oldSubject: subjectName(strategy, migration.oldTopic, migration.types.old),
+      newSubject: subjectName(strategy, migration.newTopic, migration.types.new),
       topics: async () => {
-        access ??=
-          config.kafka.brokers.length > 0
-            ? await KafkaTopicAccess.open(
-                kafkaClientConfig({
-                  brokers: config.kafka.brokers,
-                  clientId: `${config.kafka.clientId}-migrate-${hostname()}`,
-                  env: process.env,
-                }),
-                // the member `migrate switch` joins a group with (KAFKA_SESSION_TIMEOUT_MS, …)
-                consumerTiming(process.env),
-              )
-            : await EmbeddedTopicAccess.open(store.knex, config.pipeline, config.outputDir);
+        access ??= await openTopicAccess(config, store);
         return access;
       },
       close: async () => {
@@ -169,6 +110,81 @@ async function openContext(opts: MigrateOptions): Promise<Context & { close(): P
     await store.close();
     throw err;
   }
+}
+
+/** The declarations of `event` (one per major) and their majors, ascending. */
+function declaredMajors(
+  transforms: TransformSet,
+  event: string,
+): { declared: EventDeclaration[]; majors: number[] } {
+  const declared = transforms.declarations.filter((d) => d.name === event);
+  if (!declared.length) {
+    const names = [...new Set(transforms.declarations.map((d) => d.name))].join(", ");
+    throw new MigrateError(`no event "${event}" in the transform files (events: ${names})`);
+  }
+  const majors = [...new Set(declared.map((d) => d.major ?? 1))].sort((a, b) => a - b);
+  return { declared, majors };
+}
+
+/** The migration a command addresses: from which major to which, its row, declarations, topics and types. */
+function resolveMigration(
+  opts: MigrateOptions,
+  declared: EventDeclaration[],
+  majors: number[],
+  rows: Migration[],
+): Pick<Context, "current" | "target" | "oldDecl" | "newDecl" | "oldTopic" | "newTopic" | "types" | "row"> {
+  const published =
+    [
+      ...activeMajors(
+        majors[0] ?? 1,
+        rows.filter((r) => r.status === "finished"),
+      ),
+    ][0] ?? 1;
+  const inProgress = rows.find((r) => r.status === "started" || r.status === "cutover");
+  const lastFinished = rows.filter((r) => r.status === "finished").at(-1);
+  // re-running a step of a finished migration addresses that migration
+  const target = opts.to ?? inProgress?.toMajor ?? majors.find((m) => m > published) ?? lastFinished?.toMajor;
+  const current = rows.find((r) => r.toMajor === target)?.fromMajor ?? published;
+  if (target === undefined) {
+    throw new MigrateError(
+      `${opts.event}: no major above ${current} is declared; add one under \`majors:\` in ${declared[0]?.file ?? "its transform file"}`,
+    );
+  }
+  const row = rows.find((r) => r.toMajor === target) ?? null;
+  const oldDecl = declared.find((d) => (d.major ?? 1) === current) ?? null;
+  const newDecl = declared.find((d) => (d.major ?? 1) === target);
+  // after `finish` the old major may go from the transform file (the docs' collapsed declaration): the
+  // migration row still knows its topic and type
+  const oldGone = !oldDecl && row?.status === "finished";
+  if ((!oldDecl && !oldGone) || !newDecl) {
+    throw new MigrateError(
+      `${opts.event}: major ${!newDecl ? target : current} is not declared (declared: ${majors.join(", ")})`,
+    );
+  }
+  // what workers publish (the declarations) while in progress; what it was, once finished
+  const finished = row?.status === "finished" ? row : null;
+  const oldTopic = finished?.oldTopic ?? (oldDecl as EventDeclaration).topic;
+  const newTopic = finished?.newTopic ?? newDecl.topic;
+  const types: SwitchTypes = {
+    old: (finished?.oldType || oldDecl?.schema.fullName) ?? newDecl.schema.fullName,
+    new: finished?.newType || newDecl.schema.fullName,
+  };
+  return { current, target, oldDecl, newDecl, oldTopic, newTopic, types, row };
+}
+
+/** The event topics as `migrate` reads them: Kafka when brokers are configured, else the embedded output. */
+async function openTopicAccess(config: PipelineConfig, store: StateStore): Promise<TopicAccess> {
+  return config.kafka.brokers.length > 0
+    ? await KafkaTopicAccess.open(
+        kafkaClientConfig({
+          brokers: config.kafka.brokers,
+          clientId: `${config.kafka.clientId}-migrate-${hostname()}`,
+          env: process.env,
+        }),
+        // the member `migrate switch` joins a group with (KAFKA_SESSION_TIMEOUT_MS, …)
+        consumerTiming(process.env),
+      )
+    : await EmbeddedTopicAccess.open(store.knex, config.pipeline, config.outputDir);
 }
 
 export type MigrateAction =
@@ -626,26 +642,48 @@ async function switchGroup(ctx: Context, opts: MigrateOptions, io: CommandIO): P
     return 0;
   }
   const access = await ctx.topics();
-  if (access.mode === "kafka") {
-    // fail fast where the broker can tell; where it cannot, commitGroup finds out when it joins the group
-    const activity = await access.describeGroup(group);
-    if (activity.state === "active")
-      throw new MigrateError(
-        `group ${group} has active members (${activity.detail}: ${activity.members.join(", ")}); stop its consumers first`,
-      );
-    io.out(
-      activity.state === "empty"
-        ? `group ${group}: no active members (${activity.detail})`
-        : `group ${group}: membership not known yet (${activity.detail}); checked when joining the group to commit`,
-    );
-  }
+  if (access.mode === "kafka") await requireStoppedGroup(access, group, io);
   const problem = topicProblem(ctx);
   if (problem) throw new MigrateError(problem);
   const plan = await planSwitch(access, ctx.oldTopic, ctx.newTopic, group, ctx.types);
   for (const line of describeSwitch(plan)) io.out(line);
   if (plan.case === "blocked") return 1;
-  // offsets first, then the switched mark: a crash in between re-runs to the same offsets. The commit happens
-  // only if the group's offsets on the old topic are still those the plan rests on.
+  // offsets first, then the switched mark: a crash in between re-runs to the same offsets
+  await commitSwitch(ctx, access, group, plan, io);
+  await ctx.migrations.markSwitched(ctx.event, group, ctx.target, plan.case, plan.skipIds);
+  if (opts.filterFile) writeSwitchFilter(ctx, group, plan, opts.filterFile, io);
+  io.out(
+    `group ${group} switched: committed offsets on ${ctx.newTopic}; start its ${ctx.newTopic} consumer${plan.case === "filter" ? " with the switch filter (createSwitchFilter / loadSwitchFilter)" : ""}`,
+  );
+  if (plan.otherOnOld > 0)
+    io.out(
+      `  and keep its ${ctx.oldTopic} consumer for the other event types, dropping ${ctx.types.old} records there (loadSwitchFilter: accept(headers, topic))`,
+    );
+  return 0;
+}
+
+/** Fail fast where the broker can tell that the group has active members; where it cannot, commitGroup finds out when it joins the group. */
+async function requireStoppedGroup(access: TopicAccess, group: string, io: CommandIO): Promise<void> {
+  const activity = await access.describeGroup(group);
+  if (activity.state === "active")
+    throw new MigrateError(
+      `group ${group} has active members (${activity.detail}: ${activity.members.join(", ")}); stop its consumers first`,
+    );
+  io.out(
+    activity.state === "empty"
+      ? `group ${group}: no active members (${activity.detail})`
+      : `group ${group}: membership not known yet (${activity.detail}); checked when joining the group to commit`,
+  );
+}
+
+/** Commits the group's start offsets on the new topic, only if its offsets on the old topic are still those the plan rests on. */
+async function commitSwitch(
+  ctx: Context,
+  access: TopicAccess,
+  group: string,
+  plan: SwitchPlan,
+  io: CommandIO,
+): Promise<void> {
   try {
     const how = await access.commitGroup(
       group,
@@ -659,33 +697,26 @@ async function switchGroup(ctx: Context, opts: MigrateOptions, io: CommandIO): P
       throw new MigrateError(`group ${group} not switched: ${err.message}`);
     throw err;
   }
-  await ctx.migrations.markSwitched(ctx.event, group, ctx.target, plan.case, plan.skipIds);
-  if (opts.filterFile) {
-    writeFileSync(
-      opts.filterFile,
-      JSON.stringify(
-        {
-          event: ctx.event,
-          group,
-          topic: ctx.newTopic,
-          skipIds: plan.skipIds,
-          // a shared old topic: the group goes on reading it for the other types, dropping this one
-          ...(plan.otherOnOld > 0 ? { oldTopic: ctx.oldTopic, oldType: ctx.types.old } : {}),
-        },
-        null,
-        2,
-      ) + "\n",
-    );
-    io.out(`switch filter written to ${opts.filterFile}`);
-  }
-  io.out(
-    `group ${group} switched: committed offsets on ${ctx.newTopic}; start its ${ctx.newTopic} consumer${plan.case === "filter" ? " with the switch filter (createSwitchFilter / loadSwitchFilter)" : ""}`,
+}
+
+/** The switch filter file (createSwitchFilter / loadSwitchFilter) of a switched group. */
+function writeSwitchFilter(ctx: Context, group: string, plan: SwitchPlan, file: string, io: CommandIO): void {
+  writeFileSync(
+    file,
+    JSON.stringify(
+      {
+        event: ctx.event,
+        group,
+        topic: ctx.newTopic,
+        skipIds: plan.skipIds,
+        // a shared old topic: the group goes on reading it for the other types, dropping this one
+        ...(plan.otherOnOld > 0 ? { oldTopic: ctx.oldTopic, oldType: ctx.types.old } : {}),
+      },
+      null,
+      2,
+    ) + "\n",
   );
-  if (plan.otherOnOld > 0)
-    io.out(
-      `  and keep its ${ctx.oldTopic} consumer for the other event types, dropping ${ctx.types.old} records there (loadSwitchFilter: accept(headers, topic))`,
-    );
-  return 0;
+  io.out(`switch filter written to ${file}`);
 }
 
 /** The switch-over for a stopped group: snapshots of both topics and its committed offsets on the old one. */

@@ -94,20 +94,7 @@ export function computeSwitch(
 ): SwitchPlan {
   const isOld = (r: FactRef) => !types || r.type === types.old;
   const isNew = (r: FactRef) => !types || r.type === types.new;
-  const processed = new Set<string>();
-  const pending: (FactRef & { partition: number })[] = [];
-  const uncommitted: number[] = [];
-  let otherOnOld = 0;
-  for (const p of oldTopic.partitions) {
-    const next = committed.get(p.partition);
-    if (next === undefined || next < 0n) uncommitted.push(p.partition);
-    const boundary = next !== undefined && next > 0n ? next : 0n;
-    for (const r of p.records) {
-      if (!isOld(r)) otherOnOld++;
-      else if (r.offset < boundary) processed.add(r.ceId);
-      else pending.push({ ...r, partition: p.partition });
-    }
-  }
+  const { processed, pending, uncommitted, otherOnOld } = readOldTopic(oldTopic, committed, isOld);
   // the new topic's facts of the event (it carries nothing else when its major has the topic to itself)
   const newPartitions = newTopic.partitions.map((p) => ({ ...p, records: p.records.filter(isNew) }));
   const onNew = new Set<string>();
@@ -118,19 +105,9 @@ export function computeSwitch(
   const starts: PartitionStart[] = [];
   const skipIds: string[] = [];
   for (const p of newPartitions.sort((a, b) => a.partition - b.partition)) {
-    const firstIndex = p.records.findIndex((r) => !processed.has(r.ceId));
-    const start = firstIndex < 0 ? p.end : (p.records[firstIndex] as FactRef).offset;
-    const after = firstIndex < 0 ? [] : p.records.slice(firstIndex);
-    const skips = after.filter((r) => processed.has(r.ceId)).map((r) => r.ceId);
+    const { start, skips } = partitionStart(p, processed);
     skipIds.push(...skips);
-    const before = firstIndex < 0 ? p.records : p.records.slice(0, firstIndex);
-    starts.push({
-      partition: p.partition,
-      offset: start,
-      skip: skips.length,
-      lastProcessed: before.at(-1)?.ceId ?? null,
-      firstUnprocessed: firstIndex < 0 ? null : (p.records[firstIndex] as FactRef).ceId,
-    });
+    starts.push(start);
   }
   const switchCase: SwitchCase = missing.length ? "blocked" : skipIds.length ? "filter" : "exact";
   return {
@@ -148,6 +125,56 @@ export function computeSwitch(
     missing,
     uncommitted,
     committed: new Map(committed),
+  };
+}
+
+/** The old topic split at the group's committed offsets: the facts processed, those pending, the rest. */
+function readOldTopic(
+  oldTopic: TopicSnapshot,
+  committed: ReadonlyMap<number, bigint>,
+  isOld: (r: FactRef) => boolean,
+): {
+  processed: Set<string>;
+  pending: (FactRef & { partition: number })[];
+  uncommitted: number[];
+  otherOnOld: number;
+} {
+  const processed = new Set<string>();
+  const pending: (FactRef & { partition: number })[] = [];
+  const uncommitted: number[] = [];
+  let otherOnOld = 0;
+  for (const p of oldTopic.partitions) {
+    const next = committed.get(p.partition);
+    if (next === undefined || next < 0n) uncommitted.push(p.partition);
+    const boundary = next !== undefined && next > 0n ? next : 0n;
+    for (const r of p.records) {
+      if (!isOld(r)) otherOnOld++;
+      else if (r.offset < boundary) processed.add(r.ceId);
+      else pending.push({ ...r, partition: p.partition });
+    }
+  }
+  return { processed, pending, uncommitted, otherOnOld };
+}
+
+/** Where the group starts on one new partition: the first fact it has not processed; processed ones after it are skipped. */
+function partitionStart(
+  p: { partition: number; end: bigint; records: FactRef[] },
+  processed: ReadonlySet<string>,
+): { start: PartitionStart; skips: string[] } {
+  const firstIndex = p.records.findIndex((r) => !processed.has(r.ceId));
+  const offset = firstIndex < 0 ? p.end : (p.records[firstIndex] as FactRef).offset;
+  const after = firstIndex < 0 ? [] : p.records.slice(firstIndex);
+  const skips = after.filter((r) => processed.has(r.ceId)).map((r) => r.ceId);
+  const before = firstIndex < 0 ? p.records : p.records.slice(0, firstIndex);
+  return {
+    start: {
+      partition: p.partition,
+      offset,
+      skip: skips.length,
+      lastProcessed: before.at(-1)?.ceId ?? null,
+      firstUnprocessed: firstIndex < 0 ? null : (p.records[firstIndex] as FactRef).ceId,
+    },
+    skips,
   };
 }
 

@@ -414,27 +414,12 @@ export class KafkaTopicAccess implements TopicAccess {
   }> {
     for (let attempt = 1; ; attempt++) {
       let count: number | null = null;
-      const observing: PartitionAssigner = (config) => {
-        const inner = PartitionAssigners.roundRobin(config);
-        const assigner: Assigner = {
-          name: inner.name,
-          version: inner.version,
-          assign: (g) => {
-            count = g.members.length;
-            return inner.assign(g);
-          },
-          protocol: (subscription) => inner.protocol(subscription),
-        };
-        return assigner;
-      };
-      const consumer = this.kafka.consumer({
-        groupId: group,
-        partitionAssigners: [observing],
-        allowAutoTopicCreation: false,
-        ...(this.timing.sessionTimeout ? { sessionTimeout: this.timing.sessionTimeout } : {}),
-        ...(this.timing.heartbeatInterval ? { heartbeatInterval: this.timing.heartbeatInterval } : {}),
-        retry: { retries: 5, restartOnFailure: () => Promise.resolve(false) },
-      });
+      const consumer = this.memberConsumer(
+        group,
+        countingRoundRobin((members) => {
+          count = members;
+        }),
+      );
       let joined: ConsumerGroupJoinEvent["payload"] | null = null;
       let rejoined = false;
       let crash: Error | null = null;
@@ -467,6 +452,18 @@ export class KafkaTopicAccess implements TopicAccess {
         );
       await new Promise((r) => setTimeout(r, 1_000));
     }
+  }
+
+  /** A consumer of `group` that commits nothing itself and gives up rather than restart. */
+  private memberConsumer(group: string, assigner: PartitionAssigner): Consumer {
+    return this.kafka.consumer({
+      groupId: group,
+      partitionAssigners: [assigner],
+      allowAutoTopicCreation: false,
+      ...(this.timing.sessionTimeout ? { sessionTimeout: this.timing.sessionTimeout } : {}),
+      ...(this.timing.heartbeatInterval ? { heartbeatInterval: this.timing.heartbeatInterval } : {}),
+      retry: { retries: 5, restartOnFailure: () => Promise.resolve(false) },
+    });
   }
 
   async close(): Promise<void> {
@@ -516,4 +513,21 @@ function headerStrings(
     if (first !== undefined) out[k] = typeof first === "string" ? first : first.toString("utf8");
   }
   return out;
+}
+
+/** kafkajs' round-robin assignment, telling `seen` how many members each assignment saw. */
+function countingRoundRobin(seen: (members: number) => void): PartitionAssigner {
+  return (config) => {
+    const inner = PartitionAssigners.roundRobin(config);
+    const assigner: Assigner = {
+      name: inner.name,
+      version: inner.version,
+      assign: (g) => {
+        seen(g.members.length);
+        return inner.assign(g);
+      },
+      protocol: (subscription) => inner.protocol(subscription),
+    };
+    return assigner;
+  };
 }

@@ -67,9 +67,22 @@ export function createRegistryServer(
   opts: { logger?: boolean } = {},
 ): FastifyInstance {
   const app = Fastify({ logger: opts.logger ?? false, routerOptions: { ignoreTrailingSlash: true } });
+  parseAnyBodyAsJson(app);
+  answerAsSchemaRegistry(app);
+  routeRoot(app);
+  routeSubjects(app, registry);
+  routeSchemasById(app, registry);
+  routeConfig(app, registry);
+  routeMode(app, registry);
+  routeCompatibility(app, registry);
+  return app;
+}
 
-  // Confluent accepts application/vnd.schemaregistry.v1+json, application/vnd.schemaregistry+json,
-  // application/json and application/octet-stream; clients also send an empty body with a content type.
+/**
+ * Confluent accepts application/vnd.schemaregistry.v1+json, application/vnd.schemaregistry+json,
+ * application/json and application/octet-stream; clients also send an empty body with a content type.
+ */
+function parseAnyBodyAsJson(app: FastifyInstance): void {
   app.removeAllContentTypeParsers();
   app.addContentTypeParser("*", { parseAs: "string" }, (_req, body, done) => {
     const text = typeof body === "string" ? body : body.toString("utf8");
@@ -83,7 +96,10 @@ export function createRegistryServer(
       );
     }
   });
+}
 
+/** Every answer in the Schema Registry content type; errors in its {error_code, message} shape. */
+function answerAsSchemaRegistry(app: FastifyInstance): void {
   app.addHook("onSend", async (_req, reply, payload) => {
     reply.header("content-type", SCHEMA_REGISTRY_CONTENT_TYPE);
     return payload;
@@ -108,13 +124,15 @@ export function createRegistryServer(
   app.setNotFoundHandler((_req, reply) =>
     reply.code(404).send({ error_code: 404, message: "HTTP 404 Not Found" }),
   );
+}
 
+function routeRoot(app: FastifyInstance): void {
   app.get("/", async () => ({}));
 
   app.get("/schemas/types", async () => ["AVRO"]);
+}
 
-  // -- subjects --------------------------------------------------------------------------------------
-
+function routeSubjects(app: FastifyInstance, registry: EmbeddedRegistry): void {
   app.get("/subjects", async (req: Req) => registry.listSubjects({ deleted: flag(req.query, "deleted") }));
 
   app.post("/subjects/:subject/versions", async (req: Req) => {
@@ -166,9 +184,9 @@ export function createRegistryServer(
   app.delete("/subjects/:subject/versions/:version", async (req: Req) =>
     registry.deleteVersion(param(req, "subject"), param(req, "version"), flag(req.query, "permanent")),
   );
+}
 
-  // -- schemas by id ---------------------------------------------------------------------------------
-
+function routeSchemasById(app: FastifyInstance, registry: EmbeddedRegistry): void {
   app.get("/schemas/ids/:id", async (req: Req) => {
     const found = await registry.getSchemaById(schemaId(param(req, "id")));
     return { schema: found.schema };
@@ -186,9 +204,9 @@ export function createRegistryServer(
   app.get("/schemas/ids/:id/versions", async (req: Req) =>
     registry.versionsForId(schemaId(param(req, "id")), { deleted: flag(req.query, "deleted") }),
   );
+}
 
-  // -- config ----------------------------------------------------------------------------------------
-
+function routeConfig(app: FastifyInstance, registry: EmbeddedRegistry): void {
   const putConfig = async (req: Req) => {
     const obj = bodyObject(req.body);
     const level = obj.compatibility ?? obj.compatibilityLevel;
@@ -215,9 +233,9 @@ export function createRegistryServer(
   app.delete("/config/:subject", async (req: Req) => ({
     compatibilityLevel: await registry.deleteConfig(param(req, "subject")),
   }));
+}
 
-  // -- mode ------------------------------------------------------------------------------------------
-
+function routeMode(app: FastifyInstance, registry: EmbeddedRegistry): void {
   app.get("/mode", async () => ({ mode: registry.mode() }));
   app.get("/mode/:subject", async () => ({ mode: registry.mode() }));
   const putMode = async (req: Req) => {
@@ -233,9 +251,9 @@ export function createRegistryServer(
   };
   app.put("/mode", putMode);
   app.put("/mode/:subject", putMode);
+}
 
-  // -- compatibility ---------------------------------------------------------------------------------
-
+function routeCompatibility(app: FastifyInstance, registry: EmbeddedRegistry): void {
   const compatibility = async (req: Req) => {
     const { schema, schemaType } = schemaRequest(req.body);
     const result = await registry.testCompatibilityAgainst(
@@ -253,6 +271,4 @@ export function createRegistryServer(
   };
   app.post("/compatibility/subjects/:subject/versions/:version", compatibility);
   app.post("/compatibility/subjects/:subject/versions", compatibility);
-
-  return app;
 }

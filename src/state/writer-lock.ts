@@ -162,6 +162,47 @@ async function acquireSqlite(store: StateStore, file: string, opts: StateLockOpt
   };
 }
 
+/** The advisory lock of the scope, or StateLockedError naming its holders. */
+async function tryAdvisoryLock(
+  client: pg.Client,
+  store: StateStore,
+  opts: StateLockOptions,
+  key: number,
+): Promise<void> {
+  const scope = opts.scope ?? "";
+  const fn = opts.mode === "shared" ? "pg_try_advisory_lock_shared" : "pg_try_advisory_lock";
+  const got = await client.query<{ ok: boolean }>(`SELECT ${fn}($1::int4, $2::int4) AS ok`, [
+    LOCK_NAMESPACE,
+    key,
+  ]);
+  if (got.rows[0]?.ok) return;
+  // the holders are the sessions granted this advisory lock now; their rows say who they are
+  const rows = await client.query<HolderRow>(
+    `SELECT h.command, h.pid, h.host, h.since, h.mode
+           FROM pg_locks l JOIN ${HOLDERS} h ON h.holder = l.pid::text
+          WHERE l.locktype = 'advisory' AND l.granted AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
+            AND l.classid = $1::int4::oid AND l.objid = $2::int4::oid AND l.objsubid = 2
+          ORDER BY h.since`,
+    [LOCK_NAMESPACE, key],
+  );
+  throw new StateLockedError(
+    scope ? `${store.location} (pipeline ${scope})` : store.location,
+    rows.rows.map(toHolder),
+    opts,
+  );
+}
+
+/** This session's row in the holders table; it replaces whatever a dead session with the same backend pid left behind. */
+async function recordHolder(client: pg.Client, scope: string, opts: StateLockOptions): Promise<void> {
+  await client.query(
+    `INSERT INTO ${HOLDERS} (holder, scope, mode, command, pid, host, since)
+       VALUES (pg_backend_pid()::text, $1, $2, $3, $4, $5, $6)
+       ON CONFLICT (holder) DO UPDATE SET scope = EXCLUDED.scope, mode = EXCLUDED.mode,
+         command = EXCLUDED.command, pid = EXCLUDED.pid, host = EXCLUDED.host, since = EXCLUDED.since`,
+    [scope, opts.mode, opts.command, process.pid, hostname(), new Date().toISOString()],
+  );
+}
+
 /** Advisory lock keys (int4, int4): a constant namespace, and the scope's hash. */
 const LOCK_NAMESPACE = 0x63636173; // "ccas"
 const scopeKey = (scope: string): number =>
@@ -191,35 +232,8 @@ async function acquirePostgres(store: StateStore, opts: StateLockOptions): Promi
     throw new Error(`state ${store.location}: ${redactText((err as Error).message)}`);
   }
   try {
-    const fn = opts.mode === "shared" ? "pg_try_advisory_lock_shared" : "pg_try_advisory_lock";
-    const got = await client.query<{ ok: boolean }>(`SELECT ${fn}($1::int4, $2::int4) AS ok`, [
-      LOCK_NAMESPACE,
-      key,
-    ]);
-    if (!got.rows[0]?.ok) {
-      // the holders are the sessions granted this advisory lock now; their rows say who they are
-      const rows = await client.query<HolderRow>(
-        `SELECT h.command, h.pid, h.host, h.since, h.mode
-           FROM pg_locks l JOIN ${HOLDERS} h ON h.holder = l.pid::text
-          WHERE l.locktype = 'advisory' AND l.granted AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
-            AND l.classid = $1::int4::oid AND l.objid = $2::int4::oid AND l.objsubid = 2
-          ORDER BY h.since`,
-        [LOCK_NAMESPACE, key],
-      );
-      throw new StateLockedError(
-        scope ? `${store.location} (pipeline ${scope})` : store.location,
-        rows.rows.map(toHolder),
-        opts,
-      );
-    }
-    // this session's row replaces whatever a dead session with the same backend pid left behind
-    await client.query(
-      `INSERT INTO ${HOLDERS} (holder, scope, mode, command, pid, host, since)
-       VALUES (pg_backend_pid()::text, $1, $2, $3, $4, $5, $6)
-       ON CONFLICT (holder) DO UPDATE SET scope = EXCLUDED.scope, mode = EXCLUDED.mode,
-         command = EXCLUDED.command, pid = EXCLUDED.pid, host = EXCLUDED.host, since = EXCLUDED.since`,
-      [scope, opts.mode, opts.command, process.pid, hostname(), new Date().toISOString()],
-    );
+    await tryAdvisoryLock(client, store, opts, key);
+    await recordHolder(client, scope, opts);
   } catch (err) {
     released = true;
     await client.end().catch(() => undefined);

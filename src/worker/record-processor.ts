@@ -1,16 +1,21 @@
 // The per-record core of the worker, shared by `run` (embedded and Kafka) and `replay`:
 // Debezium record → decode → route → map → coerce/encode → records to publish, or one dead letter.
-import { DecodeError, RecordTooLargeError, type SourceRecord } from "../decode/change-event.js";
+import {
+  DecodeError,
+  RecordTooLargeError,
+  type ChangeEvent,
+  type SourceRecord,
+} from "../decode/change-event.js";
 import { decodeDebeziumJson } from "../decode/debezium-json.js";
 import type { AvroRecordValue } from "../encode/coerce.js";
 import type { EventSchema } from "../encode/event-schema.js";
 import { isUtf8 } from "node:buffer";
 import { toWireFormat } from "../avro/wire.js";
-import { mapChange, type TransformSet } from "../map/mapper.js";
+import { mapChange, type MappedEvent, type TransformSet } from "../map/mapper.js";
 import type { EventDeclaration } from "../map/transform-file.js";
-import { eventId, formatPosition } from "../publish/event-id.js";
+import { CeSources, ChangeHeaders, deadLetterErrorHeaders, headerBytes } from "../publish/headers.js";
 import { DLQ_HEADERS, type PublishedRecord, type RecordView } from "../publish/output-record.js";
-import { ChangecastError, errorCode, type Stage } from "../errors.js";
+import { ChangecastError, type Stage } from "../errors.js";
 
 /** Where each event's schema is registered (resolved once at start-up). */
 export interface EventRegistration {
@@ -45,8 +50,9 @@ export type Outcome =
 
 export class RecordProcessor {
   private readonly decode: (record: SourceRecord) => ReturnType<typeof decodeDebeziumJson>;
-  private readonly ceSources = new Map<string, string>();
+  private readonly ceSources: CeSources;
   constructor(private readonly options: ProcessorOptions) {
+    this.ceSources = new CeSources(options.pipeline);
     this.decode = options.decode ?? ((r) => decodeDebeziumJson(r));
   }
 
@@ -70,109 +76,84 @@ export class RecordProcessor {
     }
   }
 
+  /** The steps of one record; a step that fails throws, and `at` says which stage it failed in. */
   private processAt(record: SourceRecord, at: { stage: ErrorStage }): Outcome {
     if (record.rejected) return this.deadLetter(record, "DECODE", record.rejected.error);
-    const size = (record.value?.length ?? 0) + (record.key?.length ?? 0);
-    if (size > this.options.maxRecordBytes) {
-      return this.deadLetter(
-        record,
-        "DECODE",
-        new RecordTooLargeError(
-          `source record of ${size} bytes exceeds limits.maxRecordBytes (${this.options.maxRecordBytes})`,
-        ),
-      );
-    }
-    let decoded: ReturnType<typeof decodeDebeziumJson>;
-    try {
-      decoded = this.decode(record);
-    } catch (err) {
-      return this.deadLetter(record, "DECODE", asError(err));
-    }
+    this.checkRecordSize(record);
+    const decoded = this.decode(record);
     if (decoded.kind !== "change") return { kind: "filtered", reason: decoded.kind };
     const change = decoded.event;
     at.stage = "ROUTE";
-    const declarations = this.options.transforms.forTable(change.table);
-    if (!declarations) {
-      return this.deadLetter(
-        record,
-        "ROUTE",
-        new UnknownTableError(
-          `no transform for table "${change.table}" (known: ${this.options.transforms.tables.join(", ") || "none"})`,
-        ),
-      );
-    }
+    const declarations = this.route(change);
     at.stage = "MAP";
-    let mapped: ReturnType<typeof mapChange>;
-    try {
-      // majors of an event under migration are just more outputs of the same record (same batch, same transaction)
-      const transforms = this.options.transforms;
-      mapped = mapChange(
-        change,
-        declarations.filter((d) => transforms.isActive(d)),
-      );
-    } catch (err) {
-      return this.deadLetter(record, "MAP", asError(err));
-    }
+    const mapped = this.map(change, declarations);
     if (mapped.length === 0) return { kind: "filtered", reason: "no-matching-event" };
-
     at.stage = "ENCODE";
-    const records: PublishedRecord[] = [];
-    let position: string | undefined;
-    let time: string | undefined;
-    let source: string | undefined;
-    for (const event of mapped) {
-      const { declaration } = event;
-      const registration = this.options.registrations.get(declaration);
-      if (!registration) throw new Error(`internal: schema of ${declaration.name} was not registered`);
-      let body: Buffer;
-      let coerced: AvroRecordValue;
-      try {
-        coerced = declaration.schema.coerce(event.fields);
-        body = declaration.schema.encode(coerced);
-      } catch (err) {
-        return this.deadLetter(record, "ENCODE", encodeFailure(declaration.name, err));
-      }
-      const value = toWireFormat(registration.id, body);
-      position ??= formatPosition(change.position);
-      const headers: Record<string, string> = {
-        ce_specversion: "1.0",
-        ce_id: eventId(change, declaration.name, position),
-        ce_type: declaration.schema.fullName,
-        ce_source: (source ??= this.ceSource(change.table)),
-        ce_time: (time ??= new Date(change.commitTimeMs).toISOString()),
-        "content-type": "application/avro",
-        changecast_position: position,
-      };
-      const key = Buffer.from(event.key, "utf8");
-      // what the broker's max.message.bytes counts: the whole record, not the value alone
-      const size = key.length + value.length + headerBytes(headers) + RECORD_OVERHEAD;
-      if (size > this.options.maxEventBytes) {
-        return this.deadLetter(
-          record,
-          "ENCODE",
-          new RecordTooLargeError(
-            `event ${declaration.name} of ${size} bytes (key, value and headers) exceeds limits.maxEventBytes (${this.options.maxEventBytes})`,
-            "ENCODE",
-          ),
-        );
-      }
-      records.push({
-        record: { topic: declaration.topic, key, value, timestamp: change.commitTimeMs, headers },
-        view: eventView(declaration.topic, event.key, headers, registration, declaration.schema, coerced),
-      });
-    }
-    return { kind: "events", records };
+    const headers = new ChangeHeaders(change, this.ceSources);
+    return { kind: "events", records: mapped.map((event) => this.output(change, event, headers)) };
   }
 
-  /** `changecast/<pipeline>/<table>`, made once per table */
-  private ceSource(table: string): string {
-    let source = this.ceSources.get(table);
-    if (source === undefined) {
-      source = `changecast/${this.options.pipeline}/${table}`;
-      if (this.ceSources.size >= 4096) this.ceSources.clear();
-      this.ceSources.set(table, source);
+  /** DECODE: a source record larger than limits.maxRecordBytes is not decoded. */
+  private checkRecordSize(record: SourceRecord): void {
+    const size = (record.value?.length ?? 0) + (record.key?.length ?? 0);
+    if (size > this.options.maxRecordBytes) {
+      throw new RecordTooLargeError(
+        `source record of ${size} bytes exceeds limits.maxRecordBytes (${this.options.maxRecordBytes})`,
+      );
     }
-    return source;
+  }
+
+  /** ROUTE: the event declarations of the change's table. */
+  private route(change: ChangeEvent): EventDeclaration[] {
+    const declarations = this.options.transforms.forTable(change.table);
+    if (!declarations) {
+      throw new UnknownTableError(
+        `no transform for table "${change.table}" (known: ${this.options.transforms.tables.join(", ") || "none"})`,
+      );
+    }
+    return declarations;
+  }
+
+  /** MAP: the events of the active declarations that the change matches. */
+  private map(change: ChangeEvent, declarations: EventDeclaration[]): MappedEvent[] {
+    // majors of an event under migration are just more outputs of the same record (same batch, same transaction)
+    const transforms = this.options.transforms;
+    return mapChange(
+      change,
+      declarations.filter((d) => transforms.isActive(d)),
+    );
+  }
+
+  /** ENCODE: one event as the record to publish — Avro value in the wire format, key, headers, size checked. */
+  private output(change: ChangeEvent, event: MappedEvent, changeHeaders: ChangeHeaders): PublishedRecord {
+    const { declaration } = event;
+    const registration = this.options.registrations.get(declaration);
+    if (!registration) throw new Error(`internal: schema of ${declaration.name} was not registered`);
+    const { coerced, body } = encodeEvent(event);
+    const value = toWireFormat(registration.id, body);
+    const headers = changeHeaders.forEvent(declaration.name, declaration.schema.fullName);
+    const key = Buffer.from(event.key, "utf8");
+    this.checkEventSize(declaration.name, key, value, headers);
+    return {
+      record: { topic: declaration.topic, key, value, timestamp: change.commitTimeMs, headers },
+      view: eventView(declaration.topic, event.key, headers, registration, declaration.schema, coerced),
+    };
+  }
+
+  /** ENCODE: what the broker's max.message.bytes counts is the whole record, not the value alone. */
+  private checkEventSize(
+    eventName: string,
+    key: Buffer,
+    value: Buffer,
+    headers: Record<string, string>,
+  ): void {
+    const size = key.length + value.length + headerBytes(headers) + RECORD_OVERHEAD;
+    if (size > this.options.maxEventBytes) {
+      throw new RecordTooLargeError(
+        `event ${eventName} of ${size} bytes (key, value and headers) exceeds limits.maxEventBytes (${this.options.maxEventBytes})`,
+        "ENCODE",
+      );
+    }
   }
 
   /**
@@ -181,15 +162,7 @@ export class RecordProcessor {
    * first, then the key, then the copied headers — with what was cut said in DLQ_HEADERS.truncated.
    */
   deadLetter(record: SourceRecord, stage: ErrorStage, error: Error): Outcome {
-    const errorHeaders: Record<string, string> = {
-      [DLQ_HEADERS.topic]: record.topic,
-      [DLQ_HEADERS.partition]: String(record.partition),
-      [DLQ_HEADERS.offset]: record.offset,
-      [DLQ_HEADERS.stage]: stage,
-      [DLQ_HEADERS.className]: `changecast.${error.name}`,
-      [DLQ_HEADERS.code]: errorCode(error),
-      [DLQ_HEADERS.message]: error.message,
-    };
+    const errorHeaders = deadLetterErrorHeaders(record, stage, error);
     const fitted = fitDeadLetter(record, errorHeaders, this.options.maxEventBytes);
     const dlq = this.options.deadLetterTopic;
     const { key, value, headers } = fitted;
@@ -259,14 +232,6 @@ function fitDeadLetter(
   return { key, value, headers };
 }
 
-function headerBytes(headers: Record<string, string>): number {
-  let n = 0;
-  for (const name of Object.keys(headers)) {
-    n += Buffer.byteLength(name) + Buffer.byteLength(headers[name] ?? "") + 8;
-  }
-  return n;
-}
-
 /** The largest length ≤ `max` that does not cut a UTF-8 sequence of `bytes` in two. */
 function utf8Boundary(bytes: Buffer, max: number): number {
   if (max >= bytes.length) return bytes.length;
@@ -328,6 +293,17 @@ export { RecordTooLargeError };
 export class EncodeError extends ChangecastError {
   override readonly name = "EncodeError";
   readonly code = "ENCODE_FAILED";
+}
+
+/** The event's fields coerced to its Avro schema, and encoded; a failure is the event's encode error. */
+function encodeEvent(event: MappedEvent): { coerced: AvroRecordValue; body: Buffer } {
+  const { schema, name } = event.declaration;
+  try {
+    const coerced = schema.coerce(event.fields);
+    return { coerced, body: schema.encode(coerced) };
+  } catch (err) {
+    throw encodeFailure(name, err);
+  }
 }
 
 /**
