@@ -5,7 +5,9 @@ import { existsSync } from "node:fs";
 
 const [major, minor] = process.versions.node.split(".").map(Number);
 if (major < 22 || (major === 22 && minor < 15)) {
-  process.stderr.write(`changecast needs Node.js 22.15 or later (24 LTS recommended); this is ${process.version}\n`);
+  process.stderr.write(
+    `changecast needs Node.js 22.15 or later (24 LTS recommended); this is ${process.version}\n`,
+  );
   process.exit(2);
 }
 const main = new URL("../dist/cli/main.js", import.meta.url);
