@@ -1,12 +1,10 @@
 // Confluent subject name strategies (io.confluent.kafka.serializers.subject.*): the subject under which a
 // record's schema is registered, from the topic and the record's full name.
 
-export const SUBJECT_NAME_STRATEGIES = [
-  "TopicNameStrategy",
-  "RecordNameStrategy",
-  "TopicRecordNameStrategy",
-] as const;
-export type SubjectNameStrategy = (typeof SUBJECT_NAME_STRATEGIES)[number];
+import { SUBJECT_NAME_STRATEGIES, type SubjectNameStrategy } from "../config/schema.js";
+
+// declared once with the settings (config/schema.ts); re-exported for the registry's users
+export { SUBJECT_NAME_STRATEGIES, type SubjectNameStrategy };
 
 export function isSubjectNameStrategy(value: string): value is SubjectNameStrategy {
   return (SUBJECT_NAME_STRATEGIES as readonly string[]).includes(value);
