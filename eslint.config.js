@@ -17,6 +17,7 @@ export const LAYERS = [
   ["publish"],
   ["kafka", "embedded"],
   ["worker"],
+  ["observe"],
   ["migrate"],
   ["cli"],
 ];

@@ -40,6 +40,8 @@ export async function openPipeline(
     offlineSchemas?: boolean;
     /** take the state's writer lock (scope: the pipeline) before anything is written */
     lock?: { mode: StateLockMode | ((config: PipelineConfig) => StateLockMode); command: string };
+    /** wraps the registry (metrics count its calls) before anything uses it */
+    wrapRegistry?: (registry: SchemaRegistry) => SchemaRegistry;
   } = {},
 ): Promise<OpenPipeline> {
   const config = loadPipelineConfig(configFile);
@@ -49,10 +51,11 @@ export async function openPipeline(
   let lock: StateLock | null = null;
   try {
     if (options.lock) lock = await takeLock(store, config, options.lock);
-    const registry = await openRegistry(
+    const opened = await openRegistry(
       options.embeddedRegistry ? { ...config, registry: { ...config.registry, url: "" } } : config,
       store,
     );
+    const registry = options.wrapRegistry ? options.wrapRegistry(opened) : opened;
     const registrations = await registerEventSchemas(config, transforms, registry);
     // the majors being published (dual publishing during a migration), kept current while the worker runs
     const migrations = await watchMigrations(store.knex, config.pipeline, transforms);

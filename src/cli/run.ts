@@ -1,9 +1,7 @@
 // `changecast run`: the worker. Embedded mode without kafka.brokers (docs/architecture.md); with brokers, the same processor
 // and worker loop over the Kafka transport (consumer group changecast.<pipeline>, docs/kafka.md).
 import { hostname } from "node:os";
-import { destination, pino, type Logger } from "pino";
-import { envText } from "../config/env.js";
-import type { PipelineConfig } from "../config/pipeline-config.js";
+import { loadPipelineConfig, type PipelineConfig } from "../config/pipeline-config.js";
 import { EmbeddedTransport } from "../embedded/embedded-transport.js";
 import { consumerTiming, kafkaClientConfig } from "../kafka/kafka-client.js";
 import { KafkaTransport } from "../kafka/kafka-transport.js";
@@ -11,7 +9,10 @@ import { OffsetStore } from "../state/offsets.js";
 import type { TransformSet } from "../map/mapper.js";
 import type { RunStats } from "../worker/run-stats.js";
 import { runWorker } from "../worker/worker.js";
+import type { WorkerOps } from "../observe/worker-ops.js";
 import { DEAD_LETTERS_EXIT_CODE, type CommandIO } from "./io.js";
+import { createLogger, type Logger, type LogStream } from "./log.js";
+import { openWorkerOps } from "./ops.js";
 import { openPipeline, type OpenPipeline } from "./pipeline.js";
 import { Progress, type ProgressOptions } from "./progress.js";
 
@@ -21,45 +22,87 @@ export const KAFKA_BATCH_SIZE = 2_000;
 export async function runCommand(
   opts: { config: string; batchSize?: number; failOnDeadLetters?: boolean },
   io: CommandIO,
-  options: { progress?: ProgressOptions } = {},
+  options: {
+    progress?: ProgressOptions;
+    /** aborting it stops the run like SIGTERM does (tests) */
+    signal?: AbortSignal;
+    /** log lines (default: stderr) */
+    logStream?: LogStream;
+  } = {},
 ): Promise<number> {
-  // one writer per state store (docs/operations.md): workers of one Kafka consumer group share a Postgres
-  // state; an embedded run reads every source file and appends to the output files, so it runs alone
-  const pipeline = await openPipeline(opts.config, {
-    lock: { mode: (c) => (c.kafka.brokers.length > 0 ? "shared" : "exclusive"), command: "run" },
-    // embedded mode: an AvroConverter capture brings its writer schemas as schema lines
-    offlineSchemas: true,
+  // the log and the operations endpoint come first: probes answer while start-up (schemas, group join) runs
+  const settings = loadPipelineConfig(opts.config);
+  const log = createLogger({
+    settings: settings.log,
+    base: { pipeline: settings.pipeline },
+    ...(options.logStream ? { stream: options.logStream } : {}),
   });
-  const controller = new AbortController();
-  const stopOnSignals = stopWhenAsked(pipeline, io, controller);
-  const run = { signal: controller.signal, ...(opts.batchSize ? { batchSize: opts.batchSize } : {}) };
+  const ops = await openWorkerOps(settings, process.env, log);
   try {
-    const stats =
-      pipeline.config.kafka.brokers.length > 0
-        ? await runKafkaWorker(pipeline, run)
-        : await runEmbeddedWorker(pipeline, io, run, options.progress);
-    io.out(stats.summary());
-    return runExitCode(pipeline, stats, opts.failOnDeadLetters);
+    // one writer per state store (docs/operations.md): workers of one Kafka consumer group share a Postgres
+    // state; an embedded run reads every source file and appends to the output files, so it runs alone
+    const pipeline = await openPipeline(opts.config, {
+      lock: { mode: (c) => (c.kafka.brokers.length > 0 ? "shared" : "exclusive"), command: "run" },
+      // embedded mode: an AvroConverter capture brings its writer schemas as schema lines
+      offlineSchemas: true,
+      ...(ops ? { wrapRegistry: (r) => ops.metrics.instrumentRegistry(r) } : {}),
+    });
+    const controller = new AbortController();
+    const stopOnSignals = stopWhenAsked(pipeline, log, controller, ops, options.signal);
+    const run = {
+      signal: controller.signal,
+      logger: log,
+      ...(ops ? { ops } : {}),
+      ...(opts.batchSize ? { batchSize: opts.batchSize } : {}),
+    };
+    try {
+      const stats =
+        pipeline.config.kafka.brokers.length > 0
+          ? await runKafkaWorker(pipeline, run)
+          : await runEmbeddedWorker(pipeline, io, run, options.progress);
+      io.out(stats.summary());
+      log.info(
+        {
+          recordsIn: stats.recordsIn,
+          eventsOut: stats.eventsOut,
+          filtered: stats.filtered,
+          deadLetters: stats.deadLetters,
+          balanced: stats.balanced,
+          seconds: Number(stats.elapsedSeconds.toFixed(3)),
+        },
+        "changecast: run finished",
+      );
+      return runExitCode(pipeline, stats, opts.failOnDeadLetters);
+    } finally {
+      stopOnSignals.off();
+      await pipeline.close();
+    }
   } finally {
-    stopOnSignals.off();
-    await pipeline.close();
+    await ops?.close();
   }
 }
 
 /** Stop after the current batch on SIGTERM, SIGINT or a lost lock; `off` removes the signal handlers. */
 function stopWhenAsked(
   pipeline: OpenPipeline,
-  io: CommandIO,
+  log: Logger,
   controller: AbortController,
+  ops: WorkerOps | null,
+  signal: AbortSignal | undefined,
 ): { off: () => void } {
   pipeline.lock?.lost.addEventListener("abort", () => {
-    io.err(`changecast: ${(pipeline.lock?.lost.reason as Error).message}; stopping after the current batch`);
+    ops?.health.markStopping();
+    log.error(
+      `changecast: ${(pipeline.lock?.lost.reason as Error).message}; stopping after the current batch`,
+    );
     controller.abort();
   });
   const stop = () => {
-    io.err(`changecast: stopping after the current batch`);
+    ops?.health.markStopping();
+    log.info(`changecast: stopping after the current batch`);
     controller.abort();
   };
+  signal?.addEventListener("abort", stop, { once: true });
   process.once("SIGTERM", stop);
   process.once("SIGINT", stop);
   return {
@@ -89,9 +132,10 @@ function runExitCode(
 async function runEmbeddedWorker(
   pipeline: OpenPipeline,
   io: CommandIO,
-  run: { signal: AbortSignal; batchSize?: number },
+  run: { signal: AbortSignal; batchSize?: number; logger: Logger; ops?: WorkerOps },
   progressOptions: ProgressOptions | undefined,
 ): Promise<RunStats> {
+  const log = run.logger;
   const { config } = pipeline;
   const offsets = await OffsetStore.open(pipeline.store.knex, config.pipeline);
   const transport = await EmbeddedTransport.open({
@@ -102,9 +146,11 @@ async function runEmbeddedWorker(
     schemas: pipeline.offlineSchemas,
     maxRecordBytes: config.limits.maxRecordBytes,
   });
-  io.err(
+  log.info(
+    { files: config.source.files.length, outputDir: config.outputDir },
     `changecast: pipeline ${config.pipeline} (embedded: ${config.source.files.length} source files → ${config.outputDir})`,
   );
+  run.ops?.health.markBootstrapped();
   // embedded runs end: their progress goes to stderr (a Kafka worker runs for good and logs instead)
   const progress = new Progress((line) => io.err(line), progressOptions);
   const counts = { records: 0, deadLetters: 0 };
@@ -126,8 +172,9 @@ async function runEmbeddedWorker(
     signal: run.signal,
     onDeadLetter: (m) => {
       counts.deadLetters++;
-      io.err(m);
+      log.warn(m);
     },
+    ...(run.ops ? { observer: run.ops.observer } : {}),
   });
   await transport.close();
   return stats;
@@ -144,6 +191,8 @@ export interface KafkaWorkerOptions {
   batchSize?: number;
   env?: NodeJS.ProcessEnv;
   logger?: Logger;
+  /** metrics and probes (`ops.port`): fed by the loop and the consumer */
+  ops?: WorkerOps;
 }
 
 /** Runs the worker loop over the Kafka transport until the signal aborts (or a fatal error). */
@@ -151,11 +200,7 @@ export async function runKafkaWorker(pipeline: OpenPipeline, options: KafkaWorke
   const { config } = pipeline;
   const env = options.env ?? process.env;
   const log =
-    options.logger ??
-    pino(
-      { name: "changecast", level: envText(env, "LOG_LEVEL") ?? "info", base: { pipeline: config.pipeline } },
-      destination(2),
-    );
+    options.logger ?? createLogger({ settings: config.log, env, base: { pipeline: config.pipeline } });
   const topics = sourceTopics(config, pipeline.transforms);
   const transport = await KafkaTransport.open({
     client: kafkaClientConfig({
@@ -176,6 +221,10 @@ export async function runKafkaWorker(pipeline: OpenPipeline, options: KafkaWorke
     { group: transport.groupId, topics, delivery: config.delivery, brokers: config.kafka.brokers },
     `changecast: pipeline ${config.pipeline} consuming ${topics.length} topics as ${transport.groupId} (${config.delivery})`,
   );
+  if (options.ops) {
+    options.ops.watchConsumer(transport);
+    options.ops.health.markBootstrapped();
+  }
   try {
     const stats = await runWorker({
       transport,
@@ -184,6 +233,7 @@ export async function runKafkaWorker(pipeline: OpenPipeline, options: KafkaWorke
       batchSize: options.batchSize ?? KAFKA_BATCH_SIZE,
       signal: options.signal,
       onDeadLetter: (m) => log.warn(m),
+      ...(options.ops ? { observer: options.ops.observer } : {}),
     });
     log.info({ ...transport.stats }, "changecast: stopped, leaving the group");
     return stats;

@@ -120,7 +120,26 @@ export const ENV_VARS = {
     description: "basic auth password for Kafka Connect (else the URL's user info)",
     secret: true,
   },
-  LOG_LEVEL: { usedBy: "every command", description: "pino log level", default: "`info`" },
+  LOG_LEVEL: {
+    usedBy: "every command",
+    description:
+      "log level (`fatal`, `error`, `warn`, `info`, `debug`, `trace`, `silent`); overrides `log.level`",
+    default: "`log.level`, else `info`",
+  },
+  LOG_FORMAT: {
+    usedBy: "every command",
+    description: "`json`, `pretty` or `auto` (pretty on a terminal); overrides `log.format`",
+    default: "`log.format`, else `auto`",
+  },
+  CHANGECAST_OPS_PORT: {
+    usedBy: "`run`",
+    description:
+      "port of `/metrics`, `/healthz`, `/readyz`; overrides `ops.port` (empty: the setting's value)",
+  },
+  CHANGECAST_OPS_HOST: {
+    usedBy: "`run`",
+    description: "address the operations endpoint binds; overrides `ops.host`",
+  },
 } satisfies Record<string, EnvVar>;
 
 export type EnvName = keyof typeof ENV_VARS;

@@ -249,6 +249,45 @@ export const PIPELINE_SCHEMA = section({
       }),
     ),
   }),
+  ops: section({
+    port: scalar(
+      z
+        .string()
+        .transform((text) => (text.trim() === "" ? null : Number(text)))
+        .pipe(z.number().int().min(0).max(65535).nullable()),
+      null,
+      {
+        type: "port number",
+        default: "empty (off)",
+        description:
+          "`run` serves `/metrics` (Prometheus), `/healthz` and `/readyz` on this port (docs/operations.md); `CHANGECAST_OPS_PORT` overrides it",
+      },
+      (path, text) => `${path}: "${text}" is not a port number (0 to 65535)`,
+    ),
+    host: string("0.0.0.0", {
+      type: "address",
+      default: "`0.0.0.0`",
+      description:
+        "address the operations endpoint binds (`127.0.0.1`: this machine only); `CHANGECAST_OPS_HOST` overrides it",
+    }),
+    stuckAfterMs: integer(300_000, {
+      type: "positive integer (ms)",
+      default: "`300000` (5 min)",
+      description:
+        "`/healthz` fails when records are pending and no batch was delivered for this long (the worker is stuck)",
+    }),
+  }),
+  log: section({
+    format: oneOf(["auto", "json", "pretty"] as const, "auto", {
+      default: "`auto`",
+      description:
+        "log lines on stderr: `json` (one JSON object per line, pino), `pretty` (human-readable), `auto`: `pretty` on a terminal, else `json`; `LOG_FORMAT` overrides it",
+    }),
+    level: oneOf(["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const, "info", {
+      default: "`info`",
+      description: "least severe level logged; `LOG_LEVEL` overrides it",
+    }),
+  }),
   output: section({
     dir: string(".changecast/out", {
       type: "path",

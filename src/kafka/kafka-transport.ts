@@ -182,11 +182,24 @@ export interface KafkaTransportStats {
   committed: number;
   givenUp: number;
   retries: number;
+  /** group joins with an assignment (the first one included): each one is a rebalance of the group */
+  rebalances: number;
+}
+
+/** Records of an assigned partition not yet processed: its high watermark minus the next offset to process. */
+export interface PartitionLag {
+  topic: string;
+  partition: number;
+  lag: number;
 }
 
 export class KafkaTransport implements ChangeTransport {
   readonly groupId: string;
-  readonly stats: KafkaTransportStats = { batches: 0, committed: 0, givenUp: 0, retries: 0 };
+  readonly stats: KafkaTransportStats = { batches: 0, committed: 0, givenUp: 0, retries: 0, rebalances: 0 };
+  /** the partitions of the last group join ({topic: partitions}); null before the first join */
+  assignment: Record<string, number[]> | null = null;
+  /** per assigned partition (`topic|partition`): the last high watermark fetched and the next offset to process */
+  private readonly positions = new Map<string, { highWatermark: bigint; next: bigint }>();
   private readonly kafka: Kafka;
   private consumer!: Consumer;
   private producer: Producer | null = null;
@@ -246,6 +259,10 @@ export class KafkaTransport implements ChangeTransport {
       this.log("info", `joined ${this.groupId} as ${e.payload.memberId}`, {
         assignment: e.payload.memberAssignment,
       });
+      this.stats.rebalances++;
+      this.assignment = e.payload.memberAssignment;
+      // the lag of partitions that moved elsewhere is their new owner's to report
+      for (const key of [...this.positions.keys()]) if (!assigned.has(key)) this.positions.delete(key);
       // producers of partitions that moved elsewhere are dropped (their successor fences them anyway)
       for (const key of [...this.txProducers.keys()]) if (!assigned.has(key)) void this.dropTxProducer(key);
     });
@@ -309,6 +326,7 @@ export class KafkaTransport implements ChangeTransport {
   /** eachBatch: park the batch for the worker, heartbeat while it works, return when it is done or given up. */
   private async onBatch(payload: EachBatchPayload): Promise<void> {
     const { batch } = payload;
+    this.notePosition(batch.topic, batch.partition, batch.highWatermark, batch.messages[0]?.offset);
     if (this.stopping || batch.isEmpty()) return;
     let messages = batch.messages;
     if (this.options.delivery === "exactly-once") {
@@ -452,6 +470,7 @@ export class KafkaTransport implements ChangeTransport {
       return;
     }
     this.stats.committed += consumed.length;
+    this.notePosition(cur.topic, cur.partition, undefined, next);
     // the next fetch of this partition starts after what is committed (also after a partial batch)
     cur.payload.resolveOffset(last.offset);
     if (cur.handed >= cur.messages.length && last.offset === cur.messages[cur.messages.length - 1]?.offset)
@@ -595,6 +614,28 @@ export class KafkaTransport implements ChangeTransport {
         if (!this.mayRetry(cur)) return true;
       }
     }
+  }
+
+  /** Consumer lag per assigned partition, from the high watermarks of the fetched batches (none before a fetch). */
+  lag(): PartitionLag[] {
+    return [...this.positions].map(([key, p]) => {
+      const bar = key.lastIndexOf("|");
+      const lag = p.highWatermark - p.next;
+      return {
+        topic: key.slice(0, bar),
+        partition: Number(key.slice(bar + 1)),
+        lag: lag > 0n ? Number(lag) : 0,
+      };
+    });
+  }
+
+  private notePosition(topic: string, partition: number, highWatermark?: string, next?: string): void {
+    const key = `${topic}|${partition}`;
+    const known = this.positions.get(key);
+    const hw = highWatermark !== undefined ? BigInt(highWatermark) : known?.highWatermark;
+    const nx = next !== undefined ? BigInt(next) : (known?.next ?? hw);
+    if (hw === undefined || nx === undefined) return;
+    this.positions.set(key, { highWatermark: hw, next: nx });
   }
 
   async close(): Promise<void> {

@@ -3,6 +3,7 @@ import type { SourceRecord } from "../decode/change-event.js";
 import type { PublishedRecord } from "../publish/output-record.js";
 import type { ChangeTransport } from "../publish/transport.js";
 import type { RecordProcessor } from "./record-processor.js";
+import type { WorkerObserver } from "./observer.js";
 import { RunStats } from "./run-stats.js";
 import { ChangecastError } from "../errors.js";
 
@@ -14,6 +15,8 @@ export interface WorkerOptions {
   /** set to stop after the current batch (SIGTERM) */
   signal?: AbortSignal;
   onDeadLetter?: (message: string) => void;
+  /** metrics and liveness (worker/observer.ts) */
+  observer?: WorkerObserver;
 }
 
 /** Raised with errors.tolerance=none: the run stopped before committing past a bad record. */
@@ -29,6 +32,7 @@ export async function runWorker(options: WorkerOptions): Promise<RunStats> {
   while (!options.signal?.aborted) {
     const batch = await transport.poll(batchSize);
     if (!batch) break;
+    options.observer?.batchPolled?.(batch.records);
     await processor.prepare(batch.records);
     const consumed: SourceRecord[] = [];
     const outputs: PublishedRecord[] = [];
@@ -48,9 +52,11 @@ export async function runWorker(options: WorkerOptions): Promise<RunStats> {
         outputs.push(...outcome.records);
       }
       stats.count(outcome);
+      options.observer?.outcome?.(outcome, record);
       consumed.push(record);
     }
     await transport.deliver(consumed, outputs);
+    options.observer?.batchDelivered?.(consumed, outputs);
   }
   stats.skippedLines += transport.skippedLines?.() ?? 0;
   return stats;

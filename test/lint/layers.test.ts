@@ -23,6 +23,8 @@ describe("layer rule", () => {
     ["src/publish/wrong-way.ts", "../kafka/kafka-client.js"],
     ["src/kafka/wrong-way.ts", "../embedded/embedded-transport.js"],
     ["src/worker/wrong-way.ts", "../migrate/index.js"],
+    ["src/worker/wrong-way.ts", "../observe/metrics.js"],
+    ["src/observe/wrong-way.ts", "../migrate/index.js"],
     ["src/migrate/wrong-way.ts", "../cli/io.js"],
     ["src/avro/wrong-way.ts", "../decode/change-event.js"],
     ["src/errors.ts", "./config/env.js"],
@@ -35,6 +37,8 @@ describe("layer rule", () => {
   it.each([
     ["src/cli/right-way.ts", "../migrate/index.js"],
     ["src/migrate/right-way.ts", "../kafka/kafka-client.js"],
+    ["src/observe/right-way.ts", "../worker/observer.js"],
+    ["src/cli/right-way.ts", "../observe/server.js"],
     ["src/encode/right-way.ts", "../decode/change-event.js"],
     ["src/decode/right-way.ts", "../avro/wire.js"],
     ["src/schemas/right-way.ts", "../state/migrations/registry.js"],
