@@ -15,6 +15,7 @@ const INTEGRATION = [
   "test/cli/check-hostile-files.test.ts",
   "test/schemas/registry-embedded.test.ts",
   "test/worker/embedded-*.test.ts",
+  "test/observe/kafka-*.test.ts",
 ];
 
 export default defineConfig({

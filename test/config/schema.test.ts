@@ -44,7 +44,7 @@ describe("PIPELINE_SCHEMA", () => {
           "limits: {maxRecordBytes: '${NOPE:-0}', maxEventBytes: 100}\n",
       ),
     ).toEqual([
-      '6: unknown key "__proto__" in config (allowed: pipeline, source, kafka, registry, state, delivery, errors, limits, output, transforms, paths)',
+      '6: unknown key "__proto__" in config (allowed: pipeline, source, kafka, registry, state, delivery, errors, limits, ops, log, output, transforms, paths)',
       '7: unknown key "foo" in kafka (allowed: brokers, clientId, compression)',
       "7: kafka.brokers must be a scalar",
       '7: kafka.compression: "lz5" is not one of none, gzip, snappy, lz4, zstd',
