@@ -5,6 +5,7 @@
 // and fields named like secrets are masked.
 import { pino, stdTimeFunctions, type Logger } from "pino";
 import { EnvError, envText, secretEnvValues } from "../config/env.js";
+import { readPipelineConfig } from "../config/pipeline-config.js";
 import { redactText } from "../config/redact.js";
 
 export type { Logger };
@@ -86,6 +87,23 @@ export function createLogger(options: LoggerOptions = {}): Logger {
     },
     format === "pretty" ? prettyStream(stream) : { write: (line: string) => void stream.write(line) },
   );
+}
+
+/**
+ * The logger of a command that takes `--config`: `log.*` of that file when it reads (its problems are the
+ * command's to report), else the environment and the defaults.
+ */
+export function commandLogger(configFile: string | undefined, base: Record<string, unknown> = {}): Logger {
+  let settings: LoggerOptions["settings"];
+  let pipeline: string | undefined;
+  try {
+    const config = configFile ? readPipelineConfig(configFile).config : null;
+    settings = config?.log;
+    pipeline = config?.pipeline;
+  } catch {
+    settings = undefined;
+  }
+  return createLogger({ settings, base: { ...(pipeline ? { pipeline } : {}), ...base } });
 }
 
 function serializeError(err: unknown, secrets: readonly string[]): unknown {

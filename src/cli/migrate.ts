@@ -1,6 +1,7 @@
 // The `changecast migrate` command group (registered by src/cli/main.ts).
 import { type Command, InvalidArgumentError } from "commander";
 import { processIO } from "./io.js";
+import { commandLogger } from "./log.js";
 import { migrateCommand, type MigrateAction, type MigrateOptions } from "../migrate/commands.js";
 
 const DESCRIPTIONS: Record<MigrateAction, string> = {
@@ -45,6 +46,14 @@ export function registerMigrateCommands(program: Command, finish: (code: number)
       cmd.option("--from <position>", "only changes at or after this changecast_position");
     if (action === "cutover")
       cmd.option("--skip-backfill", "accept that history before the start stays on the old topic only");
-    cmd.action(async (o: MigrateOptions) => finish(await migrateCommand(action, o, processIO)));
+    cmd.action(async (o: MigrateOptions) => {
+      // the step's outcome as a log entry too (a backfill run as a Kubernetes Job is read from its logs)
+      const log = commandLogger(o.config, { command: `migrate ${action}`, event: o.event });
+      const started = performance.now();
+      const code = await migrateCommand(action, o, processIO);
+      const seconds = Number(((performance.now() - started) / 1000).toFixed(3));
+      log.info({ exitCode: code, seconds }, `changecast migrate ${action}: exit ${code}`);
+      finish(code);
+    });
   }
 }

@@ -9,6 +9,7 @@ import { DEAD_LETTERS_EXIT_CODE, type CommandIO } from "./io.js";
 import { openPipeline, type OpenPipeline } from "./pipeline.js";
 import type { Outcome } from "../worker/record-processor.js";
 import { Progress, type ProgressOptions } from "./progress.js";
+import { createLogger } from "./log.js";
 
 export async function replayCommand(
   opts: { config: string; input: string; topic?: string; failOnDeadLetters?: boolean },
@@ -23,6 +24,7 @@ export async function replayCommand(
     offlineSchemas: true,
   });
   const stats = new RunStats();
+  const log = createLogger({ settings: pipeline.config.log, base: { pipeline: pipeline.config.pipeline } });
   try {
     const file = opts.input === "-" ? null : createReadStream(opts.input);
     const input = file ?? stdin;
@@ -41,6 +43,16 @@ export async function replayCommand(
       progress.update(counts);
       printOutcome(outcome, item.first, io);
     }
+    // replay's output is its records and this reconciliation; the log entry is for LOG_LEVEL=debug
+    log.debug(
+      {
+        input: opts.input,
+        recordsIn: stats.recordsIn,
+        eventsOut: stats.eventsOut,
+        deadLetters: stats.deadLetters,
+      },
+      "changecast replay: finished",
+    );
     io.err(stats.reconciliation());
     return opts.failOnDeadLetters && stats.deadLetters > 0 ? DEAD_LETTERS_EXIT_CODE : 0;
   } finally {

@@ -121,13 +121,13 @@ export const ENV_VARS = {
     secret: true,
   },
   LOG_LEVEL: {
-    usedBy: "every command",
+    usedBy: "`run`, `replay`, `migrate`",
     description:
       "log level (`fatal`, `error`, `warn`, `info`, `debug`, `trace`, `silent`); overrides `log.level`",
     default: "`log.level`, else `info`",
   },
   LOG_FORMAT: {
-    usedBy: "every command",
+    usedBy: "`run`, `replay`, `migrate`",
     description: "`json`, `pretty` or `auto` (pretty on a terminal); overrides `log.format`",
     default: "`log.format`, else `auto`",
   },
