@@ -3,7 +3,8 @@
 // own output (replay's records, run's summary, check's problems, progress) stays on its CommandIO; logs are what
 // happened along the way. Credentials never reach a line: URLs lose their passwords, secret environment values
 // and fields named like secrets are masked.
-import { pino, stdTimeFunctions, type Logger } from "pino";
+import { hostname } from "node:os";
+import { levels, pino, stdTimeFunctions, type Logger } from "pino";
 import { EnvError, envText, secretEnvValues } from "../config/env.js";
 import { readPipelineConfig } from "../config/pipeline-config.js";
 import { redactText } from "../config/redact.js";
@@ -72,9 +73,9 @@ export function createLogger(options: LoggerOptions = {}): Logger {
     {
       name: "changecast",
       level,
-      base: { ...options.base },
+      // which process of which pod or host wrote the line, then the command's own fields
+      base: { pid: process.pid, hostname: hostname(), ...options.base },
       timestamp: stdTimeFunctions.isoTime,
-      formatters: { level: (label) => ({ level: label }) },
       redact: { paths: REDACT_PATHS, censor: MASK },
       serializers: { err: (err: unknown) => serializeError(err, secrets) },
       hooks: {
@@ -142,7 +143,9 @@ function prettyStream(stream: LogStream): { write(line: string): void } {
         stream.write(line);
         return;
       }
-      const level = String(entry.level);
+      // pino's numeric levels (30 info, 40 warn, 50 error …): what log collectors and pino's tools expect
+      const level =
+        typeof entry.level === "number" ? (levels.labels[entry.level] ?? "") : String(entry.level);
       const prefix = ["warn", "error", "fatal"].includes(level) ? `${level}: ` : "";
       const fields = Object.entries(entry)
         .filter(([k]) => !HIDDEN.has(k))

@@ -24,8 +24,8 @@ export async function replayCommand(
     offlineSchemas: true,
   });
   const stats = new RunStats();
-  const log = createLogger({ settings: pipeline.config.log, base: { pipeline: pipeline.config.pipeline } });
   try {
+    const log = createLogger({ settings: pipeline.config.log, base: { pipeline: pipeline.config.pipeline } });
     const file = opts.input === "-" ? null : createReadStream(opts.input);
     const input = file ?? stdin;
     const total = file ? inputSize(opts.input) : null;

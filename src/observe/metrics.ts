@@ -163,6 +163,9 @@ export class WorkerMetrics {
           code: outcome.record.record.headers[DLQ_HEADERS.code] ?? "INTERNAL",
         });
         break;
+      default:
+        // an outcome kind this file does not know yet (parking) is counted by its name
+        if ((outcome as { kind: string }).kind === "parked") this.parked.inc();
     }
   }
 

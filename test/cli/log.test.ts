@@ -18,7 +18,7 @@ describe("log", () => {
     createLogger({ env: {}, stream, base: { pipeline: "inventory" } }).info({ topics: 3 }, "consuming");
     expect(lines).toHaveLength(1);
     const entry = JSON.parse(lines[0]!) as Record<string, unknown>;
-    expect(entry).toMatchObject({ level: "info", msg: "consuming", pipeline: "inventory", topics: 3 });
+    expect(entry).toMatchObject({ level: 30, msg: "consuming", pipeline: "inventory", topics: 3 });
     expect(typeof entry.time).toBe("string");
   });
 

@@ -63,7 +63,7 @@ describe("run with the operations endpoint", () => {
       url = String(logs.find((l) => typeof l.url === "string")?.url ?? "");
       return url !== "";
     });
-    expect(logs[0]).toMatchObject({ level: "info", pipeline: "items" });
+    expect(logs[0]).toMatchObject({ level: 30, pipeline: "items" });
 
     // not ready while starting (schemas, group join), ready once partitions are assigned
     const readiness: { status: number; body: Record<string, unknown> }[] = [];
