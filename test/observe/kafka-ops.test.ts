@@ -38,15 +38,13 @@ describe("run with the operations endpoint", () => {
       files.config,
       ["ops:", "  port: 0", "  host: 127.0.0.1", "log:", "  format: json", ""].join("\n"),
     );
-    await produceItems(quietKafka(mock.brokers), 0, N, (seq) =>
-      seq === POISON_AFTER ? { key: '{"id":-1}', value: "this is not JSON" } : null,
-    );
 
     const logs: Record<string, unknown>[] = [];
     const out: string[] = [];
     const controller = new AbortController();
+    // small batches: the backlog drains over many commits, so that scrapes see the lag go down
     const run = runCommand(
-      { config: files.config },
+      { config: files.config, batchSize: 20 },
       { out: (l) => out.push(l), err: () => undefined },
       {
         signal: controller.signal,
@@ -76,10 +74,18 @@ describe("run with the operations endpoint", () => {
     expect(readiness.at(-1)!.body).toMatchObject({ status: "ok", bootstrapped: true, assigned: true });
 
     const scrape = async () => parseMetrics(await (await fetch(`${url}/metrics`)).text());
-    await waitFor(
-      "every record counted",
-      async () => sumOf(await scrape(), "changecast_records_in_total") === N + 1,
+    await produceItems(quietKafka(mock.brokers), 0, N, (seq) =>
+      seq === POISON_AFTER ? { key: '{"id":-1}', value: "this is not JSON" } : null,
     );
+    let maxLag = 0;
+    await waitFor("every record counted", async () => {
+      const now = await scrape();
+      maxLag = Math.max(maxLag, sumOf(now, "changecast_consumer_lag_records"));
+      return sumOf(now, "changecast_records_in_total") === N + 1;
+    });
+    // the backlog was seen as lag while it drained (from the fetched batches' high watermarks)
+    expect(maxLag).toBeGreaterThan(0);
+    expect(maxLag).toBeLessThanOrEqual(N + 1);
     const health = await fetch(`${url}/healthz`);
     expect(health.status).toBe(200);
     expect(await health.json()).toMatchObject({ status: "ok", pending: 0 });
