@@ -6,6 +6,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import { openPipeline } from "../../src/cli/pipeline.js";
 import type { SourceRecord } from "../../src/decode/change-event.js";
 import { parseKcatLine } from "../../src/decode/kcat.js";
+import { exportCounters } from "../../src/observe/counters.js";
 import { Health } from "../../src/observe/health.js";
 import { WorkerMetrics, createMetricsRegistry } from "../../src/observe/metrics.js";
 import { startOpsServer, type OpsServer } from "../../src/observe/server.js";
@@ -149,6 +150,36 @@ describe("worker metrics", () => {
       m.has('changecast_consumer_lag_records{topic="dbserver1.inventory.customers",partition="1"}'),
     ).toBe(false);
     expect(m.get("changecast_rebalances_total")).toBe(2);
+  });
+});
+
+describe("a command's own counters", () => {
+  it("are served as Prometheus counters equal to the command's totals, however often it is scraped", async () => {
+    // the shape of a command's statistics object (a sink's, say): totals and totals by key
+    const stats = { read: 0, deadLettersByCode: new Map<string, number>() };
+    const registry = createMetricsRegistry({ pipeline: "inventory" });
+    exportCounters(registry, [
+      { name: "changecast_sink_records_read_total", help: "records read", read: () => stats.read },
+      {
+        name: "changecast_sink_dead_letters_total",
+        help: "dead letters by code",
+        read: () => stats.deadLettersByCode,
+        label: "code",
+      },
+    ]);
+    server = await startOpsServer({ port: 0, host: "127.0.0.1", registry });
+    const scrape = async () => parseMetrics(await (await fetch(`${server!.url}/metrics`)).text());
+    expect(sumOf(await scrape(), "changecast_sink_records_read_total")).toBe(0);
+    stats.read = 120;
+    stats.deadLettersByCode.set("SINK_TYPE", 2);
+    expect(sumOf(await scrape(), "changecast_sink_records_read_total")).toBe(120);
+    stats.read = 150;
+    stats.deadLettersByCode.set("SINK_TYPE", 3).set("SINK_MISSING", 1);
+    await scrape();
+    const m = await scrape();
+    expect(sumOf(m, "changecast_sink_records_read_total")).toBe(150);
+    expect(sumOf(m, "changecast_sink_dead_letters_total", { code: "SINK_TYPE" })).toBe(3);
+    expect(sumOf(m, "changecast_sink_dead_letters_total", { code: "SINK_MISSING" })).toBe(1);
   });
 });
 
