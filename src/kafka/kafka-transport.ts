@@ -170,6 +170,8 @@ interface InFlight {
   messages: KafkaMessage[];
   /** records handed to poll so far */
   handed: number;
+  /** the offset after the fetched batch's last record, transaction markers and aborted records included */
+  end: string;
   /** a heartbeat found the group rebalancing: do not commit, give the batch up */
   lost: Error | null;
   payload: EachBatchPayload;
@@ -341,6 +343,7 @@ export class KafkaTransport implements ChangeTransport {
       partition: batch.partition,
       messages,
       handed: 0,
+      end: (BigInt(batch.lastOffset()) + 1n).toString(),
       lost: null,
       payload,
       settle: (outcome) => {
@@ -473,8 +476,11 @@ export class KafkaTransport implements ChangeTransport {
     this.notePosition(cur.topic, cur.partition, undefined, next);
     // the next fetch of this partition starts after what is committed (also after a partial batch)
     cur.payload.resolveOffset(last.offset);
-    if (cur.handed >= cur.messages.length && last.offset === cur.messages[cur.messages.length - 1]?.offset)
+    if (cur.handed >= cur.messages.length && last.offset === cur.messages[cur.messages.length - 1]?.offset) {
+      // a transaction's commit marker after the last record is consumed too: no lag left for it
+      this.notePosition(cur.topic, cur.partition, undefined, cur.end);
       cur.settle({ kind: "done" });
+    }
   }
 
   /** Whether to keep retrying a failed delivery: not after a rebalance, nor long after a stop was requested. */

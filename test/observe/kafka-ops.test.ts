@@ -8,6 +8,7 @@ import { runCommand } from "../../src/cli/run.js";
 import { startMockKafka, type MockKafka } from "../infra/mock-kafka.js";
 import {
   EVENT_TOPIC,
+  itemRecord,
   produceItems,
   quietKafka,
   SOURCE_TOPIC,
@@ -18,6 +19,8 @@ import { parseMetrics, sumOf } from "../support/metrics.js";
 
 const N = 3_000;
 const POISON_AFTER = 1_234;
+/** records produced in one source transaction after the first N */
+const TXN = 300;
 
 describe("run with the operations endpoint", () => {
   let mock: MockKafka;
@@ -86,6 +89,27 @@ describe("run with the operations endpoint", () => {
     // the backlog was seen as lag while it drained (from the fetched batches' high watermarks)
     expect(maxLag).toBeGreaterThan(0);
     expect(maxLag).toBeLessThanOrEqual(N + 1);
+
+    // a transactional source (Kafka Connect exactly-once source support): the commit markers after the
+    // records are consumed too, so a caught-up partition shows no lag and the worker is not "pending"
+    const kafka = quietKafka(mock.brokers);
+    const producer = kafka.producer({
+      transactionalId: "debezium-like",
+      idempotent: true,
+      maxInFlightRequests: 1,
+    });
+    await producer.connect();
+    const txn = await producer.transaction();
+    await txn.send({
+      topic: SOURCE_TOPIC,
+      messages: Array.from({ length: TXN }, (_, i) => itemRecord(N + i)),
+    });
+    await txn.commit();
+    await producer.disconnect();
+    await waitFor(
+      "the transaction's records counted",
+      async () => sumOf(await scrape(), "changecast_records_in_total") === N + 1 + TXN,
+    );
     const health = await fetch(`${url}/healthz`);
     expect(health.status).toBe(200);
     expect(await health.json()).toMatchObject({ status: "ok", pending: 0 });
@@ -99,16 +123,16 @@ describe("run with the operations endpoint", () => {
     // the summary on stdout and the metrics agree
     const summary = out.join("\n");
     const count = (label: string) => Number(new RegExp(`^${label}: (\\d+)`, "m").exec(summary)?.[1]);
-    expect(count("records in")).toBe(N + 1);
+    expect(count("records in")).toBe(N + 1 + TXN);
     expect(sumOf(m, "changecast_records_in_total")).toBe(count("records in"));
     expect(sumOf(m, "changecast_events_out_total")).toBe(count("events out"));
-    expect(sumOf(m, "changecast_events_out_total", { type: "io.example.test.ItemChanged" })).toBe(N);
+    expect(sumOf(m, "changecast_events_out_total", { type: "io.example.test.ItemChanged" })).toBe(N + TXN);
     expect(sumOf(m, "changecast_records_filtered_total")).toBe(count("filtered"));
     expect(sumOf(m, "changecast_dead_letters_total")).toBe(count("dead letters"));
     expect(
       sumOf(m, "changecast_dead_letters_total", { stage: "DECODE", code: "DECODE_INVALID_RECORD" }),
     ).toBe(1);
-    expect(sumOf(m, "changecast_end_to_end_latency_seconds_count")).toBe(N);
+    expect(sumOf(m, "changecast_end_to_end_latency_seconds_count")).toBe(N + TXN);
     expect(sumOf(m, "changecast_batch_duration_seconds_count")).toBeGreaterThan(0);
     // every source partition was fetched and is caught up
     for (const partition of [0, 1, 2])
@@ -122,7 +146,7 @@ describe("run with the operations endpoint", () => {
     expect(sumOf(m, "changecast_registry_errors_total")).toBe(0);
     // the log says how the run ended, as JSON
     expect(logs.find((l) => l.msg === "changecast: run finished")).toMatchObject({
-      recordsIn: N + 1,
+      recordsIn: N + 1 + TXN,
       deadLetters: 1,
     });
   });
