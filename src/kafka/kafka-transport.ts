@@ -268,6 +268,13 @@ export class KafkaTransport implements ChangeTransport {
       // producers of partitions that moved elsewhere are dropped (their successor fences them anyway)
       for (const key of [...this.txProducers.keys()]) if (!assigned.has(key)) void this.dropTxProducer(key);
     });
+    // a fetched batch of nothing but transaction markers (or aborted records) never reaches eachBatch: kafkajs
+    // only reports it here; the partition is consumed up to it (no lag left for the markers)
+    this.consumer.on(this.consumer.events.END_BATCH_PROCESS, (e) => {
+      const { topic, partition, highWatermark, batchSize, lastOffset } = e.payload;
+      if (batchSize === 0 && lastOffset !== null && lastOffset !== undefined)
+        this.notePosition(topic, partition, highWatermark, (BigInt(lastOffset) + 1n).toString());
+    });
     this.consumer.on(this.consumer.events.CRASH, (e) => {
       // a batch that cannot be decompressed fails again on every refetch: stop with where it is
       const corrupt = findBatchDecompressionError(e.payload.error);
