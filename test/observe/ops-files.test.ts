@@ -45,7 +45,8 @@ describe("ops files", () => {
     for (const panel of dashboard.panels.filter((p) => p.type !== "row")) {
       expect(panel.targets?.length, panel.title).toBeGreaterThan(0);
       for (const { expr } of panel.targets ?? [])
-        for (const [name] of expr.matchAll(/\b(?:changecast|process|nodejs)_[a-z0-9_]+\b/g)) queried.add(name);
+        for (const [name] of expr.matchAll(/\b(?:changecast|process|nodejs)_[a-z0-9_]+\b/g))
+          queried.add(name);
     }
     const missing = [...queried].filter((name) => !served.has(name));
     expect(missing).toEqual([]);
