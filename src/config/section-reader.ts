@@ -73,6 +73,7 @@ export class SectionReader {
     this.nodes.set(path, node);
     const at: SettingAt = { path, name: `${where}.${key}`, parent, node, setting };
     if (setting.kind === "mapping") return this.mapping(at);
+    if (setting.kind === "sequence") return this.sequence(at);
     const raw = setting.kind === "list" ? this.listText(at) : this.scalarText(at);
     if (raw !== undefined) this.parse(at, raw);
   }
@@ -113,6 +114,30 @@ export class SectionReader {
       return;
     }
     this.values[at.path] = node;
+  }
+
+  /** A sequence setting (a transform file's `events`): its item nodes, read further by its owner. */
+  private sequence(at: SettingAt): void {
+    const { node, setting } = at;
+    if (node === undefined || node === null || (isScalar(node) && node.value === null)) {
+      if (setting.default !== undefined) this.values[at.path] = this.fallback(setting);
+      else this.refuse(at, [], `${at.name} is required`, at.parent);
+      return;
+    }
+    if (!isSeq(node)) {
+      this.problems.push(this.yaml.problem(node, `${at.name} must be a list`));
+      this.values[at.path] = [];
+      return;
+    }
+    const items = seqItems(node);
+    if (!setting.schema.safeParse(items).success) this.refuse(at, items, `${at.name} is not valid`, node);
+    else this.values[at.path] = items;
+  }
+
+  /** A value the setting's schema refuses: its own message when it has one. */
+  private refuse(at: SettingAt, value: unknown, message: string, node: YamlNode): void {
+    this.problems.push(this.yaml.problem(node, at.setting.invalid?.(at.name, "") ?? message));
+    this.values[at.path] = value;
   }
 
   /** The items of a list setting (a scalar is a list of one); undefined when its value is settled already. */
