@@ -21,6 +21,7 @@ import {
   type EvaluationLimits,
 } from "./cel-limits.js";
 import { ChangecastError } from "../errors.js";
+import { LOOKUP_FUNCTIONS } from "./lookup.js";
 
 /** The variables a transform expression may use (docs/transforms.md; ts_* are the envelope's timestamps). */
 export const VARIABLES = [
@@ -31,20 +32,24 @@ export const VARIABLES = [
   "source",
   "changed",
   "tx",
+  "keyChange",
   "ts_ms",
   "ts_us",
   "ts_ns",
 ] as const;
 export type VariableName = (typeof VARIABLES)[number];
-export type Bindings = Record<VariableName, unknown>;
+/** keyChange is optional: bindings made before it existed (tests, tools) leave it out, and it reads as absent */
+export type Bindings = Record<Exclude<VariableName, "keyChange">, unknown> & { keyChange?: unknown };
 
 /** What the checker knows of each variable before any data: rows, tx and the ts_* (null when absent) are dyn. */
 const VARIABLE_TYPES: ReadonlyMap<string, StaticType> = new Map<string, StaticType>(
   VARIABLES.map((v) => [v, v === "op" ? "string" : v === "changed" ? "list" : "dyn"]),
 );
 
+// CEL's strings extension and lookup() (table state, lookup.ts)
+const FUNCTIONS = [...strings, ...LOOKUP_FUNCTIONS];
 const variables = Object.fromEntries(VARIABLES.map((v) => [v, CelScalar.DYN]));
-const baseEnv = celEnv({ funcs: strings, variables });
+const baseEnv = celEnv({ funcs: FUNCTIONS, variables });
 const env = celEnv({ funcs: meteredFunctions(baseEnv), variables });
 
 export class ExpressionError extends ChangecastError {
