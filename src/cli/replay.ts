@@ -76,6 +76,8 @@ async function replayItem(
   const { record } = parsed;
   await pipeline.processor.prepare([record]);
   const outcome = pipeline.processor.process(record);
+  // replay keeps its table state in memory: this clears the record's pending state writes
+  await pipeline.processor.beforeCommit([record]);
   stats.count(outcome);
   return outcome;
 }

@@ -419,12 +419,34 @@ export const TRANSFORM_SCHEMA = section({
       description: "the source table as Debezium names it (Oracle: upper case)",
     },
   ),
+  state: oneOf(["none", "rows"] as const, "none", {
+    default: "`none`",
+    description:
+      "`rows`: keep the latest row image of every primary key (table state: TOAST/LOB fill, before-images, `lookup()`; docs/state.md)",
+  }),
+  index: {
+    setting: true,
+    kind: "mapping",
+    schema: z.record(z.string(), z.unknown()),
+    default: {},
+    doc: {
+      type: "mapping of name → list of CEL over `after`",
+      default: "none",
+      description:
+        'secondary indexes of the table state for `lookup(table, key, "name")` (needs `state: rows`)',
+    },
+  },
   events: {
     setting: true,
     kind: "sequence",
-    schema: z.array(z.unknown()).min(1),
-    invalid: () => "events: at least one event is required",
-    doc: { type: "list", default: "required", description: "the events derived from the table's changes" },
+    // empty only with state: rows (a table kept as state for lookups); map/state-declaration.ts says so
+    schema: z.array(z.unknown()),
+    default: [],
+    doc: {
+      type: "list",
+      default: "required (may be empty with `state: rows`)",
+      description: "the events derived from the table's changes",
+    },
   },
   requires: {
     setting: true,

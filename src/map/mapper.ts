@@ -209,6 +209,7 @@ class ChangeBindings implements Bindings, RawRows {
   private sourceValue: unknown;
   private changedValue: unknown;
   private txValue: unknown;
+  private keyChangeValue: unknown;
   // the rows as CEL reads them (celRow), and whether each is a plain object (RawRows); null = not yet
   private beforeRow: RowSlot | null = null;
   private afterRow: RowSlot | null = null;
@@ -256,6 +257,10 @@ class ChangeBindings implements Bindings, RawRows {
   }
   get ts_ns(): unknown {
     return this.change.envelopeTimes?.ts_ns ?? null;
+  }
+  get keyChange(): unknown {
+    const kc = this.change.keyChange;
+    return (this.keyChangeValue ??= kc ? celValue({ old: celValue(kc.old), new: celValue(kc.new) }) : null);
   }
   get tx(): unknown {
     const tx = this.change.transaction;

@@ -9,6 +9,8 @@ import { SectionReader, type SectionReaderOptions } from "../config/section-read
 import { compileExpression, ExpressionError, type Expression } from "./expression.js";
 import { readRequires, type RequireDeclaration } from "./requires.js";
 import type { AggregateDeclaration } from "./aggregate-file.js";
+import { readStateDeclaration } from "./state-declaration.js";
+import type { StateDeclaration } from "./table-state.js";
 
 export interface FieldMapping {
   name: string;
@@ -43,6 +45,8 @@ export interface TransformFile {
   events: EventDeclaration[];
   /** what is valid but most likely not meant (`changecast check` prints them; they never stop a run) */
   warnings?: Problem[];
+  /** `state: rows` (and its `index:`): the table's rows are kept as table state (map/state-declaration.ts) */
+  state?: StateDeclaration;
   /** `requires:` parents its changes wait for (map/requires.ts) */
   requires?: RequireDeclaration[];
   /** an aggregate file (`aggregate:` instead of `table:`, map/aggregate-file.ts); `table` is its root table */
@@ -105,6 +109,8 @@ export function readTransformFile(
   const warnings = events.flatMap((event) => epochUnitWarnings(yaml, event));
   const requires = readRequires(yaml, (settings.values.requires as Node[] | undefined) ?? [], problems);
   const transform: TransformFile = { file, table, events, warnings };
+  const state = readStateDeclaration(yaml, settings, table, eventNodes.length, problems);
+  if (state) transform.state = state;
   if (requires.length) transform.requires = requires;
   return { transform, problems };
 }

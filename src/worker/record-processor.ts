@@ -4,6 +4,7 @@ import {
   DecodeError,
   RecordTooLargeError,
   type ChangeEvent,
+  type DecodedRecord,
   type SourceRecord,
 } from "../decode/change-event.js";
 import { decodeDebeziumJson } from "../decode/debezium-json.js";
@@ -16,6 +17,11 @@ import type { EventDeclaration } from "../map/transform-file.js";
 import { CeSources, ChangeHeaders, deadLetterErrorHeaders, headerBytes } from "../publish/headers.js";
 import { DLQ_HEADERS, type PublishedRecord, type RecordView } from "../publish/output-record.js";
 import { ChangecastError, type Stage } from "../errors.js";
+import { withLookups } from "../map/lookup.js";
+import type { TableStateView } from "../map/table-state.js";
+import type { BatchHook } from "./batch-hooks.js";
+import { keyChangeOf } from "./key-change.js";
+import { refOf } from "./table-state-runtime.js";
 
 /** Where each event's schema is registered (resolved once at start-up). */
 export interface EventRegistration {
@@ -51,6 +57,10 @@ export type Outcome =
 export class RecordProcessor {
   private readonly decode: (record: SourceRecord) => ReturnType<typeof decodeDebeziumJson>;
   private readonly ceSources: CeSources;
+  // the stateful features (docs/state.md): their batch hooks, the table state, records decoded in prepare
+  private readonly hooks: BatchHook[] = [];
+  private tableState: TableStateView | null = null;
+  private readonly decodedAhead = new Map<SourceRecord, DecodedRecord>();
   constructor(private readonly options: ProcessorOptions) {
     this.ceSources = new CeSources(options.pipeline);
     this.decode = options.decode ?? ((r) => decodeDebeziumJson(r));
@@ -61,6 +71,63 @@ export class RecordProcessor {
     // records a reader rejected are dead-lettered as they are: nothing of theirs to fetch
     const readable = records.some((r) => r.rejected) ? records.filter((r) => !r.rejected) : records;
     if (readable.length > 0) await this.options.prepare?.(readable);
+    if (this.hooks.length === 0) return;
+    // the stateful features load what the batch's changes need: decoded once here, used by process()
+    const changes = new Map<SourceRecord, ChangeEvent>();
+    this.decodedAhead.clear();
+    for (const record of readable) {
+      const decoded = this.decodeAhead(record);
+      if (decoded?.kind === "change") changes.set(record, decoded.event);
+    }
+    for (const hook of this.hooks) await hook.prepare?.({ records, changes });
+  }
+
+  /** A record decoded (with its key change) for prepare; null when it does not decode (process dead-letters it). */
+  private decodeAhead(record: SourceRecord): DecodedRecord | null {
+    try {
+      const decoded = this.decodeWithKeyChange(record);
+      this.decodedAhead.set(record, decoded);
+      return decoded;
+    } catch {
+      return null;
+    }
+  }
+
+  private decodeWithKeyChange(record: SourceRecord): DecodedRecord {
+    const decoded = this.decode(record);
+    if (decoded.kind === "change" && Object.keys(record.headers).length > 0) {
+      const keyChange = keyChangeOf(record, decoded.event);
+      if (keyChange) decoded.event.keyChange = keyChange;
+    }
+    return decoded;
+  }
+
+  /** Adds a stateful feature's batch hooks (docs/state.md); prepare then decodes each batch ahead. */
+  use(hook: BatchHook): void {
+    this.hooks.push(hook);
+  }
+
+  /** The table state that changes of `state: rows` tables are applied to and lookup() reads. */
+  useTableState(view: TableStateView): void {
+    this.tableState = view;
+  }
+
+  /** Records made during process() for other records (released children, completed aggregates). */
+  takeExtraOutputs(): PublishedRecord[] {
+    const out: PublishedRecord[] = [];
+    for (const hook of this.hooks) if (hook.takeOutputs) out.push(...hook.takeOutputs());
+    return out;
+  }
+
+  /** After the batch's outputs are durable, before its offsets are committed: the state writes. */
+  async beforeCommit(consumed: readonly SourceRecord[]): Promise<void> {
+    for (const hook of this.hooks) await hook.beforeCommit?.(consumed);
+  }
+
+  /** The batch was not committed: its in-memory state effects are undone. */
+  abandon(): void {
+    for (const hook of this.hooks) hook.abandon?.();
+    this.decodedAhead.clear();
   }
 
   /**
@@ -80,9 +147,12 @@ export class RecordProcessor {
   private processAt(record: SourceRecord, at: { stage: ErrorStage }): Outcome {
     if (record.rejected) return this.deadLetter(record, "DECODE", record.rejected.error);
     this.checkRecordSize(record);
-    const decoded = this.decode(record);
+    const ahead = this.decodedAhead.get(record);
+    if (ahead) this.decodedAhead.delete(record);
+    const decoded = ahead ?? this.decodeWithKeyChange(record);
     if (decoded.kind !== "change") return { kind: "filtered", reason: decoded.kind };
-    const change = decoded.event;
+    // table state: unavailable columns filled and before supplied from the previous image, the row applied
+    const change = this.tableState ? this.tableState.apply(decoded.event, refOf(record)) : decoded.event;
     at.stage = "ROUTE";
     const declarations = this.route(change);
     at.stage = "MAP";
@@ -118,10 +188,10 @@ export class RecordProcessor {
   private map(change: ChangeEvent, declarations: EventDeclaration[]): MappedEvent[] {
     // majors of an event under migration are just more outputs of the same record (same batch, same transaction)
     const transforms = this.options.transforms;
-    return mapChange(
-      change,
-      declarations.filter((d) => transforms.isActive(d)),
-    );
+    const active = declarations.filter((d) => transforms.isActive(d));
+    return this.tableState
+      ? withLookups(this.tableState, () => mapChange(change, active))
+      : mapChange(change, active);
   }
 
   /** ENCODE: one event as the record to publish — Avro value in the wire format, key, headers, size checked. */

@@ -22,6 +22,27 @@ export class StoppedOnErrorError extends ChangecastError {
   override readonly name = "StoppedOnErrorError";
 }
 
+/**
+ * Delivers a batch with its state writes between publishing and committing (docs/state.md); a delivery given up
+ * before the state was written (a rebalance) undoes the batch's in-memory state, as its records come again.
+ */
+async function deliverBatch(
+  transport: ChangeTransport,
+  processor: RecordProcessor,
+  consumed: SourceRecord[],
+  outputs: PublishedRecord[],
+): Promise<void> {
+  let written = false;
+  try {
+    await transport.deliver(consumed, outputs, async () => {
+      await processor.beforeCommit(consumed);
+      written = true;
+    });
+  } finally {
+    if (!written) processor.abandon();
+  }
+}
+
 export async function runWorker(options: WorkerOptions): Promise<RunStats> {
   const { transport, processor } = options;
   const stats = new RunStats();
@@ -37,7 +58,7 @@ export async function runWorker(options: WorkerOptions): Promise<RunStats> {
       if (outcome.kind === "dead-letter") {
         const where = `${record.topic}[${record.partition}]@${record.offset}`;
         if (options.tolerance === "none") {
-          await transport.deliver(consumed, outputs);
+          await deliverBatch(transport, processor, consumed, outputs);
           throw new StoppedOnErrorError(
             `stopped at ${where} (errors.tolerance=none), nothing committed past it: ${outcome.stage}: ${outcome.error.message}`,
           );
@@ -47,10 +68,13 @@ export async function runWorker(options: WorkerOptions): Promise<RunStats> {
       } else if (outcome.kind === "events") {
         outputs.push(...outcome.records);
       }
+      // records the stateful features made for other records (released children, completed aggregates)
+      const extra = processor.takeExtraOutputs();
+      if (extra.length) outputs.push(...extra);
       stats.count(outcome);
       consumed.push(record);
     }
-    await transport.deliver(consumed, outputs);
+    await deliverBatch(transport, processor, consumed, outputs);
   }
   stats.skippedLines += transport.skippedLines?.() ?? 0;
   return stats;
