@@ -19,6 +19,7 @@ export async function replayCommand(
   // offline: a private in-memory state store and the embedded registry, whatever the config says
   const pipeline = await openPipeline(opts.config, {
     stateUrl: "sqlite::memory:",
+    tableState: "memory",
     embeddedRegistry: true,
     offlineSchemas: true,
   });

@@ -42,6 +42,8 @@ interface Entry {
   position: string;
   /** the write sequence of the store that brought it (0: not from the store yet) */
   seq: number;
+  /** the image before the change that made this entry, when applied here (a deleted old key of a key change) */
+  previous?: Row | null;
 }
 
 /** A row change applied to the view, told to listeners (dependencies release parked children of it). */
@@ -263,7 +265,12 @@ export class TableStateView implements LookupSource {
     const enriched = enrich(change, previous, keyChange, t.keyColumns);
     const image = change.op === "d" ? null : (enriched.after ?? null);
     this.remember(t, pk, entry);
-    this.setEntry(t, pk, { image, position, seq: 0 });
+    // a deleted row keeps the image it had (the create half of a key change continues it); others need not
+    this.setEntry(
+      t,
+      pk,
+      image === null ? { image, position, seq: 0, previous } : { image, position, seq: 0 },
+    );
     this.pending.rows.push({
       table: t.declaration.table,
       pk,
@@ -286,6 +293,7 @@ export class TableStateView implements LookupSource {
     const old = t.rows.get(oldPk);
     if (!old) return null;
     if (old.image) return old.image;
+    if (old.previous !== undefined) return old.previous;
     return this.history.get(historyKey(t.declaration.table, oldPk, old.position))?.image ?? null;
   }
 

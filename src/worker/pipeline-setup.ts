@@ -2,6 +2,7 @@
 import type { PipelineConfig } from "../config/pipeline-config.js";
 import type { Problem } from "../config/yaml-source.js";
 import { TransformSet } from "../map/mapper.js";
+import { checkLookups } from "../map/state-declaration.js";
 import { readTransformFile, type EventDeclaration, type TransformFile } from "../map/transform-file.js";
 import { EmbeddedRegistry } from "../schemas/embedded-registry.js";
 import type { SchemaRegistry } from "../schemas/registry.js";
@@ -24,6 +25,8 @@ export function loadTransforms(config: PipelineConfig): { transforms: TransformS
     problems.push(...result.problems);
     if (result.transform) files.push(result.transform);
   }
+  // lookup() calls name tables with state: rows, their indexes, keys of the index's arity
+  problems.push(...checkLookups(files));
   return { transforms: new TransformSet(files), problems };
 }
 

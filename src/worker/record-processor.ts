@@ -82,6 +82,22 @@ export class RecordProcessor {
     for (const hook of this.hooks) await hook.prepare?.({ records, changes });
   }
 
+  /** The changes of `records` (the bootstrap of the table state); records that do not decode are left out. */
+  async decodeChanges(records: readonly SourceRecord[]): Promise<Map<SourceRecord, ChangeEvent>> {
+    const readable = records.filter((r) => !r.rejected);
+    if (readable.length > 0) await this.options.prepare?.(readable);
+    const changes = new Map<SourceRecord, ChangeEvent>();
+    for (const record of readable) {
+      try {
+        const decoded = this.decodeWithKeyChange(record);
+        if (decoded.kind === "change") changes.set(record, decoded.event);
+      } catch {
+        // dead-lettered when the worker processes it
+      }
+    }
+    return changes;
+  }
+
   /** A record decoded (with its key change) for prepare; null when it does not decode (process dead-letters it). */
   private decodeAhead(record: SourceRecord): DecodedRecord | null {
     try {

@@ -114,6 +114,11 @@ export class TableStateRuntime implements BatchHook {
     } else this.view.written();
   }
 
+  /** Next offset applied to the state per "topic/partition" of `topics` (where the Kafka bootstrap resumes). */
+  async appliedOffsets(topics: readonly string[]): Promise<Map<string, bigint>> {
+    return this.store ? this.store.appliedOffsets(topics) : new Map();
+  }
+
   abandon(): void {
     this.view.rollback();
   }
