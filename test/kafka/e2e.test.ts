@@ -81,7 +81,10 @@ describe.each(["at-least-once", "exactly-once"] as const)("Kafka worker end to e
     });
 
     const pipeline = await openPipeline(files.config);
-    expect(sourceTopics(pipeline.config, pipeline.transforms)).toEqual([...captures.keys()].sort());
+    // every topic the pipeline reads is in the captures (which also hold tables the example keeps no events of)
+    expect([...captures.keys()]).toEqual(
+      expect.arrayContaining(sourceTopics(pipeline.config, pipeline.transforms)),
+    );
     const controller = new AbortController();
     const worker = runKafkaWorker(pipeline, { signal: controller.signal, logger: pino({ level: "silent" }) });
     const eventTopics = [...new Set([...expected.values()].map((v) => v.topic))];

@@ -94,7 +94,7 @@ export function examplePipeline(opts: {
     .replace("${SCHEMA_REGISTRY_URL:-}", opts.registryUrl)
     .replace("${STATE_URL:-sqlite:.changecast/state.sqlite}", "sqlite:state.sqlite")
     .replace(/^delivery: .*$/m, `delivery: ${opts.delivery}`)
-    .replace(/^\s*files: .*$/m, "");
+    .replace(/^\s*files:.*(?:\n\s+- .*)*$/m, "");
   const config = join(dir, "changecast.yaml");
   writeFileSync(config, text);
   return { dir, config };

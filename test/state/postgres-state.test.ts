@@ -38,7 +38,7 @@ describe("Postgres state store", () => {
       cpSync(join(ROOT, p), join(dir, p), { recursive: true });
     const first = run(dir);
     expect(first.code, first.stderr).toBe(0);
-    expect(first.stdout).toMatch(/reconciliation: 2313 records in = \d+ mapped \(1737 events out\)/);
+    expect(first.stdout).toMatch(/reconciliation: 2335 records in = \d+ mapped \(1753 events out\)/);
     const second = run(dir);
     expect(second.code, second.stderr).toBe(0);
     expect(second.stdout).toMatch(/reconciliation: 0 records in/);
@@ -46,7 +46,7 @@ describe("Postgres state store", () => {
     const lines = readdirSync(out).flatMap((f) =>
       readFileSync(join(out, f), "utf8").split("\n").filter(Boolean),
     );
-    expect(lines).toHaveLength(1737);
+    expect(lines).toHaveLength(1753);
 
     const store = await openStateStore(pg.url);
     try {
