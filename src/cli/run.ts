@@ -120,7 +120,7 @@ async function runEmbeddedWorker(
         counts.records += batch?.records.length ?? 0;
         return batch;
       },
-      deliver: (consumed, outputs) => transport.deliver(consumed, outputs),
+      deliver: (consumed, outputs, beforeCommit) => transport.deliver(consumed, outputs, beforeCommit),
       close: () => transport.close(),
       skippedLines: () => transport.skippedLines?.() ?? 0,
     },
@@ -171,7 +171,11 @@ async function* pollAll(reader: EmbeddedTransport): AsyncGenerator<SourceRecord[
 
 /** The Debezium topics of the configured transforms: table S.T is read from <source.topicPrefix>.S.T. */
 export function sourceTopics(config: PipelineConfig, transforms: TransformSet): string[] {
-  return transforms.tables.map((table) => `${config.source.topicPrefix}.${table}`).sort();
+  const topics = transforms.tables.map((table) => `${config.source.topicPrefix}.${table}`);
+  // transaction aggregates read Debezium's transaction metadata topic too
+  if (transforms.aggregates.length && config.source.transactionTopic)
+    topics.push(config.source.transactionTopic);
+  return topics.sort();
 }
 
 export interface KafkaWorkerOptions {

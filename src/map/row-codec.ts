@@ -19,7 +19,8 @@ function tag(value: ColumnValue): Tagged {
   if (value === null || typeof value === "boolean" || typeof value === "string") return value;
   if (typeof value === "bigint") return { i: value.toString() };
   if (typeof value === "number") {
-    return { f: Number.isFinite(value) && !Object.is(value, -0) ? value : String(value) };
+    if (Object.is(value, -0)) return { f: "-0" };
+    return { f: Number.isFinite(value) ? value : String(value) };
   }
   if (value instanceof Uint8Array) return { b: Buffer.from(value).toString("base64") };
   if (value === UNAVAILABLE) return { u: 1 };
@@ -32,7 +33,7 @@ function tag(value: ColumnValue): Tagged {
 function untag(value: Tagged): ColumnValue {
   if (value === null || typeof value === "boolean" || typeof value === "string") return value;
   if ("i" in value) return BigInt(value.i);
-  if ("f" in value) return typeof value.f === "number" ? value.f : Number(value.f === "-0" ? "-0" : value.f);
+  if ("f" in value) return typeof value.f === "number" ? value.f : Number(value.f);
   if ("b" in value) return new Uint8Array(Buffer.from(value.b, "base64"));
   if ("u" in value) return UNAVAILABLE;
   if ("a" in value) return value.a.map(untag);
