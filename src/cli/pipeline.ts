@@ -15,6 +15,7 @@ import {
 import type { RecordProcessor } from "../worker/record-processor.js";
 import { OfflineSchemas } from "../decode/offline-schemas.js";
 import { setUpTableState, type TableStateSetup } from "../worker/table-state-setup.js";
+import { parentLookups, setUpHeldChanges } from "../worker/held-setup.js";
 
 export interface OpenPipeline {
   config: PipelineConfig;
@@ -73,7 +74,11 @@ export async function openPipeline(
       transforms,
       processor,
       options.tableState === "memory" ? null : { state: store, pipeline: config.pipeline },
+      parentLookups(transforms),
     );
+    setUpHeldChanges(config, transforms, processor, tableState?.runtime.view ?? null, {
+      store: options.tableState === "memory" ? null : store,
+    });
     return {
       config,
       store,

@@ -3,6 +3,7 @@ import type { PipelineConfig } from "../config/pipeline-config.js";
 import type { Problem } from "../config/yaml-source.js";
 import { TransformSet } from "../map/mapper.js";
 import { checkLookups } from "../map/state-declaration.js";
+import { readAggregateFile } from "../map/aggregate-file.js";
 import { readTransformFile, type EventDeclaration, type TransformFile } from "../map/transform-file.js";
 import { EmbeddedRegistry } from "../schemas/embedded-registry.js";
 import type { SchemaRegistry } from "../schemas/registry.js";
@@ -19,9 +20,11 @@ export function loadTransforms(config: PipelineConfig): { transforms: TransformS
   const files: TransformFile[] = [];
   const problems: Problem[] = [];
   for (const file of config.transforms) {
-    const result = readTransformFile(file, config.baseDir, undefined, {
-      allowAbsolutePaths: config.paths.allowAbsolute,
-    });
+    const options = { allowAbsolutePaths: config.paths.allowAbsolute };
+    // an aggregate file (`aggregate:` instead of `table:`) or a table's transform file
+    const result =
+      readAggregateFile(file, config.baseDir, undefined, options) ??
+      readTransformFile(file, config.baseDir, undefined, options);
     problems.push(...result.problems);
     if (result.transform) files.push(result.transform);
   }

@@ -22,6 +22,9 @@ import type { TableStateView } from "../map/table-state.js";
 import type { BatchHook } from "./batch-hooks.js";
 import { keyChangeOf } from "./key-change.js";
 import { refOf } from "./table-state-runtime.js";
+import type { HeldChanges, HeldOutcome } from "./held-changes.js";
+import type { AggregateEvaluation } from "./aggregates.js";
+import { AggregateHeaders } from "../publish/aggregate-headers.js";
 
 /** Where each event's schema is registered (resolved once at start-up). */
 export interface EventRegistration {
@@ -52,7 +55,9 @@ export type Outcome =
       kind: "filtered";
       reason: "tombstone" | "heartbeat" | "transaction" | "message" | "no-matching-event";
     }
-  | { kind: "dead-letter"; record: PublishedRecord; stage: ErrorStage; error: Error };
+  | { kind: "dead-letter"; record: PublishedRecord; stage: ErrorStage; error: Error }
+  /** held back (parked for its parent, docs/state.md): counted when it is finally mapped, filtered or dead-lettered */
+  | { kind: "held"; reason: "parked" };
 
 export class RecordProcessor {
   private readonly decode: (record: SourceRecord) => ReturnType<typeof decodeDebeziumJson>;
@@ -60,6 +65,7 @@ export class RecordProcessor {
   // the stateful features (docs/state.md): their batch hooks, the table state, records decoded in prepare
   private readonly hooks: BatchHook[] = [];
   private tableState: TableStateView | null = null;
+  private held: HeldChanges | null = null;
   private readonly decodedAhead = new Map<SourceRecord, DecodedRecord>();
   constructor(private readonly options: ProcessorOptions) {
     this.ceSources = new CeSources(options.pipeline);
@@ -156,7 +162,42 @@ export class RecordProcessor {
       return this.processAt(record, at);
     } catch (err) {
       return this.deadLetter(record, at.stage, asError(err));
+    } finally {
+      // held changes the record released or timed out, aggregates it completed (takeHeldOutcomes)
+      this.held?.after(record);
     }
+  }
+
+  /** Dependencies and transaction aggregates (docs/state.md): held changes, and what became of them. */
+  useHeld(held: HeldChanges): void {
+    this.held = held;
+    this.hooks.push(held);
+    held.attach({
+      process: (record) => this.process(record),
+      deadLetter: (record, stage, error) => this.deadLetter(record, stage, error),
+      decode: (record) => this.decodeWithKeyChange(record),
+      aggregateRecords: (evaluation, map) => this.aggregateRecords(evaluation, map),
+    });
+  }
+
+  /** End of a finite input (replay): whatever is still held times out (takeHeldOutcomes then has it). */
+  finishHeld(): void {
+    this.held?.finish(null);
+  }
+
+  /** Released, timed-out and aggregated records since the last call (the caller counts and publishes them). */
+  takeHeldOutcomes(): HeldOutcome[] {
+    return this.held?.takeOutcomes() ?? [];
+  }
+
+  /** ENCODE: the events of an aggregate evaluation, with the aggregate's ce_id (and partial header). */
+  private aggregateRecords(evaluation: AggregateEvaluation, map: () => MappedEvent[]): PublishedRecord[] {
+    const mapped = this.tableState ? withLookups(this.tableState, map) : map();
+    const { root, txId, rootKey, partial } = evaluation;
+    const headers = new AggregateHeaders(this.options.pipeline, root, txId, rootKey, partial, this.ceSources);
+    return mapped
+      .filter((event) => this.options.transforms.isActive(event.declaration))
+      .map((event) => this.output(root, event, headers));
   }
 
   /** The steps of one record; a step that fails throws, and `at` says which stage it failed in. */
@@ -166,9 +207,16 @@ export class RecordProcessor {
     const ahead = this.decodedAhead.get(record);
     if (ahead) this.decodedAhead.delete(record);
     const decoded = ahead ?? this.decodeWithKeyChange(record);
+    if (this.held) {
+      // a change whose parent row is missing is parked (a require that cannot be evaluated: MAP)
+      at.stage = "MAP";
+      const held = this.held.admit(record, decoded);
+      if (held) return held;
+    }
     if (decoded.kind !== "change") return { kind: "filtered", reason: decoded.kind };
     // table state: unavailable columns filled and before supplied from the previous image, the row applied
     const change = this.tableState ? this.tableState.apply(decoded.event, refOf(record)) : decoded.event;
+    this.held?.applied(record, change);
     at.stage = "ROUTE";
     const declarations = this.route(change);
     at.stage = "MAP";
@@ -211,7 +259,11 @@ export class RecordProcessor {
   }
 
   /** ENCODE: one event as the record to publish — Avro value in the wire format, key, headers, size checked. */
-  private output(change: ChangeEvent, event: MappedEvent, changeHeaders: ChangeHeaders): PublishedRecord {
+  private output(
+    change: ChangeEvent,
+    event: MappedEvent,
+    changeHeaders: Pick<ChangeHeaders, "forEvent">,
+  ): PublishedRecord {
     const { declaration } = event;
     const registration = this.options.registrations.get(declaration);
     if (!registration) throw new Error(`internal: schema of ${declaration.name} was not registered`);

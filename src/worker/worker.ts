@@ -4,6 +4,7 @@ import type { PublishedRecord } from "../publish/output-record.js";
 import type { ChangeTransport } from "../publish/transport.js";
 import type { RecordProcessor } from "./record-processor.js";
 import { RunStats } from "./run-stats.js";
+import { heldDeadLetter, heldRecords } from "./held-changes.js";
 import { ChangecastError } from "../errors.js";
 
 export interface WorkerOptions {
@@ -73,6 +74,13 @@ export async function runWorker(options: WorkerOptions): Promise<RunStats> {
       if (extra.length) outputs.push(...extra);
       stats.count(outcome);
       consumed.push(record);
+      // parked changes released or timed out, transaction aggregates completed (docs/state.md)
+      for (const held of processor.takeHeldOutcomes()) {
+        stats.countHeld(held);
+        const dead = heldDeadLetter(held);
+        if (dead) options.onDeadLetter?.(`dead letter (held change): ${dead.stage}: ${dead.error.message}`);
+        outputs.push(...heldRecords(held));
+      }
     }
     await deliverBatch(transport, processor, consumed, outputs);
   }
