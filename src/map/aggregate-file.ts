@@ -27,6 +27,7 @@ export interface AggregateDeclaration {
 /** Variables of a `match` expression. */
 export const MATCH_VARIABLES = ["member", "root"] as const;
 const RESERVED = new Set(["root", "tx", "member"]);
+const VARIABLE_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
 /**
  * Reads `file` as an aggregate file; null when it is not one (no `aggregate:` key), so that the caller reads it as
@@ -51,7 +52,11 @@ export function readAggregateFile(
   reader.readAll(AGGREGATE_SCHEMA);
   const rootTable = reader.values.aggregate as string;
   const members = readMembers(yaml, reader.values.members as YamlNode, problems);
-  const names = ["root", "tx", ...members.map((m) => m.name)];
+  // every member named is a variable of the events, also one whose own declaration has a problem
+  const memberNames = mapEntries(reader.values.members as YamlNode)
+    .map(([name]) => name)
+    .filter((name) => VARIABLE_NAME.test(name) && !RESERVED.has(name));
+  const names = ["root", "tx", ...memberNames];
   const dirs = { baseDir, allowOutside: options.allowAbsolutePaths ?? false };
   const events = readEventList(
     yaml,
@@ -67,7 +72,7 @@ export function readAggregateFile(
 function readMembers(yaml: YamlSource, node: YamlNode, problems: Problem[]): AggregateMember[] {
   const out: AggregateMember[] = [];
   for (const [name, keyNode, value] of mapEntries(node)) {
-    if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(name) || RESERVED.has(name)) {
+    if (!VARIABLE_NAME.test(name) || RESERVED.has(name)) {
       problems.push(
         yaml.problem(keyNode, `members: "${name}" must be a variable name other than root, tx, member`),
       );

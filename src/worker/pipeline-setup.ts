@@ -3,6 +3,7 @@ import type { PipelineConfig } from "../config/pipeline-config.js";
 import type { Problem } from "../config/yaml-source.js";
 import { TransformSet } from "../map/mapper.js";
 import { checkLookups } from "../map/state-declaration.js";
+import { checkHeldDeclarations } from "../map/held-checks.js";
 import { readAggregateFile } from "../map/aggregate-file.js";
 import { readTransformFile, type EventDeclaration, type TransformFile } from "../map/transform-file.js";
 import { EmbeddedRegistry } from "../schemas/embedded-registry.js";
@@ -30,6 +31,8 @@ export function loadTransforms(config: PipelineConfig): { transforms: TransformS
   }
   // lookup() calls name tables with state: rows, their indexes, keys of the index's arity
   problems.push(...checkLookups(files));
+  // requires: parents keep table state; aggregates: distinct tables, a transaction topic
+  problems.push(...checkHeldDeclarations(files, config.source));
   return { transforms: new TransformSet(files), problems };
 }
 
