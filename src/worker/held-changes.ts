@@ -154,6 +154,7 @@ export class HeldChanges implements BatchHook {
   }
 
   private pendingTrigger: { record: SourceRecord; releases: Release[] } | null = null;
+  private repeating: { record: SourceRecord; releases: { id: string; as: string }[] } | null = null;
 
   takeOutputs(): PublishedRecord[] {
     return [];
@@ -200,6 +201,12 @@ export class HeldChanges implements BatchHook {
    * and parks the change when it must wait (the returned outcome). Throws a require's evaluation error.
    */
   admit(record: SourceRecord, decoded: DecodedRecord): Outcome | null {
+    // releases this record made before (its batch was not committed) are made again after it (after());
+    // taken now, before this processing marks anything
+    if (this.releasing !== record) {
+      const again = this.options.store ? this.byTrigger.get(coordinates(record)) : undefined;
+      this.repeating = again?.length ? { record, releases: [...again] } : null;
+    }
     if (this.pendingTrigger) {
       const { record: trigger, releases } = this.pendingTrigger;
       this.pendingTrigger = null;
@@ -272,8 +279,9 @@ export class HeldChanges implements BatchHook {
       this.pendingTrigger = null;
       this.emitReleases(pending.record, pending.releases);
     }
-    const again = this.options.store ? this.byTrigger.get(coordinates(record)) : undefined;
-    if (again?.length) this.repeat(record, again);
+    const again = this.repeating?.record === record ? this.repeating.releases : null;
+    this.repeating = null;
+    if (again) this.repeat(record, again);
     const releases = [
       ...this.dependencies.drainApplied(),
       ...this.dependencies.expire(
