@@ -13,7 +13,6 @@ import {
   type CelInput,
 } from "@bufbuild/cel";
 import { UNAVAILABLE, type ColumnValue, type Row } from "../decode/change-event.js";
-import { ChangecastError } from "../errors.js";
 
 /** What lookup() reads: the in-memory table state. */
 export interface LookupSource {
@@ -21,11 +20,8 @@ export interface LookupSource {
   lookup(table: string, key: unknown, index?: string): Row | null;
 }
 
-/** A lookup that cannot be answered (no table state, a wrong key shape): the record's mapping error. */
-export class LookupError extends ChangecastError {
-  readonly code = "MAP_EXPRESSION";
-  override readonly name = "LookupError";
-}
+// A lookup that cannot be answered (no table state, a wrong key shape) throws a plain Error: @bufbuild/cel turns
+// it into the evaluation's error, which the mapper reports as the record's MAP dead letter (ExpressionError).
 
 let current: LookupSource | null = null;
 
@@ -59,21 +55,15 @@ function celColumn(value: ColumnValue): unknown {
 /** A key from CEL: scalars as they are, lists as arrays. */
 function plainKey(value: unknown): unknown {
   if (isCelList(value)) return [...value].map(plainKey);
-  if (isCelMap(value)) throw new LookupError("lookup: a key must be a value or a list of values, not a map");
+  if (isCelMap(value)) throw new Error("lookup: a key must be a value or a list of values, not a map");
   return value;
 }
 
 function run(table: unknown, key: unknown, index?: unknown): unknown {
   if (!current) {
-    throw new LookupError(`lookup("${String(table)}"): no table state in this run (declare state: rows)`);
+    throw new Error(`lookup("${String(table)}"): no table state in this run (declare state: rows)`);
   }
-  let row: Row | null;
-  try {
-    row = current.lookup(String(table), plainKey(key), index === undefined ? undefined : String(index));
-  } catch (err) {
-    if (err instanceof LookupError) throw err;
-    throw new LookupError((err as Error).message);
-  }
+  const row = current.lookup(String(table), plainKey(key), index === undefined ? undefined : String(index));
   return row === null ? null : celRow(row);
 }
 

@@ -102,7 +102,8 @@ export function stateDeclarations(files: readonly TransformFile[]): StateDeclara
 /** Every expression of a file with the line it is on. */
 function expressionsOf(file: TransformFile): { text: string; line: number }[] {
   const out: { text: string; line: number }[] = [];
-  for (const event of file.events) {
+  // an aggregate file's events are expressions over root and member lists: lookup() works there too
+  for (const event of [...file.events, ...(file.aggregate?.events ?? [])]) {
     if (event.when) out.push({ text: event.when.text, line: event.line });
     out.push({ text: event.key.text, line: event.line });
     for (const field of event.fields) out.push({ text: field.expression.text, line: field.line });
