@@ -53,6 +53,7 @@ export const ERROR_CODES = {
   REGISTRY_INVALID_SCHEMA: { stage: "REGISTRY", retriable: false },
   REGISTRY_STARTUP_INCOMPATIBLE: { stage: "REGISTRY", retriable: false },
   STATE_STORE: { stage: "STATE", retriable: false },
+  STATE_UNAVAILABLE: { stage: "STATE", retriable: true },
   STATE_LOCKED: { stage: "STATE", retriable: false },
   MIGRATE_REFUSED: { stage: "MIGRATE", retriable: false },
   MIGRATE_STATE: { stage: "MIGRATE", retriable: false },

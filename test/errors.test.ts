@@ -24,7 +24,7 @@ import { KafkaClientConfigError } from "../src/kafka/kafka-client.js";
 import { AssignmentLostError } from "../src/kafka/kafka-transport.js";
 import { InvalidSchemaError } from "../src/schemas/compat-parse.js";
 import { CompatibilityError, RegistryError } from "../src/schemas/remote-registry.js";
-import { StateStoreError } from "../src/state/store.js";
+import { StateStoreError, StateStoreUnavailableError } from "../src/state/store.js";
 import { StateLockedError } from "../src/state/writer-lock.js";
 import { IncompatibleSchemaError } from "../src/worker/pipeline-setup.js";
 import { EncodeError, UnknownTableError } from "../src/worker/record-processor.js";
@@ -66,6 +66,7 @@ const SAMPLES: Record<string, ChangecastError[]> = {
   InvalidSchemaError: [new InvalidSchemaError("bad")],
   IncompatibleSchemaError: [new IncompatibleSchemaError("bad")],
   StateStoreError: [new StateStoreError("bad")],
+  StateStoreUnavailableError: [new StateStoreUnavailableError("connection refused")],
   StateLockedError: [new StateLockedError("state.db", [], { mode: "exclusive", command: "run" })],
   MigrateError: [new MigrateError("no")],
   MigrationStateError: [new MigrationStateError("no")],
