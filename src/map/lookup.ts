@@ -37,6 +37,7 @@ export function withLookups<T>(source: LookupSource | null, fn: () => T): T {
 }
 
 const PLACEHOLDER_TEXT = "__debezium_unavailable_value";
+const celRows = new WeakMap<Row, unknown>();
 
 /** A row as CEL reads it: a map of its columns (nested structs as maps); unavailable columns as the placeholder text. */
 function celRow(row: Row): unknown {
@@ -64,7 +65,11 @@ function run(table: unknown, key: unknown, index?: unknown): unknown {
     throw new Error(`lookup("${String(table)}"): no table state in this run (declare state: rows)`);
   }
   const row = current.lookup(String(table), plainKey(key), index === undefined ? undefined : String(index));
-  return row === null ? null : celRow(row);
+  if (row === null) return null;
+  // images in the view are never changed in place (a change replaces them): their CEL form can be kept
+  let cel = celRows.get(row);
+  if (cel === undefined) celRows.set(row, (cel = celRow(row)));
+  return cel;
 }
 
 /** The CEL overloads of lookup(): (table, key) and (table, key, index). */
