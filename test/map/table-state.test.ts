@@ -119,6 +119,86 @@ describe("table state view and store", () => {
   });
 });
 
+/** A change of crm.t built by hand: the view needs only op, table, key, images and position. */
+function handChange(
+  op: ChangeEvent["op"],
+  lsn: number,
+  after: Row | null,
+  before: Row | null = null,
+): ChangeEvent {
+  return {
+    op,
+    table: "crm.t",
+    before,
+    after,
+    key: { id: 1n },
+    source: {},
+    transaction: null,
+    commitTimeMs: 0,
+    processedTimeMs: null,
+    position: {
+      connector: "postgresql",
+      commit: String(lsn),
+      change: String(lsn),
+      order: 0n,
+      detail: "",
+      snapshot: false,
+    },
+  };
+}
+
+describe("placeholder forms", () => {
+  it("fills the decoder's marker and the text forms of binary columns (base64, hex) from the previous image", () => {
+    const view = new TableStateView(
+      [{ table: "crm.t", indexes: [], file: "t.yaml", line: 1 }],
+      { ordering: "position" },
+      indexKeyOf,
+    );
+    const ref = (offset: number) => ({ topic: "t", partition: 0, offset: String(offset) });
+    const full: Row = {
+      id: 1n,
+      a: "text",
+      b: "3q2+7w==",
+      c: "deadbeef",
+      d: "DEADBEEF",
+      e: new Uint8Array([1]),
+      f: ["x"],
+    };
+    view.apply(handChange("c", 10, full), ref(1));
+    const base64 = Buffer.from("__debezium_unavailable_value").toString("base64");
+    const hex = Buffer.from("__debezium_unavailable_value").toString("hex");
+    const update = view.apply(
+      handChange("u", 20, {
+        id: 1n,
+        a: "__debezium_unavailable_value",
+        b: base64,
+        c: hex,
+        d: hex.toUpperCase(),
+        e: UNAVAILABLE,
+        f: UNAVAILABLE,
+      }),
+      ref(2),
+    );
+    expect(update.after).toEqual(full);
+    expect(update.before).toEqual(full);
+    // the filled image is the row's state: a later update fills from it
+    const later = view.apply(handChange("u", 30, { ...full, a: "new", e: UNAVAILABLE }), ref(3));
+    expect(later.after).toEqual({ ...full, a: "new" });
+  });
+
+  it("without a previous image nothing is filled and before stays as sent", () => {
+    const view = new TableStateView(
+      [{ table: "crm.t", indexes: [], file: "t.yaml", line: 1 }],
+      { ordering: "position" },
+      indexKeyOf,
+    );
+    const change = handChange("u", 20, { id: 1n, a: UNAVAILABLE });
+    const applied = view.apply(change, { topic: "t", partition: 0, offset: "1" });
+    expect(applied.after).toEqual({ id: 1n, a: UNAVAILABLE });
+    expect(applied.before).toBeNull();
+  });
+});
+
 describe("row codec", () => {
   it("round-trips every decoded value exactly", () => {
     const row: Row = {
