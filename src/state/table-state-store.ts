@@ -59,7 +59,10 @@ export interface StateWriteBatch {
   truncates: TruncateWrite[];
   /** next offset applied per source partition (bootstrap resumes there) */
   applied: { topic: string; partition: number; next: string }[];
-  /** history of changes from these partitions below `below` is no longer needed (their offsets are committed) */
+  /**
+   * The source records of these partitions below `below` are committed: a key this batch writes again no longer
+   * needs its history entries from them (its new entry is the latest)
+   */
   prune: { topic: string; partition: number; below: string }[];
 }
 
@@ -202,7 +205,7 @@ export class KnexTableStateStore implements TableStateStore {
           [this.pipeline, a.topic, a.partition, a.next],
         );
       }
-      for (const p of batch.prune) await this.prune(trx, p);
+      for (const p of batch.prune) await this.prune(trx, p, batch.rows);
     });
   }
 
@@ -252,21 +255,33 @@ export class KnexTableStateStore implements TableStateStore {
   }
 
   /**
-   * History of committed records is no longer needed for redeliveries of the group, except the latest entry of
-   * each key: Debezium itself may send the last changes again after a connector restart (new offsets, same
-   * positions), and those must still see the image that preceded them.
+   * History entries of committed records are no longer needed for redeliveries of the group, once a newer change
+   * of their key has an entry: the latest entry of each key is kept, because Debezium itself may send the last
+   * changes again after a connector restart (new offsets, same positions) and those must still see the image
+   * that preceded them. Only keys this batch wrote are looked at, so the cost is the batch's, not the table's.
    */
   private async prune(
     trx: Knex.Transaction,
     p: { topic: string; partition: number; below: string },
+    rows: readonly RowWrite[],
   ): Promise<void> {
-    await trx.raw(
-      `DELETE FROM ${TABLE_STATE_HISTORY} WHERE pipeline = ? AND topic = ? AND partition = ? ` +
-        `AND record_offset < ? AND EXISTS (SELECT 1 FROM ${TABLE_STATE_HISTORY} h2 ` +
-        `WHERE h2.pipeline = ${TABLE_STATE_HISTORY}.pipeline AND h2.tbl = ${TABLE_STATE_HISTORY}.tbl ` +
-        `AND h2.pk = ${TABLE_STATE_HISTORY}.pk AND h2.position > ${TABLE_STATE_HISTORY}.position)`,
-      [this.pipeline, p.topic, p.partition, p.below],
-    );
+    const byTable = new Map<string, Set<string>>();
+    for (const r of rows) {
+      if (r.source.topic !== p.topic || r.source.partition !== p.partition) continue;
+      let set = byTable.get(r.table);
+      if (!set) byTable.set(r.table, (set = new Set()));
+      set.add(r.pk);
+    }
+    for (const [table, set] of byTable) {
+      const pks = [...set];
+      for (let i = 0; i < pks.length; i += CHUNK) {
+        await trx(TABLE_STATE_HISTORY)
+          .where({ pipeline: this.pipeline, tbl: table, topic: p.topic, partition: p.partition })
+          .andWhere("record_offset", "<", p.below)
+          .whereIn("pk", pks.slice(i, i + CHUNK))
+          .delete();
+      }
+    }
   }
 
   async appliedOffsets(topics: readonly string[]): Promise<Map<string, bigint>> {

@@ -39,18 +39,24 @@ export function tableStateStoreCases(open: () => Promise<StateStore>): void {
   it("keeps the previous image per applied change, and prunes committed history but the latest of a key", async () => {
     const state = await open();
     const store = new KnexTableStateStore(state.knex, `p-${Math.random()}`);
+    await store.write({ ...empty, rows: [row("a", "v1", 1, null), row("a", "v2", 2, "v1")] });
+    const wanted = [1, 2, 3].map((n) => ({ pk: "a", position: pos(n) }));
+    expect((await store.history("s.t", wanted)).map((h) => h.prevImage).sort()).toEqual([null, "v1"].sort());
+    // the next batch starts at offset 3 (1..2 are committed) and changes "a" again: its older entries go
     await store.write({
       ...empty,
-      rows: [row("a", "v1", 1, null), row("a", "v2", 2, "v1"), row("a", "v3", 3, "v2")],
+      rows: [row("a", "v3", 3, "v2")],
+      prune: [{ topic: "t", partition: 0, below: "3" }],
     });
-    const wanted = [1, 2, 3].map((n) => ({ pk: "a", position: pos(n) }));
-    expect((await store.history("s.t", wanted)).map((h) => h.prevImage).sort()).toEqual(
-      [null, "v1", "v2"].sort(),
-    );
-    // the records at offsets 1..2 are committed: their history goes, the latest entry of the key stays
-    await store.write({ ...empty, prune: [{ topic: "t", partition: 0, below: "3" }] });
-    expect((await store.history("s.t", wanted)).map((h) => h.position)).toEqual([pos(3)]);
-    await store.write({ ...empty, prune: [{ topic: "t", partition: 0, below: "100" }] });
+    expect((await store.history("s.t", wanted)).map((h) => [h.position, h.prevImage])).toEqual([
+      [pos(3), "v2"],
+    ]);
+    // a later batch that does not change "a" leaves its latest entry alone
+    await store.write({
+      ...empty,
+      rows: [row("b", "b1", 5)],
+      prune: [{ topic: "t", partition: 0, below: "5" }],
+    });
     expect((await store.history("s.t", wanted)).map((h) => h.position)).toEqual([pos(3)]);
   });
 
