@@ -103,7 +103,9 @@ function integer(def: number, doc: SettingDoc, check: z.ZodType<number> = positi
 export function parseDuration(text: string): number | null {
   const m = /^\s*(\d+)\s*(ms|s|m|h|d)\s*$/.exec(text);
   if (!m) return null;
-  const unit = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }[m[2] as "ms" | "s" | "m" | "h" | "d"];
+  const unit = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }[
+    m[2] as "ms" | "s" | "m" | "h" | "d"
+  ];
   const ms = Number(m[1]) * unit;
   return ms > 0 && Number.isSafeInteger(ms) ? ms : null;
 }
@@ -423,6 +425,12 @@ export const TRANSFORM_SCHEMA = section({
     default: "`none`",
     description:
       "`rows`: keep the latest row image of every primary key (table state: TOAST/LOB fill, before-images, `lookup()`; docs/state.md)",
+  }),
+  primaryKey: list([], {
+    type: "list of column names",
+    default: "none (the record key's columns)",
+    description:
+      "with `state: rows`: the primary-key columns in key order, so that `changecast check` can count the values of `lookup()` keys; the record key must have them",
   }),
   index: {
     setting: true,

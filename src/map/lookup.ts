@@ -141,10 +141,18 @@ function arityOf(node: unknown): number | null {
   return kind.case === "constExpr" ? 1 : null;
 }
 
-/** What `changecast check` knows of the state tables: their names and each index's arity. */
+/** What `changecast check` knows of the state tables: their names, each index's arity, declared key columns. */
 export interface StateCatalog {
-  /** table → index name → number of expressions; absent: the table does not declare state: rows */
-  tables: ReadonlyMap<string, ReadonlyMap<string, number>>;
+  /** absent: the table does not declare state: rows */
+  tables: ReadonlyMap<
+    string,
+    {
+      /** index name → number of expressions */
+      indexes: ReadonlyMap<string, number>;
+      /** `primaryKey:` when declared */
+      keyColumns: readonly string[] | null;
+    }
+  >;
 }
 
 /** Problems of the lookup() calls of one expression (a message each, without file and line). */
@@ -155,8 +163,8 @@ export function lookupProblems(text: string, catalog: StateCatalog): string[] {
       problems.push(`lookup(): the table must be a string literal ("<schema>.<table>")`);
       continue;
     }
-    const indexes = catalog.tables.get(call.table);
-    if (!indexes) {
+    const table = catalog.tables.get(call.table);
+    if (!table) {
       const known = [...catalog.tables.keys()];
       problems.push(
         `lookup("${call.table}"): the table does not declare state: rows` +
@@ -164,7 +172,16 @@ export function lookupProblems(text: string, catalog: StateCatalog): string[] {
       );
       continue;
     }
-    if (call.index === null) continue;
+    const { indexes, keyColumns } = table;
+    if (call.index === null) {
+      if (keyColumns && call.arity !== null && call.arity !== keyColumns.length) {
+        problems.push(
+          `lookup("${call.table}"): the key has ${call.arity} value${call.arity > 1 ? "s" : ""}, the primary key ` +
+            `has ${keyColumns.length} column${keyColumns.length > 1 ? "s" : ""} (${keyColumns.join(", ")})`,
+        );
+      }
+      continue;
+    }
     const arity = indexes.get(call.index);
     if (arity === undefined) {
       const names = [...indexes.keys()];

@@ -28,13 +28,17 @@ export function readStateDeclaration(
       ),
     );
   }
+  const primaryKey = (settings.values.primaryKey as string[] | undefined) ?? [];
   if (!rows) {
     if (indexNode) problems.push(yaml.problem(indexNode, "index: needs state: rows"));
+    if (primaryKey.length)
+      problems.push(yaml.problem(settings.nodes.get("primaryKey"), "primaryKey: needs state: rows"));
     return null;
   }
   return {
     table,
     indexes: indexNode ? readIndexes(yaml, indexNode, problems) : [],
+    ...(primaryKey.length ? { primaryKey } : {}),
     file: yaml.file,
     line: yaml.lineOf(settings.nodes.get("state")),
   };
@@ -92,6 +96,7 @@ export function stateDeclarations(files: readonly TransformFile[]): StateDeclara
     if (!file.state) continue;
     const seen = byTable.get(file.state.table);
     if (!seen) byTable.set(file.state.table, { ...file.state, indexes: [...file.state.indexes] });
+    else if (!seen.primaryKey && file.state.primaryKey) seen.primaryKey = file.state.primaryKey;
     else
       for (const index of file.state.indexes)
         if (!seen.indexes.some((i) => i.name === index.name)) seen.indexes.push(index);
@@ -125,16 +130,24 @@ export function lookedUpTables(files: readonly TransformFile[], extra: readonly 
   return [...tables].sort();
 }
 
-/** `changecast check`: lookup() calls of every file against the tables with state, their indexes and arity. */
-export function checkLookups(files: readonly TransformFile[]): Problem[] {
-  const catalog: StateCatalog = {
+/** The tables with state, their indexes' arity and declared primary keys. */
+function catalogOf(files: readonly TransformFile[]): StateCatalog {
+  return {
     tables: new Map(
       stateDeclarations(files).map((d) => [
         d.table,
-        new Map(d.indexes.map((i) => [i.name, i.expressions.length])),
+        {
+          indexes: new Map(d.indexes.map((i) => [i.name, i.expressions.length])),
+          keyColumns: d.primaryKey ?? null,
+        },
       ]),
     ),
   };
+}
+
+/** `changecast check`: lookup() calls of every file against the tables with state, their indexes and arity. */
+export function checkLookups(files: readonly TransformFile[]): Problem[] {
+  const catalog = catalogOf(files);
   const problems: Problem[] = [];
   for (const file of files) {
     for (const { text, line } of expressionsOf(file)) {
@@ -150,13 +163,6 @@ export function checkLookupText(
   files: readonly TransformFile[],
   at: { file: string; line: number },
 ): Problem[] {
-  const catalog: StateCatalog = {
-    tables: new Map(
-      stateDeclarations(files).map((d) => [
-        d.table,
-        new Map(d.indexes.map((i) => [i.name, i.expressions.length])),
-      ]),
-    ),
-  };
+  const catalog = catalogOf(files);
   return lookupProblems(text, catalog).map((message) => ({ ...at, message }));
 }

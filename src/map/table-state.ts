@@ -19,6 +19,8 @@ export interface StateIndex {
 export interface StateDeclaration {
   table: string;
   indexes: StateIndex[];
+  /** `primaryKey:` as declared (for `changecast check`); empty: not declared, the record key decides */
+  primaryKey?: string[];
   file: string;
   line: number;
 }

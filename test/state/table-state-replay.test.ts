@@ -401,6 +401,7 @@ describe("changecast check", () => {
       "codes.yaml": [
         "table: crm.codes",
         "state: rows",
+        "primaryKey: [id, v]",
         "index:",
         "  byCode: [after.code_type, after.code]",
       ].join("\n"),
@@ -408,6 +409,8 @@ describe("changecast check", () => {
         { name: "a", type: ["null", "string"], default: null },
         { name: "b", type: ["null", "string"], default: null },
         { name: "c", type: ["null", "string"], default: null },
+        { name: "d", type: ["null", "string"], default: null },
+        { name: "e", type: ["null", "string"], default: null },
       ]),
       "orders.yaml": [
         "table: crm.orders",
@@ -420,6 +423,8 @@ describe("changecast check", () => {
         "      a: 'lookup(\"crm.nothing\", 1).x'",
         '      b: \'lookup("crm.codes", [1, 2], "byName").x\'',
         '      c: \'lookup("crm.codes", [1, 2, 3], "byCode").x\'',
+        "      d: 'lookup(\"crm.codes\", 7).x'",
+        '      e: \'lookup("crm.codes", [7, "x"]).x\'',
       ].join("\n"),
     });
     const { problems } = loadTransforms(loadPipelineConfig(join(dir, "changecast.yaml")));
@@ -428,6 +433,7 @@ describe("changecast check", () => {
       'orders.yaml:8: lookup("crm.nothing"): the table does not declare state: rows (tables with state: crm.codes)',
       'orders.yaml:9: lookup("crm.codes", …, "byName"): no index "byName" (indexes: byCode)',
       'orders.yaml:10: lookup("crm.codes", …, "byCode"): the key has 3 values, the index has 2 expressions',
+      'orders.yaml:11: lookup("crm.codes"): the key has 1 value, the primary key has 2 columns (id, v)',
     ]);
   });
 });
