@@ -112,7 +112,7 @@ const schema = (name: string, fields: { name: string; type: unknown }[]) => ({
 
 /** Persons (state: rows) and phones that require their person; orders with lines aggregated per transaction. */
 export function crmProject(
-  options: { requires?: string[]; aggregate?: string[]; config?: string[] } = {},
+  options: { requires?: string[]; aggregate?: string[]; config?: string[]; top?: string[] } = {},
 ): string {
   return tempProject({
     "changecast.yaml": [
@@ -121,6 +121,7 @@ export function crmProject(
       "  topicPrefix: dbserver1",
       "  transactionTopic: dbserver1.transaction",
       ...(options.config ?? []),
+      ...(options.top ?? []),
       "transforms:",
       "  - transforms/*.yaml",
     ].join("\n"),
