@@ -153,6 +153,14 @@ export class HeldStore {
     });
   }
 
+  /** Forgets the evaluated transactions (`txdone`) older than `beforeMs` (source time). */
+  async forgetDone(beforeMs: number): Promise<void> {
+    await this.knex(HELD_TABLE)
+      .where({ pipeline: this.pipeline, kind: "txdone" })
+      .andWhere("source_time_ms", "<", beforeMs)
+      .delete();
+  }
+
   /**
    * Forgets released rows whose releasing record lies below `below` of its partition (that offset is committed:
    * it will not be redelivered, so its release will not be repeated).

@@ -36,6 +36,8 @@ import type { Outcome } from "./record-processor.js";
 
 /** A transaction with more buffered changes than this is evaluated as it is, partial. */
 export const MAX_TRANSACTION_CHANGES = 100_000;
+/** An evaluated transaction is remembered this many transaction timeouts (its late redeliveries are ignored). */
+const DONE_TIMEOUTS = 10;
 
 /** What happened to held records, reported by the run summary. */
 export type HeldOutcome =
@@ -177,6 +179,12 @@ export class HeldChanges implements BatchHook {
     await store.forgetReleased(
       starts.map((s) => ({ topic: s.topic, partition: s.partition, below: s.first })),
     );
+    // evaluated transactions are remembered for ten transaction timeouts (source time), then forgotten
+    if (this.aggregates.declarations.length && this.sourceNow > 0) {
+      const cutoff = this.sourceNow - DONE_TIMEOUTS * this.aggregates.timeoutMs;
+      await store.forgetDone(cutoff);
+      for (const [key, at] of [...this.aggregates.done]) if (at < cutoff) this.aggregates.done.delete(key);
+    }
     // the same in memory: releases whose trigger lies below a batch start are final
     for (const [by, list] of [...this.byTrigger]) {
       const at = parseCoordinates(by);
