@@ -36,7 +36,7 @@ export const ERROR_CODES = {
   MAP_EXPRESSION: { stage: "MAP", retriable: false },
   MAP_EVALUATION_LIMIT: { stage: "MAP", retriable: false },
   MAP_LIMIT_EXCEEDED: { stage: "MAP", retriable: false },
-  DEPENDENCY_TIMEOUT: { stage: "MAP", retriable: false },
+  MAP_DEPENDENCY_TIMEOUT: { stage: "MAP", retriable: false },
   ENCODE_COERCION: { stage: "ENCODE", retriable: false },
   ENCODE_REASON: { stage: "ENCODE", retriable: false },
   ENCODE_SCHEMA_INVALID: { stage: "ENCODE", retriable: false },

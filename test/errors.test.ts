@@ -16,6 +16,7 @@ import { WireFormatError } from "../src/avro/wire.js";
 import { LimitExceeded } from "../src/map/cel-limits.js";
 import { ExpressionError } from "../src/map/expression.js";
 import { MappingError } from "../src/map/mapper.js";
+import { DependencyTimeoutError } from "../src/worker/dependencies.js";
 import { MigrateError } from "../src/migrate/commands.js";
 import { MigrationStateError } from "../src/migrate/majors.js";
 import { GroupBusyError, GroupMovedError } from "../src/migrate/topics.js";
@@ -41,6 +42,7 @@ const SAMPLES: Record<string, ChangecastError[]> = {
   OfflineSchemaConflictError: [new OfflineSchemaConflictError("two")],
   SchemaNotCapturedError: [new SchemaNotCapturedError("none")],
   UnknownTableError: [new UnknownTableError("none")],
+  DependencyTimeoutError: [new DependencyTimeoutError('parent crm.persons key ["1"] did not arrive')],
   MappingError: [
     new MappingError("bad", "E", "f"),
     new MappingError("bad", "E", "f", {

@@ -2,7 +2,7 @@
 // and released when the parent row arrives, in source order per child key. This is the in-memory bookkeeping;
 // held-changes.ts keeps it in the state store and turns releases into published records.
 import type { ChangeEvent } from "../decode/change-event.js";
-import { bindingsFor } from "../map/mapper.js";
+import { bindingsFor, MappingError } from "../map/mapper.js";
 import type { RequireDeclaration } from "../map/requires.js";
 import { keyText, keyValues } from "../map/row-codec.js";
 import { ChangecastError } from "../errors.js";
@@ -34,14 +34,8 @@ export interface Release {
 
 /** A parked change that timed out with `onTimeout: dead-letter`: names the parent table and key. */
 export class DependencyTimeoutError extends ChangecastError {
-  readonly code = "DEPENDENCY_TIMEOUT";
+  readonly code = "MAP_DEPENDENCY_TIMEOUT";
   override readonly name = "DependencyTimeoutError";
-}
-
-/** A require's `key`/`when` that cannot be evaluated for a change: the change's mapping error. */
-export class DependencyKeyError extends ChangecastError {
-  readonly code = "MAP_FIELD";
-  override readonly name = "MappingError";
 }
 
 export function parentId(table: string, key: string): string {
@@ -84,7 +78,7 @@ export class Dependencies {
 
   /**
    * Whether the change must wait: behind earlier parked changes of its child key, or for the first required
-   * parent that is missing. Throws DependencyKeyError when a require's `when` or `key` cannot be evaluated.
+   * parent that is missing. Throws a MappingError when a require's `when` or `key` cannot be evaluated.
    */
   check(change: ChangeEvent): { child: string; parent: Parked["parent"] } | null {
     const requires = this.requires.get(change.table);
@@ -101,7 +95,15 @@ export class Dependencies {
         if (waits !== true) continue;
         key = r.key.evaluate(vars);
       } catch (err) {
-        throw new DependencyKeyError(`requires ${r.table}: ${(err as Error).message}`, { cause: err });
+        // the change's mapping error (MAP), as for an event's expression
+        throw new MappingError(
+          `requires ${r.table}: ${(err as Error).message}`,
+          `requires ${r.table}`,
+          null,
+          {
+            cause: err,
+          },
+        );
       }
       if (key === null || key === undefined) continue; // no parent to wait for (a nullable foreign key)
       if (!this.parents.present(r.table, key)) {

@@ -20,7 +20,7 @@ describe("requires: parent before child (replay)", () => {
       ["changecast.held.dlq", '{"id":2}'],
     ]);
     expect(out[1]?.value).toMatchObject({ id: 1, op: "c", personName: "Ada" });
-    expect(out[2]?.headers["changecast_error_code"]).toBe("DEPENDENCY_TIMEOUT");
+    expect(out[2]?.headers["changecast_error_code"]).toBe("MAP_DEPENDENCY_TIMEOUT");
     expect(out[2]?.headers["__connect.errors.exception.message"]).toContain('crm.persons key ["11"]');
     expect(err.join("\n")).toContain("held (requires): 2 parked, 1 released, 1 timed out");
     expect(err.join("\n")).toContain("reconciliation: 3 records in = 2 mapped");
