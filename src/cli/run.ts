@@ -154,7 +154,14 @@ async function bootstrapEmbedded(pipeline: OpenPipeline, offsets: OffsetStore, i
     maxRecordBytes: config.limits.maxRecordBytes,
   });
   try {
-    const applied = await bootstrapTableState(setup, pipeline.processor, pollAll(reader));
+    // the topics of the other tables hold none of the looked-up tables' changes: not decoded twice
+    const lookedUp = new Set(setup.lookedUp);
+    const others = new Set(
+      pipeline.transforms.tables
+        .filter((t) => !lookedUp.has(t))
+        .map((t) => `${config.source.topicPrefix}.${t}`),
+    );
+    const applied = await bootstrapTableState(setup, pipeline.processor, pollAll(reader), others);
     io.err(`changecast: table state of ${setup.lookedUp.join(", ")} brought up to date (${applied} changes)`);
   } finally {
     await reader.close();

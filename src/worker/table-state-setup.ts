@@ -48,9 +48,12 @@ export async function bootstrapTableState(
   setup: TableStateSetup,
   processor: RecordProcessor,
   batches: AsyncIterable<readonly SourceRecord[]>,
+  /** topics known to carry other tables' changes: not decoded (embedded input mixes every topic) */
+  skipTopics: ReadonlySet<string> = new Set(),
 ): Promise<number> {
   let applied = 0;
-  for await (const records of batches) {
+  for await (const batch of batches) {
+    const records = skipTopics.size ? batch.filter((r) => !skipTopics.has(r.topic)) : batch;
     const changes = await processor.decodeChanges(records);
     for (const [record, change] of changes)
       if (!setup.lookedUp.includes(change.table)) changes.delete(record);
