@@ -430,7 +430,7 @@ export const TRANSFORM_SCHEMA = section({
     type: "list of column names",
     default: "none (the record key's columns)",
     description:
-      "with `state: rows`: the primary-key columns in key order, so that `changecast check` can count the values of `lookup()` keys; the record key must have them",
+      "with `state: rows`: the primary-key columns in key order (those of the record key), so that `changecast check` can count the values of `lookup()` keys",
   }),
   index: {
     setting: true,
