@@ -71,6 +71,7 @@ const EXPECTED: Record<string, number> = {
   AddressRemoved: 51,
   ProductAdded: 24,
   ProductPriceChanged: 80,
+  ProductDetailsChanged: 43,
   OrderPlaced: 412,
   OrderPaid: 322,
   OrderShipped: 170,
@@ -84,7 +85,7 @@ describe("changecast run (embedded)", () => {
     const first = run(dir);
     expect(first.code, first.stderr).toBe(0);
     expect(first.stdout).toMatch(
-      /reconciliation: 2335 records in = \d+ mapped \(1753 events out\) \+ \d+ filtered \+ 0 dead letters ✓/,
+      /reconciliation: 5579 records in = \d+ mapped \(1796 events out\) \+ \d+ filtered \+ 0 dead letters ✓/,
     );
     const lines = outputs(dir);
     const byType = new Map<string, number>();
@@ -192,6 +193,6 @@ describe("changecast run (embedded)", () => {
     expect(again.code, again.stderr).toBe(0);
     const ids = outputs(dir).map((l) => l.headers.ce_id);
     expect(new Set(ids).size).toBe(ids.length);
-    expect(ids).toHaveLength(1753);
+    expect(ids).toHaveLength(1796);
   });
 });
