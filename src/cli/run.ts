@@ -15,6 +15,9 @@ import { createLogger, type Logger, type LogStream } from "./log.js";
 import { openWorkerOps } from "./ops.js";
 import { openPipeline, type OpenPipeline } from "./pipeline.js";
 import { Progress, type ProgressOptions } from "./progress.js";
+import { bootstrapTableState } from "../worker/table-state-setup.js";
+import { readToCurrentEnd } from "../kafka/state-bootstrap.js";
+import type { SourceRecord } from "../decode/change-event.js";
 
 /** Records per worker batch in Kafka mode: a kafkajs fetch batch is cut into slices of this size. */
 export const KAFKA_BATCH_SIZE = 2_000;
@@ -138,6 +141,7 @@ async function runEmbeddedWorker(
   const log = run.logger;
   const { config } = pipeline;
   const offsets = await OffsetStore.open(pipeline.store.knex, config.pipeline);
+  await bootstrapEmbedded(pipeline, offsets, io);
   const transport = await EmbeddedTransport.open({
     files: config.source.files,
     baseDir: config.baseDir,
@@ -162,7 +166,7 @@ async function runEmbeddedWorker(
         counts.records += batch?.records.length ?? 0;
         return batch;
       },
-      deliver: (consumed, outputs) => transport.deliver(consumed, outputs),
+      deliver: (consumed, outputs, beforeCommit) => transport.deliver(consumed, outputs, beforeCommit),
       close: () => transport.close(),
       skippedLines: () => transport.skippedLines?.() ?? 0,
     },
@@ -180,9 +184,52 @@ async function runEmbeddedWorker(
   return stats;
 }
 
+/**
+ * Embedded bootstrap of the table state (docs/state.md): the source files are read once from their committed
+ * positions to their end and the looked-up tables' changes applied to the state, before the worker reads them.
+ */
+async function bootstrapEmbedded(pipeline: OpenPipeline, offsets: OffsetStore, io: CommandIO): Promise<void> {
+  const setup = pipeline.tableState;
+  if (!setup || setup.lookedUp.length === 0) return;
+  const { config } = pipeline;
+  const reader = await EmbeddedTransport.open({
+    files: config.source.files,
+    baseDir: config.baseDir,
+    outputDir: config.outputDir,
+    offsets,
+    schemas: pipeline.offlineSchemas,
+    maxRecordBytes: config.limits.maxRecordBytes,
+  });
+  try {
+    // the topics of the other tables hold none of the looked-up tables' changes: not decoded twice
+    const lookedUp = new Set(setup.lookedUp);
+    const others = new Set(
+      pipeline.transforms.tables
+        .filter((t) => !lookedUp.has(t))
+        .map((t) => `${config.source.topicPrefix}.${t}`),
+    );
+    const applied = await bootstrapTableState(setup, pipeline.processor, pollAll(reader), others);
+    io.err(`changecast: table state of ${setup.lookedUp.join(", ")} brought up to date (${applied} changes)`);
+  } finally {
+    await reader.close();
+  }
+}
+
+async function* pollAll(reader: EmbeddedTransport): AsyncGenerator<SourceRecord[]> {
+  for (;;) {
+    const batch = await reader.poll(2_000);
+    if (!batch) return;
+    yield batch.records;
+  }
+}
+
 /** The Debezium topics of the configured transforms: table S.T is read from <source.topicPrefix>.S.T. */
 export function sourceTopics(config: PipelineConfig, transforms: TransformSet): string[] {
-  return transforms.tables.map((table) => `${config.source.topicPrefix}.${table}`).sort();
+  const topics = transforms.tables.map((table) => `${config.source.topicPrefix}.${table}`);
+  // transaction aggregates read Debezium's transaction metadata topic too
+  if (transforms.aggregates.length && config.source.transactionTopic)
+    topics.push(config.source.transactionTopic);
+  return topics.sort();
 }
 
 export interface KafkaWorkerOptions {
@@ -195,6 +242,30 @@ export interface KafkaWorkerOptions {
   ops?: WorkerOps;
 }
 
+/**
+ * Kafka bootstrap of the table state (docs/state.md): the looked-up tables' topics read to their current end
+ * (from the offsets the state store has applied) and applied to the state, before the worker joins its group.
+ */
+async function bootstrapKafka(pipeline: OpenPipeline, env: NodeJS.ProcessEnv, log: Logger): Promise<void> {
+  const setup = pipeline.tableState;
+  if (!setup || setup.lookedUp.length === 0) return;
+  const { config } = pipeline;
+  const topics = setup.lookedUp.map((table) => `${config.source.topicPrefix}.${table}`);
+  const records = readToCurrentEnd({
+    client: kafkaClientConfig({
+      brokers: config.kafka.brokers,
+      clientId: `${config.kafka.clientId}-bootstrap-${hostname()}-${process.pid}`,
+      env,
+      log: (level, message, fields) => log[level](fields, message),
+    }),
+    pipeline: config.pipeline,
+    topics,
+    applied: await setup.runtime.appliedOffsets(topics),
+  });
+  const applied = await bootstrapTableState(setup, pipeline.processor, records);
+  log.info({ topics, applied }, "changecast: table state of the looked-up tables brought up to date");
+}
+
 /** Runs the worker loop over the Kafka transport until the signal aborts (or a fatal error). */
 export async function runKafkaWorker(pipeline: OpenPipeline, options: KafkaWorkerOptions): Promise<RunStats> {
   const { config } = pipeline;
@@ -202,6 +273,7 @@ export async function runKafkaWorker(pipeline: OpenPipeline, options: KafkaWorke
   const log =
     options.logger ?? createLogger({ settings: config.log, env, base: { pipeline: config.pipeline } });
   const topics = sourceTopics(config, pipeline.transforms);
+  await bootstrapKafka(pipeline, env, log);
   const transport = await KafkaTransport.open({
     client: kafkaClientConfig({
       brokers: config.kafka.brokers,

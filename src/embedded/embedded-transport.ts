@@ -186,7 +186,11 @@ export class EmbeddedTransport implements ChangeTransport {
     return records.length ? { records } : null;
   }
 
-  async deliver(consumed: SourceRecord[], outputs: PublishedRecord[]): Promise<void> {
+  async deliver(
+    consumed: SourceRecord[],
+    outputs: PublishedRecord[],
+    beforeCommit?: () => Promise<void>,
+  ): Promise<void> {
     const chunks = new Map<string, string[]>();
     for (const { record, view } of outputs) {
       const line = embeddedOutputLine({ record, view });
@@ -200,6 +204,7 @@ export class EmbeddedTransport implements ChangeTransport {
       appendFileSync(join(this.outputDir, name), text);
       this.lengths.set(name, (this.lengths.get(name) ?? 0) + Buffer.byteLength(text));
     }
+    await beforeCommit?.();
     const next = new Map<string, number>();
     for (const record of consumed) {
       const cursor = this.pendingCursors.get(record);

@@ -21,6 +21,7 @@ import {
   type EvaluationLimits,
 } from "./cel-limits.js";
 import { ChangecastError } from "../errors.js";
+import { LOOKUP_FUNCTIONS } from "./lookup.js";
 
 /** The variables a transform expression may use (docs/transforms.md; ts_* are the envelope's timestamps). */
 export const VARIABLES = [
@@ -31,21 +32,40 @@ export const VARIABLES = [
   "source",
   "changed",
   "tx",
+  "keyChange",
   "ts_ms",
   "ts_us",
   "ts_ns",
 ] as const;
 export type VariableName = (typeof VARIABLES)[number];
-export type Bindings = Record<VariableName, unknown>;
+/** keyChange is optional: bindings made before it existed (tests, tools) leave it out, and it reads as absent */
+export type Bindings = Record<Exclude<VariableName, "keyChange">, unknown> & { keyChange?: unknown };
 
 /** What the checker knows of each variable before any data: rows, tx and the ts_* (null when absent) are dyn. */
 const VARIABLE_TYPES: ReadonlyMap<string, StaticType> = new Map<string, StaticType>(
   VARIABLES.map((v) => [v, v === "op" ? "string" : v === "changed" ? "list" : "dyn"]),
 );
 
+// CEL's strings extension and lookup() (table state, lookup.ts)
+const FUNCTIONS = [...strings, ...LOOKUP_FUNCTIONS];
 const variables = Object.fromEntries(VARIABLES.map((v) => [v, CelScalar.DYN]));
-const baseEnv = celEnv({ funcs: strings, variables });
+const baseEnv = celEnv({ funcs: FUNCTIONS, variables });
 const env = celEnv({ funcs: meteredFunctions(baseEnv), variables });
+
+/** The environments of a variable list other than VARIABLES (all dyn), made once per list. */
+const customEnvs = new Map<string, { base: typeof baseEnv; run: typeof env; types: typeof VARIABLE_TYPES }>();
+function customEnv(names: readonly string[]) {
+  const id = names.join("\u0000");
+  let found = customEnvs.get(id);
+  if (!found) {
+    const vars = Object.fromEntries(names.map((v) => [v, CelScalar.DYN]));
+    const base = celEnv({ funcs: FUNCTIONS, variables: vars });
+    const types = new Map<string, StaticType>(names.map((v) => [v, "dyn"]));
+    found = { base, run: celEnv({ funcs: meteredFunctions(base), variables: vars }), types };
+    customEnvs.set(id, found);
+  }
+  return found;
+}
 
 export class ExpressionError extends ChangecastError {
   readonly code = "MAP_EXPRESSION";
@@ -62,26 +82,30 @@ export interface Expression {
  * Compiles an expression; the error says what is wrong (syntax, unknown variable, unknown function, argument
  * types no overload accepts). Evaluations run under `limits`.
  */
-export function compileExpression(text: string, limits: EvaluationLimits = EVALUATION_LIMITS): Expression {
+export function compileExpression(
+  text: string,
+  limits: EvaluationLimits = EVALUATION_LIMITS,
+  /** the variables the expression may use (aggregate files: root, member lists, tx; see customEnv) */
+  names: readonly string[] = VARIABLES,
+): Expression {
+  const envs = names === VARIABLES ? { base: baseEnv, run: env, types: VARIABLE_TYPES } : customEnv(names);
   let parsed: ReturnType<typeof parse>;
   try {
     parsed = parse(text);
   } catch (err) {
     throw new ExpressionError(`expression does not compile: ${firstLine(err)}`);
   }
-  const unknown = freeIdentifiers(parsed.expr).filter(
-    (name) => !(VARIABLES as readonly string[]).includes(name),
-  );
+  const unknown = freeIdentifiers(parsed.expr).filter((name) => !names.includes(name));
   if (unknown.length) {
     throw new ExpressionError(
       `unknown variable${unknown.length > 1 ? "s" : ""} ${unknown.map((u) => `"${u}"`).join(", ")} ` +
-        `(available: ${VARIABLES.join(", ")})`,
+        `(available: ${names.join(", ")})`,
     );
   }
-  const problem = typeProblem(baseEnv, parsed.expr, VARIABLE_TYPES);
+  const problem = typeProblem(envs.base, parsed.expr, envs.types);
   if (problem) throw new ExpressionError(problem);
   meterLoops(parsed.expr);
-  const run = plan(env, parsed);
+  const run = plan(envs.run, parsed);
   const evaluate = (bindings: Bindings): unknown => {
     try {
       return metered(limits, () => {
@@ -95,7 +119,7 @@ export function compileExpression(text: string, limits: EvaluationLimits = EVALU
       throw err;
     }
   };
-  const column = columnSelect(parsed.expr);
+  const column = names === VARIABLES ? columnSelect(parsed.expr) : undefined;
   if (column === undefined) return { text, evaluate };
   const { variable, name } = column;
   return {

@@ -8,6 +8,7 @@ import { DLQ_HEADERS, type PublishedRecord } from "../publish/output-record.js";
 import type { SchemaRegistry } from "../schemas/registry.js";
 import type { WorkerObserver } from "../worker/observer.js";
 import type { Outcome } from "../worker/record-processor.js";
+import type { HeldOutcome } from "../worker/held-changes.js";
 
 /** Prefix of every changecast metric. */
 export const METRIC_PREFIX = "changecast_";
@@ -37,9 +38,12 @@ export class WorkerMetrics {
   readonly eventsOut: Counter<"type">;
   readonly filtered: Counter<"reason">;
   readonly deadLetters: Counter<"stage" | "code">;
-  /** records set aside by the parking feature, and parked records released again (0 until it lands) */
+  /** records parked until their parent row arrives (requires:), released again, or timed out */
   readonly parked: Counter;
   readonly released: Counter;
+  readonly timedOut: Counter;
+  /** transaction aggregates evaluated, by whether they were complete or published partial */
+  readonly aggregates: Counter<"partial">;
   readonly batchDuration: Histogram;
   readonly endToEndLatency: Histogram;
   readonly consumerLag: Gauge<"topic" | "partition">;
@@ -80,6 +84,17 @@ export class WorkerMetrics {
     this.released = new Counter({
       name: `${p}records_released_total`,
       help: "parked records released",
+      registers,
+    });
+    this.timedOut = new Counter({
+      name: `${p}records_timed_out_total`,
+      help: "parked records whose parent did not arrive within their timeout",
+      registers,
+    });
+    this.aggregates = new Counter({
+      name: `${p}aggregates_total`,
+      help: "transaction aggregates evaluated (partial: incomplete at source.transactionTimeout)",
+      labelNames: ["partial"],
       registers,
     });
     this.batchDuration = new Histogram({
@@ -148,6 +163,11 @@ export class WorkerMetrics {
 
   /** One record's outcome: the same counts as RunStats.count, with the error code of a dead letter. */
   countOutcome(outcome: Outcome): void {
+    // a parked record is counted once, when it is finally mapped, filtered or dead-lettered (countHeld)
+    if (outcome.kind === "held") {
+      this.parked.inc();
+      return;
+    }
     this.recordsIn.inc();
     switch (outcome.kind) {
       case "events":
@@ -158,15 +178,29 @@ export class WorkerMetrics {
         this.filtered.inc({ reason: outcome.reason });
         break;
       case "dead-letter":
-        this.deadLetters.inc({
-          stage: outcome.stage,
-          code: outcome.record.record.headers[DLQ_HEADERS.code] ?? "INTERNAL",
-        });
+        this.countDeadLetter(outcome);
         break;
-      default:
-        // an outcome kind this file does not know yet (parking) is counted by its name
-        if ((outcome as { kind: string }).kind === "parked") this.parked.inc();
     }
+  }
+
+  private countDeadLetter(outcome: Extract<Outcome, { kind: "dead-letter" }>): void {
+    const code = outcome.record.record.headers[DLQ_HEADERS.code] ?? "INTERNAL";
+    this.deadLetters.inc({ stage: outcome.stage, code });
+  }
+
+  /** A held change's end (released, timed out) or a transaction aggregate evaluated, as RunStats.countHeld. */
+  countHeld(held: HeldOutcome): void {
+    if (held.kind === "aggregate") {
+      // an aggregate's dead letter is no source record of its own: not counted as a record in
+      if (held.deadLetter?.kind === "dead-letter") this.countDeadLetter(held.deadLetter);
+      else if (!held.deadLetter) {
+        this.aggregates.inc({ partial: String(held.partial) });
+        for (const { view } of held.records) this.eventsOut.inc({ type: view.headers.ce_type ?? view.topic });
+      }
+      return;
+    }
+    (held.kind === "released" ? this.released : this.timedOut).inc();
+    this.countOutcome(held.outcome);
   }
 
   /** A delivered batch: its duration and the end-to-end latency of every event it published. */
@@ -190,6 +224,7 @@ export class WorkerMetrics {
         polledAt = performance.now();
       },
       outcome: (outcome) => this.countOutcome(outcome),
+      held: (held) => this.countHeld(held),
       batchDelivered: (_consumed: readonly SourceRecord[], outputs) =>
         this.batchDelivered((performance.now() - polledAt) / 1000, outputs),
     };

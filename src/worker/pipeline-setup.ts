@@ -2,6 +2,9 @@
 import type { PipelineConfig } from "../config/pipeline-config.js";
 import type { Problem } from "../config/yaml-source.js";
 import { TransformSet } from "../map/mapper.js";
+import { checkLookups } from "../map/state-declaration.js";
+import { checkHeldDeclarations } from "../map/held-checks.js";
+import { readAggregateFile } from "../map/aggregate-file.js";
 import { readTransformFile, type EventDeclaration, type TransformFile } from "../map/transform-file.js";
 import { EmbeddedRegistry } from "../schemas/embedded-registry.js";
 import type { SchemaRegistry } from "../schemas/registry.js";
@@ -18,12 +21,18 @@ export function loadTransforms(config: PipelineConfig): { transforms: TransformS
   const files: TransformFile[] = [];
   const problems: Problem[] = [];
   for (const file of config.transforms) {
-    const result = readTransformFile(file, config.baseDir, undefined, {
-      allowAbsolutePaths: config.paths.allowAbsolute,
-    });
+    const options = { allowAbsolutePaths: config.paths.allowAbsolute };
+    // an aggregate file (`aggregate:` instead of `table:`) or a table's transform file
+    const result =
+      readAggregateFile(file, config.baseDir, undefined, options) ??
+      readTransformFile(file, config.baseDir, undefined, options);
     problems.push(...result.problems);
     if (result.transform) files.push(result.transform);
   }
+  // lookup() calls name tables with state: rows, their indexes, keys of the index's arity
+  problems.push(...checkLookups(files));
+  // requires: parents keep table state; aggregates: distinct tables, a transaction topic
+  problems.push(...checkHeldDeclarations(files, config.source));
   return { transforms: new TransformSet(files), problems };
 }
 

@@ -12,6 +12,7 @@ import { WorkerMetrics, createMetricsRegistry } from "../../src/observe/metrics.
 import { startOpsServer, type OpsServer } from "../../src/observe/server.js";
 import type { PublishedRecord } from "../../src/publish/output-record.js";
 import { RunStats } from "../../src/worker/run-stats.js";
+import type { HeldOutcome } from "../../src/worker/held-changes.js";
 import { parseMetrics, sumOf } from "../support/metrics.js";
 
 const ROOT = join(import.meta.dirname, "..", "..");
@@ -99,6 +100,35 @@ describe("worker metrics", () => {
     expect(sumOf(m, "changecast_registry_errors_total")).toBe(0);
     // the process metrics every exporter carries
     expect(text).toContain("process_cpu_user_seconds_total");
+  });
+
+  it("count parked, released and timed-out records and aggregates as the run summary does", async () => {
+    const metrics = new WorkerMetrics();
+    const stats = new RunStats();
+    const held: HeldOutcome[] = [
+      { kind: "released", outcome: { kind: "filtered", reason: "no-matching-event" } },
+      { kind: "timed-out", outcome: { kind: "filtered", reason: "no-matching-event" } },
+      { kind: "aggregate", records: [], partial: true },
+      { kind: "aggregate", records: [], partial: false },
+    ];
+    for (let i = 0; i < 3; i++) {
+      const parked = { kind: "held", reason: "parked" } as const;
+      metrics.countOutcome(parked);
+      stats.count(parked);
+    }
+    for (const h of held) {
+      metrics.countHeld(h);
+      stats.countHeld(h);
+    }
+    const m = parseMetrics(await metrics.registry.metrics());
+    expect(sumOf(m, "changecast_records_parked_total")).toBe(3);
+    expect(sumOf(m, "changecast_records_released_total")).toBe(1);
+    expect(sumOf(m, "changecast_records_timed_out_total")).toBe(1);
+    expect(sumOf(m, "changecast_aggregates_total", { partial: "true" })).toBe(1);
+    expect(sumOf(m, "changecast_aggregates_total")).toBe(2);
+    // a parked record counts as a record in once, when it is finally released or timed out
+    expect(sumOf(m, "changecast_records_in_total")).toBe(stats.recordsIn);
+    expect(stats.recordsIn).toBe(2);
   });
 
   it("a failing registry call is counted as a request and an error", async () => {
