@@ -3,9 +3,10 @@ import { createReadStream, statSync } from "node:fs";
 import type { Readable } from "node:stream";
 import { readRecords, unreadableRecord, type InputItem } from "../decode/line-reader.js";
 import { parseCaptureLine, type CaptureLine } from "../decode/kcat.js";
-import { stringifyJson } from "../encode/json.js";
+import { stringifyJsonFast } from "../encode/json-fast.js";
 import { RunStats } from "../worker/run-stats.js";
-import { DEAD_LETTERS_EXIT_CODE, type CommandIO } from "./io.js";
+import { DEAD_LETTERS_EXIT_CODE, processIO, type CommandIO } from "./io.js";
+import { LineOutput } from "./line-output.js";
 import { openPipeline, type OpenPipeline } from "./pipeline.js";
 import type { Outcome } from "../worker/record-processor.js";
 import { Progress, type ProgressOptions } from "./progress.js";
@@ -23,11 +24,13 @@ export async function replayCommand(
     offlineSchemas: true,
   });
   const stats = new RunStats();
+  // the process's stdout in big chunks; any other CommandIO (tests) line by line
+  const output = new LineOutput(io, io === processIO ? process.stdout : null);
   try {
     const file = opts.input === "-" ? null : createReadStream(opts.input);
     const input = file ?? stdin;
     const total = file ? inputSize(opts.input) : null;
-    const progress = new Progress((line) => io.err(line), options.progress);
+    const progress = new Progress((line) => output.err(line), options.progress);
     const counts = () => ({
       records: stats.recordsIn,
       deadLetters: stats.deadLetters,
@@ -39,11 +42,13 @@ export async function replayCommand(
       const outcome = await replayItem(pipeline, item, opts, stats);
       if (outcome === null || item.kind === "skipped") continue;
       progress.update(counts);
-      printOutcome(outcome, item.first, io);
+      printOutcome(outcome, item.first, output);
+      await output.ready();
     }
-    io.err(stats.reconciliation());
+    output.err(stats.reconciliation());
     return opts.failOnDeadLetters && stats.deadLetters > 0 ? DEAD_LETTERS_EXIT_CODE : 0;
   } finally {
+    output.flush();
     await pipeline.close();
   }
 }
@@ -81,11 +86,11 @@ async function replayItem(
 }
 
 /** The records of an outcome as JSON lines (docs/records.md); a dead letter also says why on stderr. */
-function printOutcome(outcome: Outcome, lineNo: number, io: CommandIO): void {
-  if (outcome.kind === "events") for (const r of outcome.records) io.out(stringifyJson(r.view));
+function printOutcome(outcome: Outcome, lineNo: number, output: LineOutput): void {
+  if (outcome.kind === "events") for (const r of outcome.records) output.line(stringifyJsonFast(r.view));
   else if (outcome.kind === "dead-letter") {
-    io.err(`line ${lineNo}: dead letter: ${outcome.stage}: ${outcome.error.message}`);
-    io.out(stringifyJson(outcome.record.view));
+    output.err(`line ${lineNo}: dead letter: ${outcome.stage}: ${outcome.error.message}`);
+    output.line(stringifyJsonFast(outcome.record.view));
   }
 }
 /** The size of the input file, when it is a regular file (not a FIFO or a device). */

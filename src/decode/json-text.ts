@@ -213,6 +213,11 @@ function literalsOf(text: string): Map<number, string> {
   return out;
 }
 
+/** parseJson's value of a number literal: a bigint for an integer beyond 2^53, else the number. */
+export function unsafeIntegerAsBigint(literal: string): number | bigint {
+  return unsafeIntegersAsBigint(literal);
+}
+
 function unsafeIntegersAsBigint(literal: string): number | bigint {
   const n = Number(literal);
   return Number.isSafeInteger(n) || !isInteger(literal) ? n : BigInt(literal);

@@ -4,6 +4,7 @@ import { isUtf8 } from "node:buffer";
 import { DecodeError, type SourceRecord } from "./change-event.js";
 import { describe, hasLoneSurrogate } from "./connect-schema.js";
 import { parseJson, stringifyJson } from "./json-text.js";
+import { parseKcatLayout } from "./kcat-fast.js";
 
 /** Fields kcat -J prints; any of them marks a line as a kcat record rather than a Debezium value. */
 const KCAT_FIELDS = ["topic", "partition", "offset", "tstype", "ts", "broker"];
@@ -34,7 +35,8 @@ export type CaptureLine =
  * "<Avro schema JSON>"}`.
  */
 export function parseCaptureLine(line: string, fallbackTopic?: string): CaptureLine {
-  const parsed = parseJson(line);
+  // kcat's usual layout without the full (often lossless) parse of the record text it holds
+  const parsed = parseKcatLayout(line) ?? parseJson(line);
   if (parsed === null || typeof parsed !== "object" || Array.isArray(parsed)) {
     throw new DecodeError(`not a kcat record: expected a JSON object, got ${describe(parsed)}`);
   }
