@@ -21,6 +21,7 @@ import {
   type EvaluationLimits,
 } from "./cel-limits.js";
 import { ChangecastError } from "../errors.js";
+import { compileToJs, FALLBACK } from "./compiled-expression.js";
 
 /** The variables a transform expression may use (docs/transforms.md; ts_* are the envelope's timestamps). */
 export const VARIABLES = [
@@ -62,7 +63,12 @@ export interface Expression {
  * Compiles an expression; the error says what is wrong (syntax, unknown variable, unknown function, argument
  * types no overload accepts). Evaluations run under `limits`.
  */
-export function compileExpression(text: string, limits: EvaluationLimits = EVALUATION_LIMITS): Expression {
+export function compileExpression(
+  text: string,
+  limits: EvaluationLimits = EVALUATION_LIMITS,
+  /** compiled: false evaluates with CEL only (the reference the compiled form is tested against) */
+  options: { compiled?: boolean } = {},
+): Expression {
   let parsed: ReturnType<typeof parse>;
   try {
     parsed = parse(text);
@@ -95,7 +101,18 @@ export function compileExpression(text: string, limits: EvaluationLimits = EVALU
       throw err;
     }
   };
-  const column = columnSelect(parsed.expr);
+  // the common expressions as plain JavaScript; CEL wherever the compiled form cannot decide
+  const compiled = options.compiled === false ? undefined : compileToJs(parsed.expr, limits.maxCost);
+  if (compiled !== undefined) {
+    return {
+      text,
+      evaluate: (bindings) => {
+        const value = compiled(bindings);
+        return value === FALLBACK ? evaluate(bindings) : value;
+      },
+    };
+  }
+  const column = options.compiled === false ? undefined : columnSelect(parsed.expr);
   if (column === undefined) return { text, evaluate };
   const { variable, name } = column;
   return {
