@@ -335,7 +335,6 @@ function equal(x: unknown, y: unknown): unknown {
   const ys = isScalar(y);
   if (xs && ys) {
     if (x === y) return true;
-    // eslint-disable-next-line eqeqeq -- CEL compares int and double numerically, as == does
     if (isNumeric(x) && isNumeric(y)) return x == y;
     return false;
   }
