@@ -4,6 +4,13 @@
 // stringifyJson as a whole, so the output is always stringifyJson's.
 import { stringifyJson } from "./json.js";
 
+/**
+ * An object's own text of some of its members: `object[JSON_TEXT](key)` is the JSON text of `object[key]` (what
+ * stringifyJson would write for it), or undefined to write the member as usual. Record views use it for the
+ * rendered Avro value, written by a compiled writer (json-writer.ts) without building the rendered object.
+ */
+export const JSON_TEXT: unique symbol = Symbol("JSON text of a member");
+
 /** Thrown (preallocated) out of the fast walk when a value needs stringifyJson's generic rules. */
 const UNUSUAL = new Error("unusual JSON value");
 
@@ -18,7 +25,14 @@ export function stringifyJsonFast(value: unknown): string {
   return stringifyJson(value);
 }
 
-/** stringifyJson's text of one value, or undefined (as lossless-json) for undefined, functions and symbols. */
+/**
+ * stringifyJson's text of one value inside a value, or undefined (as lossless-json) for undefined, functions and
+ * symbols; throws for values only stringifyJson itself can write (then write the whole value with it).
+ */
+export function jsonText(v: unknown): string | undefined {
+  return valueText(v);
+}
+
 function valueText(v: unknown): string | undefined {
   switch (typeof v) {
     case "string":
@@ -61,10 +75,12 @@ function objectText(o: object): string {
   const record = o as Record<string, unknown>;
   // a toJSON member (own, or inherited from Object.prototype) is lossless-json's to call
   if (typeof record.toJSON === "function") throw UNUSUAL;
+  const own = (o as { [JSON_TEXT]?: unknown })[JSON_TEXT];
+  const textOf = typeof own === "function" ? (own as (key: string) => string | undefined) : undefined;
   let s = "{";
   let first = true;
   for (const key of Object.keys(record)) {
-    const text = valueText(record[key]);
+    const text = textOf?.call(o, key) ?? valueText(record[key]);
     if (text === undefined) continue;
     if (first) first = false;
     else s += ",";

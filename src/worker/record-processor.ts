@@ -16,6 +16,7 @@ import type { EventDeclaration } from "../map/transform-file.js";
 import { CeSources, ChangeHeaders, deadLetterErrorHeaders, headerBytes } from "../publish/headers.js";
 import { DLQ_HEADERS, type PublishedRecord, type RecordView } from "../publish/output-record.js";
 import { ChangecastError, type Stage } from "../errors.js";
+import { JSON_TEXT } from "../encode/json-fast.js";
 
 /** Where each event's schema is registered (resolved once at start-up). */
 export interface EventRegistration {
@@ -263,7 +264,8 @@ function eventView(
 ): RecordView {
   let rendered: unknown;
   let done = false;
-  return {
+  let replaced = false;
+  const view: RecordView = {
     topic,
     key,
     headers,
@@ -279,8 +281,14 @@ function eventView(
     set value(v: unknown) {
       rendered = v;
       done = true;
+      replaced = true;
     },
   };
+  // printing the view writes the value's JSON straight from the Avro value (unless it was replaced)
+  Object.defineProperty(view, JSON_TEXT, {
+    value: (member: string) => (member === "value" && !replaced ? schema.renderJson(coerced) : undefined),
+  });
+  return view;
 }
 
 export class UnknownTableError extends ChangecastError {
