@@ -9,14 +9,30 @@
 // JSON with these nine members and no duplicate: K is a string (or null), and a string cannot hold the text
 // `,"payload":` (a quote after a comma is never escaped), so the first `,"payload":` after K's start is the one
 // after K — and K, V are accepted only when each is one complete JSON value (JSON.parse of its text alone).
+import { hasLoneSurrogate } from "./connect-schema.js";
 import { unsafeIntegerAsBigint } from "./json-text.js";
 
 const HEAD =
   /^\{"topic":"([^"\\]*)","partition":(-?(?:0|[1-9]\d*)),"offset":(-?(?:0|[1-9]\d*)),"tstype":"([^"\\]*)","ts":(-?(?:0|[1-9]\d*)),"broker":(-?(?:0|[1-9]\d*)),"headers":\[\],"key":/;
 const PAYLOAD = ',"payload":';
 
-/** parseJson(line) for kcat's usual layout (see above), else undefined. */
-export function parseKcatLayout(line: string): Record<string, unknown> | undefined {
+/**
+ * A record value's UTF-8 bytes, made without decoding the escaped JSON string they were written as (see
+ * parseKcatLayout's `payloadBytes`).
+ */
+export class RecordBytes {
+  constructor(readonly bytes: Buffer) {}
+}
+
+/**
+ * parseJson(line) for kcat's usual layout (see above), else undefined. With `payloadBytes`, the payload member
+ * may instead be the RecordBytes of that string: Buffer.from(payload, "utf8"), for a payload that has no lone
+ * surrogate (PayloadPrefixes).
+ */
+export function parseKcatLayout(
+  line: string,
+  options: { payloadBytes?: boolean } = {},
+): Record<string, unknown> | undefined {
   const head = HEAD.exec(line);
   if (head === null) return undefined;
   const keyStart = head[0].length;
@@ -27,10 +43,15 @@ export function parseKcatLayout(line: string): Record<string, unknown> | undefin
   if (line.charCodeAt(end) !== 125 /* } */) return undefined;
   const key = stringOrNull(line.slice(keyStart, at));
   if (key === undefined) return undefined;
-  const payload = stringOrNull(line.slice(at + PAYLOAD.length, end));
+  const payloadText = line.slice(at + PAYLOAD.length, end);
+  const topic = head[1] as string;
+  const payload = options.payloadBytes
+    ? (prefixes.bytes(topic, payloadText) ?? stringOrNull(payloadText))
+    : stringOrNull(payloadText);
   if (payload === undefined) return undefined;
+  if (options.payloadBytes && typeof payload === "string") prefixes.learn(topic, payloadText, payload);
   return {
-    topic: head[1],
+    topic,
     partition: unsafeIntegerAsBigint(head[2] as string),
     offset: unsafeIntegerAsBigint(head[3] as string),
     tstype: head[4],
@@ -53,3 +74,52 @@ function stringOrNull(text: string): string | null | undefined {
     return undefined;
   }
 }
+
+/**
+ * The escaped start of each topic's last record value, up to its `,"payload":` (the JsonConverter schema, the same
+ * text in every record of a table), with the UTF-8 bytes it stands for. A value whose escaped text starts with a
+ * known prefix is decoded from the rest only: the bytes of the prefix and of the decoded rest, concatenated, are
+ * the bytes of the whole decoded string (a JSON string literal decodes piece by piece at any point between two
+ * escapes, and the prefix ends in a colon, no part of an escape).
+ */
+class PayloadPrefixes {
+  private readonly byTopic = new Map<string, { escaped: string; bytes: Buffer }>();
+
+  /** The RecordBytes of the JSON string literal `text` (quotes included), or undefined: decode it in full. */
+  bytes(topic: string, text: string): RecordBytes | undefined {
+    const known = this.byTopic.get(topic);
+    if (known === undefined) return undefined;
+    const length = known.escaped.length;
+    // one memcmp-like string comparison of the (few KB) schema part, which is never decoded again
+    if (text.length <= length + 1 || text.slice(1, 1 + length) !== known.escaped) return undefined;
+    let rest: unknown;
+    try {
+      rest = JSON.parse('"' + text.slice(1 + length));
+    } catch {
+      return undefined;
+    }
+    // a lone surrogate has no UTF-8 form: the full string, for the caller to reject as before
+    if (typeof rest !== "string" || hasLoneSurrogate(rest)) return undefined;
+    const restBytes = Buffer.byteLength(rest, "utf8");
+    const out = Buffer.allocUnsafe(known.bytes.length + restBytes);
+    known.bytes.copy(out, 0);
+    out.write(rest, known.bytes.length, "utf8");
+    return new RecordBytes(out);
+  }
+
+  /** Remembers the prefix of a value decoded in full (`value` is JSON.parse(text)), when it has one. */
+  learn(topic: string, text: string, value: string): void {
+    if (!value.startsWith('{"schema":')) return;
+    const split = value.lastIndexOf(PAYLOAD);
+    if (split === -1) return;
+    const prefix = value.slice(0, split + PAYLOAD.length);
+    if (hasLoneSurrogate(prefix)) return;
+    // the prefix as JSON.stringify escapes it: used only when the record wrote it the same way
+    const escaped = JSON.stringify(prefix).slice(1, -1);
+    if (text.slice(1, 1 + escaped.length) !== escaped) return;
+    if (this.byTopic.size >= 1024) this.byTopic.clear();
+    this.byTopic.set(topic, { escaped, bytes: Buffer.from(prefix, "utf8") });
+  }
+}
+
+const prefixes = new PayloadPrefixes();

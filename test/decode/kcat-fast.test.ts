@@ -4,7 +4,8 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { parseJson } from "../../src/decode/json-text.js";
-import { parseKcatLayout } from "../../src/decode/kcat-fast.js";
+import { hasLoneSurrogate } from "../../src/decode/connect-schema.js";
+import { parseKcatLayout, RecordBytes } from "../../src/decode/kcat-fast.js";
 
 const root = join(import.meta.dirname, "..", "..");
 const lines = [
@@ -47,6 +48,10 @@ const MUTATIONS: ((line: string, r: () => number) => string)[] = [
   (l) => l.replace(/"key":"(?:[^"\\]|\\.)*"/, '"key":"x,\\"payload\\":\\"y"'),
   (l) => l.replace(/,"payload":"/, ',"payload":"\\"payload\\":1,'),
   (l) => l.replace(/}$/, ',"payload":null}'),
+  (l) => l.replace(/\\"payload\\":\{/, '\\"payload\\":{\\"z\\":\\"\\ud800\\",'),
+  (l) => l.replace(/\\"payload\\":\{/, '\\"payload\\":{\\"z\\":\\"é😀\\u00e9\\\\\\"\\",'),
+  (l) => l.replace(/\\"schema\\":\{/, '\\"schema\\":{\\"doc\\":\\"\\u00e9\\",'),
+  (l) => l.replace(/\\"schema\\":\{/, '\\"schema\\":{\\"doc\\":\\"\\/\\",'),
   (l) => l.replace(/}$/, ',"extra":1}'),
   (l) => l.replace(/}$/, "} \r"),
   (l) => l.replace(/}$/, "}x"),
@@ -94,6 +99,34 @@ describe("parseKcatLayout", () => {
     }
     expect(checked).toBeGreaterThan(4000);
     expect(taken).toBeGreaterThan(1000);
+  });
+
+  it("gives a payload's UTF-8 bytes as Buffer.from(payload) would, from a known schema prefix", () => {
+    const r = random(9);
+    let asBytes = 0;
+    for (let round = 0; round < 3; round++) {
+      for (const line of lines) {
+        for (let i = 0; i < 20; i++) {
+          const mutated = MUTATIONS[(i * 7 + round) % MUTATIONS.length]!(line, r);
+          const fast = parseKcatLayout(mutated, { payloadBytes: true });
+          const plain = parseKcatLayout(mutated);
+          if (fast === undefined) {
+            expect(plain).toBeUndefined();
+            continue;
+          }
+          const { payload, ...rest } = fast;
+          const { payload: text, ...plainRest } = plain!;
+          expect(rest).toStrictEqual(plainRest);
+          if (payload instanceof RecordBytes) {
+            asBytes++;
+            expect(typeof text).toBe("string");
+            expect(hasLoneSurrogate(text as string)).toBe(false);
+            expect(payload.bytes.equals(Buffer.from(text as string, "utf8"))).toBe(true);
+          } else expect(payload).toStrictEqual(text);
+        }
+      }
+    }
+    expect(asBytes).toBeGreaterThan(500);
   });
 
   it("keeps an offset beyond 2^53 exact", () => {
