@@ -27,7 +27,8 @@ export async function replayCommand(
   // the process's stdout in big chunks; any other CommandIO (tests) line by line
   const output = new LineOutput(io, io === processIO ? process.stdout : null);
   try {
-    const file = opts.input === "-" ? null : createReadStream(opts.input);
+    // big reads: a kcat line of a JsonConverter record is several KB
+    const file = opts.input === "-" ? null : createReadStream(opts.input, { highWaterMark: 1 << 20 });
     const input = file ?? stdin;
     const total = file ? inputSize(opts.input) : null;
     const progress = new Progress((line) => output.err(line), options.progress);
@@ -79,7 +80,7 @@ async function replayItem(
     return null;
   }
   const { record } = parsed;
-  await pipeline.processor.prepare([record]);
+  if (pipeline.processor.needsPrepare) await pipeline.processor.prepare([record]);
   const outcome = pipeline.processor.process(record);
   stats.count(outcome);
   return outcome;

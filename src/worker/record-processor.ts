@@ -57,6 +57,11 @@ export class RecordProcessor {
     this.decode = options.decode ?? ((r) => decodeDebeziumJson(r));
   }
 
+  /** Whether `prepare` does anything (AvroConverter sources); without it, it needs no call per record. */
+  get needsPrepare(): boolean {
+    return this.options.prepare !== undefined;
+  }
+
   /** Call once per batch before `process`; a failure here is transient (retry the batch), never a dead letter. */
   async prepare(records: readonly SourceRecord[]): Promise<void> {
     // records a reader rejected are dead-lettered as they are: nothing of theirs to fetch
@@ -286,9 +291,22 @@ function eventView(
   };
   // printing the view writes the value's JSON straight from the Avro value (unless it was replaced)
   Object.defineProperty(view, JSON_TEXT, {
-    value: (member: string) => (member === "value" && !replaced ? schema.renderJson(coerced) : undefined),
+    value: (member: string): string | undefined =>
+      member === "value" && !replaced
+        ? schema.renderJson(coerced)
+        : member === "headers" && view.headers === headers
+          ? stringHeadersJson(headers)
+          : undefined,
   });
   return view;
+}
+
+/** The JSON text of headers whose values are all strings (as events' are), as stringifyJson writes it. */
+function stringHeadersJson(headers: Record<string, string>): string | undefined {
+  if (Object.getPrototypeOf(headers) !== Object.prototype) return undefined;
+  for (const name in headers) if (typeof headers[name] !== "string") return undefined;
+  // a plain object of strings: JSON.stringify writes every member as stringifyJson does
+  return JSON.stringify(headers);
 }
 
 export class UnknownTableError extends ChangecastError {
