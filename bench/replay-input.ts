@@ -11,11 +11,16 @@ const ID_MEMBER =
 const OFFSET = /^(\{"topic":"[^"]*","partition":\d+,"offset":)(\d+)/;
 const ID_STEP = 1_000_000;
 
-/** Writes `count` kcat lines made from `captures/<flavour>/*.jsonl` to `file`; returns the line count. */
-export function writeReplayInput(root: string, flavour: string, count: number, file: string): number {
-  const lines = globSync(`captures/${flavour}/*.jsonl`, { cwd: root, absolute: true })
+/** The lines of `captures/<flavour>/*.jsonl`, in the order the input repeats them. */
+export function captureLines(root: string, flavour: string): string[] {
+  return globSync(`captures/${flavour}/*.jsonl`, { cwd: root, absolute: true })
     .sort()
     .flatMap((f) => readFileSync(join(f), "utf8").split("\n").filter(Boolean));
+}
+
+/** Writes `count` kcat lines made from `captures/<flavour>/*.jsonl` to `file`; returns the line count. */
+export function writeReplayInput(root: string, flavour: string, count: number, file: string): number {
+  const lines = captureLines(root, flavour);
   const out: string[] = [];
   for (let rep = 0; out.length < count; rep++) {
     const shift = rep * ID_STEP;

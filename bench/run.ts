@@ -6,6 +6,7 @@ import { globSync } from "tinyglobby";
 import { openPipeline } from "../src/cli/pipeline.js";
 import type { SourceRecord } from "../src/decode/change-event.js";
 import { parseKcatLine } from "../src/decode/kcat.js";
+import { benchReplayCommand } from "./replay-command.js";
 
 interface Result {
   name: string;
@@ -111,6 +112,17 @@ const results = [
   ...(await benchFlavour("postgres", "changecast.yaml")),
   ...(await benchFlavour("oracle", "changecast.oracle.yaml")),
 ];
+// the whole replay command over 100 000 records vs the naive floor, and the processor alone (replay-command.ts)
+const ratios: string[] = [];
+for (const [flavour, config] of [
+  ["postgres", "changecast.yaml"],
+  ["oracle", "changecast.oracle.yaml"],
+] as const) {
+  if (process.env.BENCH_REPLAY === "0") break;
+  const command = await benchReplayCommand(root, flavour, config);
+  results.push(...command.results);
+  ratios.push(...command.ratios);
+}
 const outDir = join(root, "bench", "results");
 mkdirSync(outDir, { recursive: true });
 const meta = {
@@ -118,7 +130,7 @@ const meta = {
   node: process.version,
   cpu: (await import("node:os")).cpus()[0]?.model ?? "",
 };
-writeFileSync(join(outDir, "latest.json"), JSON.stringify({ ...meta, results }, null, 2) + "\n");
+writeFileSync(join(outDir, "latest.json"), JSON.stringify({ ...meta, results, ratios }, null, 2) + "\n");
 const md = [
   `# Benchmark ${meta.date}`,
   "",
@@ -131,6 +143,8 @@ const md = [
       `| ${r.name} | ${r.recordsPerSecond} | ${r.recordsPerCpuSecond} | ${r.records} | ` +
       `${r.seconds.toFixed(2)} | ${r.cpuSeconds.toFixed(2)} | ${r.note} |`,
   ),
+  "",
+  ...ratios.map((r) => `- ${r}`),
   "",
 ].join("\n");
 writeFileSync(join(outDir, "latest.md"), md);
