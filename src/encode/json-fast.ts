@@ -6,7 +6,8 @@ import { stringifyJson } from "./json.js";
 
 /**
  * An object's own text of some of its members: `object[JSON_TEXT](key)` is the JSON text of `object[key]` (what
- * stringifyJson would write for it), or undefined to write the member as usual. Record views use it for the
+ * stringifyJson would write for it), or undefined to write the member as usual; `object[JSON_TEXT]("")` is the
+ * text of the whole object, or undefined. Record views use it for the
  * rendered Avro value, written by a compiled writer (json-writer.ts) without building the rendered object.
  */
 export const JSON_TEXT: unique symbol = Symbol("JSON text of a member");
@@ -77,6 +78,9 @@ function objectText(o: object): string {
   if (typeof record.toJSON === "function") throw UNUSUAL;
   const own = (o as { [JSON_TEXT]?: unknown })[JSON_TEXT];
   const textOf = typeof own === "function" ? (own as (key: string) => string | undefined) : undefined;
+  // "": the text of the whole object, when it has one
+  const whole = textOf?.call(o, "");
+  if (whole !== undefined) return whole;
   let s = "{";
   let first = true;
   for (const key of Object.keys(record)) {

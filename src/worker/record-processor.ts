@@ -290,20 +290,44 @@ function eventView(
     },
   };
   // printing the view writes the value's JSON straight from the Avro value (unless it was replaced)
+  const valueJson = (): string | undefined => (replaced ? undefined : schema.renderJson(coerced));
   Object.defineProperty(view, JSON_TEXT, {
-    value: (member: string): string | undefined =>
-      member === "value" && !replaced
-        ? schema.renderJson(coerced)
-        : member === "headers" && view.headers === headers
-          ? stringHeadersJson(headers)
-          : undefined,
+    value: (member: string): string | undefined => {
+      if (member === "value") return valueJson();
+      if (member === "headers") return stringHeadersJson(view.headers);
+      return member === "" ? pristineViewJson(view, valueJson) : undefined;
+    },
   });
   return view;
 }
 
+const VIEW_KEYS = ["topic", "key", "headers", "subject", "version", "value"];
+
+/**
+ * The JSON text of an event view as it was made (its own members, in order, the value not replaced), as
+ * stringifyJson writes it; undefined for a view changed since.
+ */
+function pristineViewJson(view: RecordView, valueJson: () => string | undefined): string | undefined {
+  const keys = Object.keys(view);
+  if (keys.length !== VIEW_KEYS.length || keys.some((k, i) => k !== VIEW_KEYS[i])) return undefined;
+  const { topic, key, subject, version } = view;
+  if (typeof topic !== "string" || typeof key !== "string" || typeof subject !== "string") return undefined;
+  if (typeof version !== "number" || !Number.isSafeInteger(version) || Object.is(version, -0))
+    return undefined;
+  const headers = stringHeadersJson(view.headers);
+  const value = valueJson();
+  if (headers === undefined || value === undefined) return undefined;
+  return (
+    `{"topic":${JSON.stringify(topic)},"key":${JSON.stringify(key)},"headers":${headers},` +
+    `"subject":${JSON.stringify(subject)},"version":${version},"value":${value}}`
+  );
+}
+
 /** The JSON text of headers whose values are all strings (as events' are), as stringifyJson writes it. */
 function stringHeadersJson(headers: Record<string, string>): string | undefined {
-  if (Object.getPrototypeOf(headers) !== Object.prototype) return undefined;
+  if (headers === null || typeof headers !== "object" || Object.getPrototypeOf(headers) !== Object.prototype)
+    return undefined;
+  if (typeof (headers as { toJSON?: unknown }).toJSON === "function") return undefined;
   for (const name in headers) if (typeof headers[name] !== "string") return undefined;
   // a plain object of strings: JSON.stringify writes every member as stringifyJson does
   return JSON.stringify(headers);
