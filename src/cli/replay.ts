@@ -40,7 +40,8 @@ export async function replayCommand(
     // bounded reader: lines over maxRecordBytes, bytes not UTF-8, blank and multi-line input (line-reader.ts)
     const items = readRecords(input, { maxRecordBytes: pipeline.config.limits.maxRecordBytes });
     for await (const item of items) {
-      const outcome = await replayItem(pipeline, item, opts, stats);
+      const pending = replayItem(pipeline, item, opts, stats);
+      const outcome = pending instanceof Promise ? await pending : pending;
       if (outcome === null || item.kind === "skipped") continue;
       progress.update(counts);
       printOutcome(outcome, item.first, output);
@@ -54,13 +55,16 @@ export async function replayCommand(
   }
 }
 
-/** One input item: a skipped line is counted, a schema line is kept (null for both), a record is processed. */
-async function replayItem(
+/**
+ * One input item: a skipped line is counted, a schema line is kept (null for both), a record is processed (after
+ * the source's prepare() when it has one: then the outcome comes as a promise).
+ */
+function replayItem(
   pipeline: OpenPipeline,
   item: InputItem,
   opts: { input: string; topic?: string },
   stats: RunStats,
-): Promise<Outcome | null> {
+): Outcome | null | Promise<Outcome | null> {
   if (item.kind === "skipped") {
     stats.skipLine();
     return null;
@@ -80,10 +84,12 @@ async function replayItem(
     return null;
   }
   const { record } = parsed;
-  if (pipeline.processor.needsPrepare) await pipeline.processor.prepare([record]);
-  const outcome = pipeline.processor.process(record);
-  stats.count(outcome);
-  return outcome;
+  const processed = (): Outcome => {
+    const outcome = pipeline.processor.process(record);
+    stats.count(outcome);
+    return outcome;
+  };
+  return pipeline.processor.needsPrepare ? pipeline.processor.prepare([record]).then(processed) : processed();
 }
 
 /** The records of an outcome as JSON lines (docs/records.md); a dead letter also says why on stderr. */
