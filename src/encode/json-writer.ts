@@ -39,7 +39,8 @@ function numberText(value: unknown): string {
 function writerOf(type: avro.Type, records: Map<avro.Type, Writer>): Writer {
   if (type instanceof CastLogicalType) {
     const logical = type;
-    return (v) => jsonText(logical.normalize(v));
+    // the coerced value is mostly the canonical text coerce() just made: not parsed again
+    return (v) => jsonText(logical.canonical(v));
   }
   switch (type.typeName) {
     case "null":
