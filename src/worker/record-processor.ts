@@ -270,27 +270,27 @@ function eventView(
   let rendered: unknown;
   let done = false;
   let replaced = false;
-  const view: RecordView = {
-    topic,
-    key,
-    headers,
-    subject: registration.subject,
-    version: registration.version,
-    get value(): unknown {
-      if (!done) {
-        rendered = schema.render(coerced);
-        done = true;
-      }
-      return rendered;
-    },
-    set value(v: unknown) {
-      rendered = v;
+  const get = (): unknown => {
+    if (!done) {
+      rendered = schema.render(coerced);
       done = true;
-      replaced = true;
-    },
+    }
+    return rendered;
   };
-  // printing the view writes the value's JSON straight from the Avro value (unless it was replaced)
-  const valueJson = (): string | undefined => (replaced ? undefined : schema.renderJson(coerced));
+  const set = (v: unknown): void => {
+    rendered = v;
+    done = true;
+    replaced = true;
+  };
+  const view = { topic, key, headers, subject: registration.subject, version: registration.version };
+  // an accessor like one of an object literal (enumerable, configurable), whose getter the JSON text knows
+  Object.defineProperty(view, "value", { get, set, enumerable: true, configurable: true });
+  // printing the view writes the value's JSON straight from the Avro value, while `value` is still this
+  // accessor and was never set
+  const valueJson = (): string | undefined =>
+    !replaced && Object.getOwnPropertyDescriptor(view, "value")?.get === get
+      ? schema.renderJson(coerced)
+      : undefined;
   Object.defineProperty(view, JSON_TEXT, {
     value: (member: string): string | undefined => {
       if (member === "value") return valueJson();
@@ -298,7 +298,7 @@ function eventView(
       return member === "" ? pristineViewJson(view, valueJson) : undefined;
     },
   });
-  return view;
+  return view as RecordView;
 }
 
 const VIEW_KEYS = ["topic", "key", "headers", "subject", "version", "value"];

@@ -49,6 +49,15 @@ describe("event views printed", () => {
       (v) => Object.assign(v, { more: true }),
       (v) => delete v.subject,
       (v) => ((v as unknown as Record<string, unknown>).key = 7n),
+      (v) => {
+        // the value accessor replaced by a data member in the same place of the key order
+        delete v.value;
+        v.value = { other: "value" };
+      },
+      (v) => {
+        const value = v.value;
+        Object.defineProperty(v, "value", { value, enumerable: true, configurable: true });
+      },
     ];
     all.forEach((v, i) => {
       changes[i % changes.length]!(v);
