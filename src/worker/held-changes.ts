@@ -36,6 +36,8 @@ import type { Outcome } from "./record-processor.js";
 
 /** A transaction with more buffered changes than this is evaluated as it is, partial. */
 export const MAX_TRANSACTION_CHANGES = 100_000;
+/** Changes of one transaction kept in memory; further ones are kept in the state store only until evaluated. */
+export const SPILL_AFTER = 10_000;
 /** An evaluated transaction is remembered this many transaction timeouts (its late redeliveries are ignored). */
 const DONE_TIMEOUTS = 10;
 
@@ -74,11 +76,14 @@ export interface HeldOptions {
    */
   sharedStore?: boolean;
   now?: () => number;
+  /** changes of a transaction kept in memory before the rest are spilled (default SPILL_AFTER) */
+  spillAfter?: number;
 }
 
 interface HeldEntry {
   row: HeldRow;
-  record: SourceRecord;
+  /** null: spilled (a change of a huge transaction, in the state store only) */
+  record: SourceRecord | null;
 }
 
 export class HeldChanges implements BatchHook {
@@ -144,6 +149,71 @@ export class HeldChanges implements BatchHook {
     const expired = wall !== null ? this.dependencies.expire(this.sourceNow, wall, owns) : [];
     if (sweep.length || expired.length)
       this.pendingTrigger = { record: first, releases: [...sweep, ...expired] };
+    if (store) await this.loadForBatch(store, batch.records, wall);
+  }
+
+  /**
+   * Transactions to evaluate whose changes were spilled (complete, over the maximum, or timed out — also by the
+   * clock): their records are loaded now, and they are evaluated with the batch's first record as trigger. The
+   * records a redelivered trigger of this batch released before are loaded too.
+   */
+  private async loadForBatch(
+    store: HeldStore,
+    records: readonly SourceRecord[],
+    wall: number | null,
+  ): Promise<void> {
+    for (const b of this.aggregates.buffers.values()) {
+      const complete = this.aggregates.complete(b);
+      const late = wall !== null && wall - (this.txHeldAt.get(b.key) ?? wall) >= this.aggregates.timeoutMs;
+      if (complete || late) this.due.set(b.key, !complete);
+    }
+    const wanted: HeldRow[] = [];
+    for (const key of this.due.keys()) {
+      const b = this.aggregates.buffers.get(key);
+      for (const c of b?.changes ?? []) {
+        const row = c.change ? null : this.entries.get(c.id)?.row;
+        if (row) wanted.push(row);
+      }
+    }
+    for (const r of records) {
+      for (const { id } of this.byTrigger.get(coordinates(r)) ?? []) {
+        const entry = this.entries.get(id);
+        if (entry && !entry.record) wanted.push(entry.row);
+      }
+    }
+    if (!wanted.length && !this.due.size) return;
+    const texts = wanted.length ? await store.records(wanted) : new Map<string, string>();
+    for (const row of wanted) {
+      const id = heldId(row.kind, row.topic, row.partition, row.offset);
+      const text = texts.get(id);
+      const entry = this.entries.get(id);
+      if (entry && text) entry.record = parseRecordText(text, row);
+    }
+    for (const key of this.due.keys()) {
+      const b = this.aggregates.buffers.get(key);
+      for (const c of b?.changes ?? []) {
+        const record = c.change ? null : this.entries.get(c.id)?.record;
+        const decoded = record ? this.requireHost().decode(record) : null;
+        if (decoded?.kind === "change" && b) {
+          c.change = decoded.event;
+          b.spilled--;
+        }
+      }
+    }
+  }
+
+  /** Transactions to evaluate before the next record (value: partial), their changes loaded in prepare. */
+  private readonly due = new Map<string, boolean>();
+  /** When (clock) each transaction's first record was held. */
+  private readonly txHeldAt = new Map<string, number>();
+
+  /** Evaluates the due transactions with `trigger` (the batch's first record). */
+  private evaluateDue(trigger: SourceRecord): void {
+    for (const [key, partial] of [...this.due]) {
+      const b = this.aggregates.buffers.get(key);
+      this.due.delete(key);
+      if (b && b.spilled === 0) this.evaluate(b, trigger, partial);
+    }
   }
 
   /** With a shared store: only the parked changes from the partition of `record` (see sharedStore). */
@@ -220,6 +290,7 @@ export class HeldChanges implements BatchHook {
       this.pendingTrigger = null;
       this.emitReleases(trigger, releases);
     }
+    if (this.due.size && this.releasing !== record) this.evaluateDue(record);
     if (decoded.kind === "heartbeat") this.advance(decoded.tsMs);
     if (decoded.kind === "transaction") {
       this.advance(decoded.tsMs ?? null);
@@ -276,7 +347,19 @@ export class HeldChanges implements BatchHook {
       sourceTimeMs: change.commitTimeMs,
       heldAtMs: this.now(),
     });
+    if (!this.txHeldAt.has(buffer.key)) this.txHeldAt.set(buffer.key, this.now());
+    this.spillIfHuge(buffer, id);
     this.completeIfReady(buffer, record);
+  }
+
+  /** A huge transaction keeps only its first changes in memory; the others are in the state store. */
+  private spillIfHuge(buffer: TxBuffer, id: string): void {
+    if (!this.options.store || buffer.changes.length <= (this.options.spillAfter ?? SPILL_AFTER)) return;
+    const last = buffer.changes[buffer.changes.length - 1];
+    const entry = this.entries.get(id);
+    if (last?.id !== id || !entry) return;
+    this.aggregates.spill(buffer, last);
+    entry.record = null;
   }
 
   /** After each record: releases its changes made possible, timeouts it made due, a redelivered trigger's releases. */
@@ -299,8 +382,10 @@ export class HeldChanges implements BatchHook {
       ),
     ];
     this.emitReleases(record, releases);
-    for (const buffer of this.aggregates.expired(this.sourceNow, null, () => 0))
-      this.evaluate(buffer, record, true);
+    for (const buffer of this.aggregates.expired(this.sourceNow, null, () => 0)) {
+      if (buffer.spilled) this.due.set(buffer.key, true);
+      else this.evaluate(buffer, record, true);
+    }
   }
 
   /** End of a replay: whatever is still held times out (parked changes per onTimeout; aggregates partial). */
@@ -323,7 +408,7 @@ export class HeldChanges implements BatchHook {
   private emitReleases(trigger: SourceRecord, releases: Release[]): void {
     for (const release of releases) {
       const entry = this.entries.get(release.entry.id);
-      if (!entry) continue;
+      if (!entry?.record) continue; // parked changes are never spilled
       this.outcomes.push(this.releaseOutcome(entry.record, release.as, release.entry));
       this.mark(entry.row, trigger, release.as);
     }
@@ -351,7 +436,7 @@ export class HeldChanges implements BatchHook {
     const aggregated = new Set<string>();
     for (const { id, as } of releases) {
       const entry = this.entries.get(id);
-      if (!entry) continue;
+      if (!entry?.record) continue; // a spilled record is loaded in prepare (loadForBatch)
       if (entry.row.kind === "park") {
         const parked = this.rowToParked(entry.row);
         this.outcomes.push(this.releaseOutcome(entry.record, as, parked));
@@ -381,8 +466,11 @@ export class HeldChanges implements BatchHook {
   }
 
   private completeIfReady(buffer: TxBuffer, trigger: SourceRecord): void {
-    if (this.aggregates.complete(buffer)) this.evaluate(buffer, trigger, false);
-    else if (buffer.changes.length >= MAX_TRANSACTION_CHANGES) this.evaluate(buffer, trigger, true);
+    const complete = this.aggregates.complete(buffer);
+    if (!complete && buffer.changes.length < MAX_TRANSACTION_CHANGES) return;
+    // spilled changes are loaded before the next batch, which evaluates the transaction
+    if (buffer.spilled) this.due.set(buffer.key, !complete);
+    else this.evaluate(buffer, trigger, !complete);
   }
 
   /** Evaluates a transaction's aggregates, marks its records released by `trigger`, remembers it as done. */
@@ -390,6 +478,7 @@ export class HeldChanges implements BatchHook {
     const ids = [...buffer.changes.map((c) => c.id), ...buffer.others];
     this.emitAggregates(this.aggregates.evaluations(buffer, partial), trigger, ids, partial);
     this.aggregates.finish(buffer, this.sourceNow);
+    this.txHeldAt.delete(buffer.key);
     if (this.options.store) {
       // remembered, so that a late redelivery of one of its records does not start it again
       this.writes.inserts.push({
@@ -439,7 +528,7 @@ export class HeldChanges implements BatchHook {
     let buffer: TxBuffer | null = null;
     for (const { id } of releases) {
       const entry = this.entries.get(id);
-      if (!entry || entry.row.kind !== "tx" || entry.row.group !== group) continue;
+      if (!entry?.record || entry.row.kind !== "tx" || entry.row.group !== group) continue;
       const decoded = this.requireHost().decode(entry.record);
       if (decoded.kind === "change") buffer = scratch.addChange(decoded.event, id) ?? buffer;
       else if (decoded.kind === "transaction")
@@ -576,10 +665,25 @@ export class HeldChanges implements BatchHook {
       if (r.kind === "park") this.dependencies.park(this.rowToParked(r));
       else this.rebufferRow(id, entry);
     }
+    // what a huge transaction had spilled before is spilled again (memory holds its first changes only)
+    for (const b of this.aggregates.buffers.values()) {
+      const spillAfter = this.options.spillAfter ?? SPILL_AFTER;
+      for (const c of b.changes.slice(spillAfter)) {
+        this.aggregates.spill(b, c);
+        const entry = this.entries.get(c.id);
+        if (entry) entry.record = null;
+      }
+    }
     this.loaded = true;
   }
 
   private rebufferRow(id: string, entry: HeldEntry): void {
+    const at = this.txHeldAt.get(entry.row.group);
+    if (at === undefined || entry.row.heldAtMs < at) this.txHeldAt.set(entry.row.group, entry.row.heldAtMs);
+    if (!entry.record) {
+      this.aggregates.addSpilled(entry.row.group, id, entry.row.item, entry.row.sourceTimeMs);
+      return;
+    }
     const decoded = this.requireHost().decode(entry.record);
     if (decoded.kind === "change") this.aggregates.addChange(decoded.event, id);
     else if (decoded.kind === "transaction")
