@@ -183,7 +183,13 @@ export class TableStateView implements LookupSource {
 
   /** The primary key text of a change (from its record key), or null for a change without a key. */
   pkOf(change: ChangeEvent): string | null {
-    return change.key ? keyText(keyValues(change.key)) : null;
+    if (change.key) return keyText(keyValues(change.key));
+    // a bare Debezium value (replay input without the Kafka record) has no key: the declared primaryKey names it
+    const columns = this.tables.get(change.table)?.declaration.primaryKey;
+    const row = change.after ?? change.before;
+    if (!columns?.length || !row) return null;
+    const values = columns.map((c) => (Object.hasOwn(row, c) ? row[c] : undefined));
+    return values.some((v) => v === undefined || v === null) ? null : keyText(values);
   }
 
   /** Whether `pk` of `table` is in memory. */
@@ -254,7 +260,8 @@ export class TableStateView implements LookupSource {
     if (change.op === "t") return this.truncate(t, change, position, ref);
     const pk = this.pkOf(change);
     if (pk === null) return change;
-    if (change.key && !t.keyColumns) t.keyColumns = Object.keys(change.key);
+    if (!t.keyColumns)
+      t.keyColumns = change.key ? Object.keys(change.key) : (t.declaration.primaryKey ?? null);
     const entry = t.rows.get(pk);
     if (entry && entry.position >= position) {
       // already applied (a redelivery): the image that preceded it then, if the history still has it
