@@ -53,6 +53,8 @@ export interface HeldHost {
   /** the dead letter of a record */
   deadLetter(record: SourceRecord, stage: "MAP", error: Error): Outcome;
   decode(record: SourceRecord): DecodedRecord;
+  /** fetches what decoding the records needs (AvroConverter: their writer schemas) */
+  prefetch(records: readonly SourceRecord[]): Promise<void>;
   /** the records of an aggregate evaluation's events (encoded, headers with the aggregate's ce_id) */
   aggregateRecords(
     evaluation: AggregateEvaluation,
@@ -139,6 +141,13 @@ export class HeldChanges implements BatchHook {
     const fresh = !this.loaded;
     if (store && (this.options.sharedStore || fresh)) await this.sync(store);
     this.loaded = true;
+    this.repeatable.clear();
+    if (store) {
+      for (const r of batch.records) {
+        const again = this.byTrigger.get(coordinates(r));
+        if (again?.length) this.repeatable.set(coordinates(r), [...again]);
+      }
+    }
     const first = batch.records[0];
     if (!first) return;
     // parents applied by other workers (or by the start-up bootstrap), and timeouts by the clock: released before
@@ -147,9 +156,10 @@ export class HeldChanges implements BatchHook {
     const sweep = this.options.sharedStore || fresh ? this.dependencies.sweep(owns) : [];
     const wall = this.options.wallClock ? this.now() : null;
     const expired = wall !== null ? this.dependencies.expire(this.sourceNow, wall, owns) : [];
-    if (sweep.length || expired.length)
-      this.pendingTrigger = { record: first, releases: [...sweep, ...expired] };
     if (store) await this.loadForBatch(store, batch.records, wall);
+    // made now, so that their events come before the batch's own (takeOutcomes right after prepare)
+    this.emitReleases(first, [...sweep, ...expired]);
+    if (this.due.size) this.evaluateDue(first);
   }
 
   /**
@@ -189,6 +199,11 @@ export class HeldChanges implements BatchHook {
       const entry = this.entries.get(id);
       if (entry && text) entry.record = parseRecordText(text, row);
     }
+    const loaded = wanted.flatMap((row) => {
+      const record = this.entries.get(heldId(row.kind, row.topic, row.partition, row.offset))?.record;
+      return record ? [record] : [];
+    });
+    if (loaded.length) await this.requireHost().prefetch(loaded);
     for (const key of this.due.keys()) {
       const b = this.aggregates.buffers.get(key);
       for (const c of b?.changes ?? []) {
@@ -225,8 +240,9 @@ export class HeldChanges implements BatchHook {
     };
   }
 
-  private pendingTrigger: { record: SourceRecord; releases: Release[] } | null = null;
   private repeating: { record: SourceRecord; releases: { id: string; as: string }[] } | null = null;
+  /** the releases the batch's records made in an earlier, uncommitted processing, by record coordinates */
+  private readonly repeatable = new Map<string, { id: string; as: string }[]>();
 
   takeOutputs(): PublishedRecord[] {
     return [];
@@ -280,17 +296,13 @@ export class HeldChanges implements BatchHook {
    */
   admit(record: SourceRecord, decoded: DecodedRecord): Outcome | null {
     // releases this record made before (its batch was not committed) are made again after it (after());
-    // taken now, before this processing marks anything
+    // as they were when the batch was prepared, before this batch marked anything
     if (this.releasing !== record) {
-      const again = this.options.store ? this.byTrigger.get(coordinates(record)) : undefined;
-      this.repeating = again?.length ? { record, releases: [...again] } : null;
+      const key = coordinates(record);
+      const again = this.repeatable.get(key);
+      this.repeatable.delete(key);
+      this.repeating = again?.length ? { record, releases: again } : null;
     }
-    if (this.pendingTrigger) {
-      const { record: trigger, releases } = this.pendingTrigger;
-      this.pendingTrigger = null;
-      this.emitReleases(trigger, releases);
-    }
-    if (this.due.size && this.releasing !== record) this.evaluateDue(record);
     if (decoded.kind === "heartbeat") this.advance(decoded.tsMs);
     if (decoded.kind === "transaction") {
       this.advance(decoded.tsMs ?? null);
@@ -365,11 +377,6 @@ export class HeldChanges implements BatchHook {
   /** After each record: releases its changes made possible, timeouts it made due, a redelivered trigger's releases. */
   after(record: SourceRecord): void {
     if (this.releasing) return;
-    if (this.pendingTrigger) {
-      const pending = this.pendingTrigger;
-      this.pendingTrigger = null;
-      this.emitReleases(pending.record, pending.releases);
-    }
     const again = this.repeating?.record === record ? this.repeating.releases : null;
     this.repeating = null;
     if (again) this.repeat(record, again);
@@ -636,11 +643,16 @@ export class HeldChanges implements BatchHook {
       (r) => r.kind !== "txdone" && !this.entries.has(heldId(r.kind, r.topic, r.partition, r.offset)),
     );
     const records = missing.length ? await store.records(missing) : new Map<string, string>();
+    const loaded: SourceRecord[] = [];
     for (const r of missing) {
       const id = heldId(r.kind, r.topic, r.partition, r.offset);
       const text = records.get(id);
-      if (text) this.entries.set(id, { row: r, record: parseRecordText(text, r) });
+      if (!text) continue;
+      const record = parseRecordText(text, r);
+      this.entries.set(id, { row: r, record });
+      loaded.push(record);
     }
+    if (loaded.length) await this.requireHost().prefetch(loaded);
     for (const id of [...this.entries.keys()]) if (!ids.has(id)) this.entries.delete(id);
     // rebuild the bookkeeping from the rows (in their stored order: source time, then coordinates)
     this.dependencies.clear();

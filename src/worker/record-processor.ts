@@ -176,8 +176,17 @@ export class RecordProcessor {
       process: (record) => this.process(record),
       deadLetter: (record, stage, error) => this.deadLetter(record, stage, error),
       decode: (record) => this.decodeWithKeyChange(record),
+      prefetch: async (records) => {
+        await this.options.prepare?.(records);
+      },
       aggregateRecords: (evaluation, map) => this.aggregateRecords(evaluation, map),
     });
+  }
+
+  /** How many records are held now (parked, or buffered in incomplete transactions). */
+  heldNow(): number {
+    const held = this.held?.held;
+    return held ? held.parked + held.buffered : 0;
   }
 
   /** End of a finite input (replay): whatever is still held times out (takeHeldOutcomes then has it). */
