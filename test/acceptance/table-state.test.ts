@@ -821,8 +821,30 @@ describe("lookup()", () => {
     expect(text).toMatch(new RegExp(`persons\\.yaml:${lineOf("countryByLabel")}: .*`));
     expect(text).toMatch(new RegExp(`persons\\.yaml:${lineOf("tier")}: .*`));
     expect(text).toMatch(new RegExp(`persons\\.yaml:${lineOf("previousNotes")}: .*byName`));
-    // and the valid project passes
-    const ok = crmProject(PG);
+    expect(text).toMatch(
+      new RegExp(`persons\\.yaml:${lineOf("tier")}: .*key has 1 value.*primary key has 2`),
+    );
+    expect(text).toMatch(
+      new RegExp(`persons\\.yaml:${lineOf("countryByLabel")}: .*key has 1 value.*index has 2`),
+    );
+    // a table that keeps no state, a table name that is no literal, a key list for a one-column index
+    const more = crmProject(
+      PG,
+      {
+        "transforms/plain.yaml": "table: crm.plain\nevents: []\n",
+      },
+      personsFile({
+        country: 'lookup("crm.plain", after.country_cd) == null ? null : "x"',
+        countryByLabel: 'lookup("crm." + "t_code_transl", ["COUNTRY", "DE"]) == null ? null : "x"',
+      }),
+    );
+    const r2 = cli(more, ["check", "--config", join(more, "changecast.yaml")]);
+    expect(r2.code).toBe(1);
+    const text2 = r2.stdout + r2.stderr;
+    expect(text2).toMatch(new RegExp(`persons\\.yaml:${lineOf("country")}: .*crm\\.plain.*state: rows`));
+    expect(text2).toMatch(new RegExp(`persons\\.yaml:${lineOf("countryByLabel")}: `));
+    // and the valid project passes, also with a state-only file without `events:`
+    const ok = crmProject(PG, { "transforms/codes.yaml": CODES_FILE.replace("events: []", "") });
     const good = cli(ok, ["check", "--config", join(ok, "changecast.yaml")]);
     expect(good.stdout + good.stderr).not.toMatch(/error|:\d+: /i);
     expect(good.code).toBe(0);
@@ -955,6 +977,121 @@ describe("primary-key changes", () => {
   });
 });
 
+describe("primary-key change of a composite key (code table)", () => {
+  it("the row and its index entries move to the new key; keyChange has every key column", () => {
+    const keyChanges = [
+      "table: crm.t_code_transl",
+      "events:",
+      "  - name: CodeKeyChanged",
+      "    schema: schemas/CodeKeyChanged.avsc",
+      "    topic: crm.codes",
+      '    when: keyChange != null && op == "c"',
+      '    key: keyChange.new.code_type + ":" + keyChange.new.code',
+      "    fields:",
+      "      from: keyChange.old.code",
+      "      to: keyChange.new.code",
+      "      label: after.label",
+      "      previousLabel: before.label",
+    ].join("\n");
+    const dir = crmProject(PG, {
+      "transforms/code-keys.yaml": keyChanges,
+      "schemas/CodeKeyChanged.avsc": avsc("CodeKeyChanged", [
+        { name: "from", type: "string" },
+        { name: "to", type: "string" },
+        { name: "label", type: "string" },
+        opt("previousLabel"),
+      ]),
+    });
+    const oldKey = JSON.stringify({ code_type: "COUNTRY", code: "DE" });
+    const newKey = JSON.stringify({ code_type: "COUNTRY", code: "DEU" });
+    const { events, dead } = replay(dir, [
+      code(PG, "r", "COUNTRY", "DE", "Germany", 1),
+      change(
+        PG,
+        "crm.t_code_transl",
+        CODES,
+        CODE_KEY,
+        "d",
+        { code_type: "COUNTRY", code: "DE", label: "", lang: "" },
+        null,
+        2,
+        ["__debezium.newkey", newKey],
+      ),
+      change(
+        PG,
+        "crm.t_code_transl",
+        CODES,
+        CODE_KEY,
+        "c",
+        null,
+        { code_type: "COUNTRY", code: "DEU", label: "Germany", lang: "EN" },
+        3,
+        ["__debezium.oldkey", oldKey],
+      ),
+      P(PG, "c", null, person(1, "Ann", { country_cd: "DEU" }), 4),
+      P(PG, "c", null, person(2, "Bob", { country_cd: "DE" }), 5),
+    ]);
+    expect(dead).toEqual([]);
+    expect(
+      events.map((e) => [e.topic, e.key, e.value?.from ?? e.value?.country, e.value?.countryByLabel]),
+    ).toEqual([
+      ["crm.codes", "COUNTRY:DEU", "DE", undefined],
+      ["crm.person-events", "1", "Germany", "DEU"],
+      ["crm.person-events", "2", null, "DEU"],
+    ]);
+    expect(events[0]!.value).toEqual({ from: "DE", to: "DEU", label: "Germany", previousLabel: "Germany" });
+  });
+});
+
+describe("Oracle LOB placeholders without a previous image", () => {
+  it("a placeholder read from after or before is a MAP dead letter; a change that does not read it is mapped", () => {
+    const DOCS: Cols = { ID: "int32", TITLE: "string", BODY: "string" };
+    const file = (fields: string) =>
+      [
+        "table: CRM.DOCUMENTS",
+        "state: rows",
+        "events:",
+        "  - name: Doc",
+        "    schema: Doc.avsc",
+        "    topic: docs",
+        "    key: after.ID",
+        `    fields: { ${fields} }`,
+      ].join("\n");
+    const make = (fields: string) =>
+      project({
+        "changecast.yaml": `pipeline: ora2\nsource: { connector: oracle, topicPrefix: server1 }\nerrors: { tolerance: all, deadLetterTopic: ${DLQ} }\ntransforms: [d.yaml]\n`,
+        "d.yaml": file(fields),
+        "Doc.avsc": avsc("Doc", [
+          { name: "id", type: "long" },
+          opt("text"),
+          { name: "changed", type: { type: "array", items: "string" } },
+        ]),
+      });
+    const update = change(
+      ORA,
+      "CRM.DOCUMENTS",
+      DOCS,
+      ["ID"],
+      "u",
+      { ID: 1, TITLE: "a", BODY: PLACEHOLDER },
+      { ID: 1, TITLE: "b", BODY: PLACEHOLDER },
+      1,
+    );
+    for (const fields of [
+      "id: after.ID, text: after.BODY, changed: changed",
+      "id: after.ID, text: before.BODY, changed: changed",
+    ]) {
+      const r = replay(make(fields), [update]);
+      expect(r.events).toEqual([]);
+      expect(r.dead.map((d) => d.headers["__connect.errors.stage"])).toEqual(["MAP"]);
+    }
+    const ok = replay(make("id: after.ID, text: after.TITLE, changed: changed"), [update]);
+    expect(ok.dead).toEqual([]);
+    // an unavailable column never counts as changed
+    expect(ok.events.map((e) => e.value)).toEqual([{ id: 1, text: "b", changed: ["TITLE"] }]);
+  });
+});
+
 describe("hostile names", () => {
   it("constructor / __proto__ as table, column and key values", () => {
     const cols: Cols = {
@@ -1062,6 +1199,13 @@ describe("scale and embedded run", () => {
     expect(third.code, third.stderr).toBe(0);
     const out = read();
     expect(out).toHaveLength(2);
+    // every column type survives the state store between runs (text, json, text[], int[], bytes)
+    expect(out[1]!.value).toMatchObject({
+      tier: "gold",
+      tags: ["vip"],
+      scores: [1, 2],
+      photo: b64("photo of Ann"),
+    });
     expect(out[1]!.value).toMatchObject({
       name: "Anne",
       notes: "notes of Ann",
