@@ -1277,3 +1277,135 @@ describe("Oracle code table without supplemental logging of all columns (composi
     expect(events.map((e) => [e.key, e.value])).toEqual(expected);
   });
 });
+
+describe("keyChange without any table state", () => {
+  it("a pipeline with no state: rows file still sees keyChange on both halves", () => {
+    const dir = project({
+      "changecast.yaml": `pipeline: nostate\nsource: { connector: oracle, topicPrefix: server1 }\nerrors: { tolerance: all, deadLetterTopic: ${DLQ} }\ntransforms: [c.yaml]\n`,
+      "c.yaml": [
+        "table: CRM.CUSTOMERS",
+        "events:",
+        "  - name: CustomerKeyChanged",
+        "    schema: K.avsc",
+        "    topic: customers",
+        '    when: keyChange != null && op == "c"',
+        "    key: keyChange.new.ID",
+        "    fields: { from: keyChange.old.ID, to: keyChange.new.ID }",
+        "  - name: CustomerDeleted",
+        "    schema: D.avsc",
+        "    topic: customers",
+        '    when: op == "d" && keyChange == null',
+        "    key: before.ID",
+        "    fields: { id: before.ID }",
+      ].join("\n"),
+      "K.avsc": avsc("CustomerKeyChanged", [
+        { name: "from", type: "long" },
+        { name: "to", type: "long" },
+      ]),
+      "D.avsc": avsc("CustomerDeleted", [{ name: "id", type: "long" }]),
+    });
+    const cols: Cols = { ID: "int32", NAME: "string" };
+    const { events, dead } = replay(dir, [
+      change(ORA, "CRM.CUSTOMERS", cols, ["ID"], "d", { ID: 1, NAME: "a" }, null, 1, [
+        "__debezium.newkey",
+        "Struct{ID=2}",
+      ]),
+      change(ORA, "CRM.CUSTOMERS", cols, ["ID"], "c", null, { ID: 2, NAME: "a" }, 2, [
+        "__debezium.oldkey",
+        "Struct{ID=1}",
+      ]),
+      change(ORA, "CRM.CUSTOMERS", cols, ["ID"], "d", { ID: 2, NAME: "a" }, null, 3),
+    ]);
+    expect(dead).toEqual([]);
+    expect(events.map((e) => [e.headers.ce_type, e.key, e.value])).toEqual([
+      ["io.crm.CustomerKeyChanged", "2", { from: 1, to: 2 }],
+      ["io.crm.CustomerDeleted", "2", { id: 2 }],
+    ]);
+  });
+});
+
+describe("lookup() in when and key", () => {
+  it("filters and keys by a looked-up value", () => {
+    const dir = crmProject(
+      PG,
+      {},
+      personsFile().replace(
+        '    when: keyChange == null && (op == "c" || op == "u" || op == "r")\n    key: after.id',
+        '    when: lookup("crm.t_code_transl", ["COUNTRY", after.country_cd]) != null\n    key: lookup("crm.t_code_transl", ["COUNTRY", after.country_cd]).label + "/" + string(after.id)',
+      ),
+    );
+    const { events, dead } = replay(dir, [
+      P(PG, "c", null, person(1, "Ann", { country_cd: "XX" }), 1),
+      code(PG, "c", "COUNTRY", "DE", "Germany", 2),
+      P(PG, "c", null, person(2, "Bob"), 3),
+    ]);
+    expect(dead).toEqual([]);
+    expect(events.map((e) => e.key)).toEqual(["Germany/2"]);
+  });
+});
+
+describe("embedded run: key change and truncate across runs", () => {
+  it("the create half in a later run continues the old key's row; a truncated code table looks up nothing", () => {
+    const dir = crmProject(PG);
+    const capture = join(dir, "captures", "crm.jsonl");
+    const append = (...lines: string[]) =>
+      writeFileSync(capture, readFileSync(capture, "utf8") + lines.join("\n") + "\n");
+    const run = () => {
+      const r = cli(dir, ["run", "--config", join(dir, "changecast.yaml")]);
+      expect(r.code, r.stderr).toBe(0);
+    };
+    const read = () =>
+      readFileSync(join(dir, ".changecast", "out", "crm.person-events.jsonl"), "utf8")
+        .split("\n")
+        .filter((l) => l.trim())
+        .map((l) => JSON.parse(l) as Out);
+    append(code(PG, "r", "COUNTRY", "DE", "Germany", 1), P(PG, "r", null, person(1, "Ann"), 2));
+    run();
+    append(
+      P(
+        PG,
+        "d",
+        {
+          id: 1,
+          name: "",
+          country_cd: null,
+          notes: null,
+          profile: null,
+          tags: null,
+          scores: null,
+          photo: null,
+        },
+        null,
+        3,
+        ["__debezium.newkey", '{"id":2}'],
+      ),
+    );
+    run();
+    append(P(PG, "c", null, toasted(2, "Ann"), 4, ["__debezium.oldkey", '{"id":1}']));
+    run();
+    append(
+      change(PG, "crm.t_code_transl", CODES, CODE_KEY, "t", null, null, 5),
+      P(PG, "u", null, toasted(2, "Anna"), 6),
+    );
+    run();
+    const out = read();
+    expect(out.map((o) => [o.headers.ce_type, o.key])).toEqual([
+      ["io.crm.PersonChanged", "1"],
+      ["io.crm.PersonKeyChanged", "2"],
+      ["io.crm.PersonChanged", "2"],
+    ]);
+    expect(out[1]!.value).toEqual({
+      previousId: 1,
+      id: 2,
+      name: "Ann",
+      notes: "notes of Ann",
+      previousName: "Ann",
+    });
+    expect(out[2]!.value).toMatchObject({
+      name: "Anna",
+      notes: "notes of Ann",
+      previousName: "Ann",
+      country: null,
+    });
+  }, 120_000);
+});
