@@ -638,6 +638,8 @@ export class HeldChanges implements BatchHook {
    */
   private async sync(store: HeldStore): Promise<void> {
     const rows = await store.list(false);
+    // nothing changed by others since this worker's own last write: memory is the store already
+    if (this.loaded && this.sameAsMemory(rows)) return;
     const ids = new Set(rows.map((r) => heldId(r.kind, r.topic, r.partition, r.offset)));
     const missing = rows.filter(
       (r) => r.kind !== "txdone" && !this.entries.has(heldId(r.kind, r.topic, r.partition, r.offset)),
@@ -687,6 +689,21 @@ export class HeldChanges implements BatchHook {
       }
     }
     this.loaded = true;
+  }
+
+  /** Whether the stored rows are exactly the held rows (and their releases) and evaluated transactions in memory. */
+  private sameAsMemory(rows: readonly HeldRow[]): boolean {
+    const stored = rows.map((r) =>
+      r.kind === "txdone"
+        ? `done|${r.group}`
+        : `${heldId(r.kind, r.topic, r.partition, r.offset)}|${r.releasedBy ?? ""}`,
+    );
+    const memory = [...this.entries].map(([id, e]) => `${id}|${e.row.releasedBy ?? ""}`);
+    for (const key of this.aggregates.done.keys()) memory.push(`done|${key}`);
+    if (stored.length !== memory.length) return false;
+    stored.sort();
+    memory.sort();
+    return stored.every((s, i) => s === memory[i]);
   }
 
   private rebufferRow(id: string, entry: HeldEntry): void {
