@@ -784,6 +784,45 @@ describe("lookup()", () => {
     ]);
   });
 
+  it("changecast check learns a primary key from the capture files when the file declares none", () => {
+    const files = (captureLine: string) =>
+      crmProject(
+        PG,
+        {
+          "transforms/codes.yaml": CODES_FILE.replace("primaryKey: [code_type, code]\n", ""),
+          "captures/crm.jsonl": captureLine + "\n",
+        },
+        personsFile({ tier: 'lookup("crm.t_code_transl", ["COUNTRY", "DE", "EN"]) == null ? null : "x"' }),
+      );
+    const tierLine =
+      readFileSync(join(files(""), "transforms", "persons.yaml"), "utf8")
+        .split("\n")
+        .findIndex((l) => l.trimStart().startsWith("tier:")) + 1;
+    for (const flavour of [PG, PG_SCHEMALESS]) {
+      const dir = files(code(flavour, "r", "COUNTRY", "DE", "Germany", 1));
+      const r = cli(dir, ["check", "--config", join(dir, "changecast.yaml")]);
+      expect(r.stderr).toMatch(
+        new RegExp(
+          `persons\\.yaml:${tierLine}: .*key has 3 values, the primary key has 2 columns \\(code_type, code\\)`,
+        ),
+      );
+      expect(r.code).toBe(1);
+    }
+    // no record of the table in the captures: nothing to check against (a dead letter at run time)
+    const unknown = files("");
+    expect(cli(unknown, ["check", "--config", join(unknown, "changecast.yaml")]).code).toBe(0);
+  });
+
+  it("a null key, or a key list holding null, finds nothing (no error)", () => {
+    const dir = crmProject(PG);
+    const { events, dead } = replay(dir, [
+      code(PG, "c", "COUNTRY", "DE", "Germany", 1),
+      P(PG, "c", null, person(1, "Ann", { country_cd: null }), 2),
+    ]);
+    expect(dead.map((d) => d.headers["__connect.errors.exception.message"])).toEqual([]);
+    expect(events.map((e) => e.value?.country)).toEqual([null]);
+  });
+
   it("a key given as a single value for a one-column key, and a lookup of its own table", () => {
     const dir = crmProject(
       PG,
