@@ -131,14 +131,17 @@ export function lookedUpTables(files: readonly TransformFile[], extra: readonly 
 }
 
 /** The tables with state, their indexes' arity and declared primary keys. */
-function catalogOf(files: readonly TransformFile[]): StateCatalog {
+function catalogOf(
+  files: readonly TransformFile[],
+  keyColumns?: ReadonlyMap<string, string[]>,
+): StateCatalog {
   return {
     tables: new Map(
       stateDeclarations(files).map((d) => [
         d.table,
         {
           indexes: new Map(d.indexes.map((i) => [i.name, i.expressions.length])),
-          keyColumns: d.primaryKey ?? null,
+          keyColumns: d.primaryKey ?? keyColumns?.get(d.table) ?? null,
         },
       ]),
     ),
@@ -146,8 +149,12 @@ function catalogOf(files: readonly TransformFile[]): StateCatalog {
 }
 
 /** `changecast check`: lookup() calls of every file against the tables with state, their indexes and arity. */
-export function checkLookups(files: readonly TransformFile[]): Problem[] {
-  const catalog = catalogOf(files);
+export function checkLookups(
+  files: readonly TransformFile[],
+  /** key columns of tables without `primaryKey:`, as the capture files' record keys show them */
+  keyColumns?: ReadonlyMap<string, string[]>,
+): Problem[] {
+  const catalog = catalogOf(files, keyColumns);
   const problems: Problem[] = [];
   for (const file of files) {
     for (const { text, line } of expressionsOf(file)) {
