@@ -1446,5 +1446,16 @@ describe("embedded run: key change and truncate across runs", () => {
       previousName: "Ann",
       country: null,
     });
+    // a truncate of a table that is not looked up (rows loaded per batch) empties its stored rows too
+    append(
+      change(PG, "crm.persons", PERSONS, PERSON_KEY, "t", null, null, 7),
+      P(PG, "u", null, toasted(2, "Annie"), 8),
+    );
+    run();
+    expect(read()).toHaveLength(3);
+    const dlq = readFileSync(join(dir, ".changecast", "out", `${DLQ}.jsonl`), "utf8")
+      .trim()
+      .split("\n");
+    expect(dlq.map((l) => (JSON.parse(l) as Out).headers["__connect.errors.stage"])).toEqual(["MAP"]);
   }, 120_000);
 });
