@@ -1459,3 +1459,41 @@ describe("embedded run: key change and truncate across runs", () => {
     expect(dlq.map((l) => (JSON.parse(l) as Out).headers["__connect.errors.stage"])).toEqual(["MAP"]);
   }, 120_000);
 });
+
+describe("embedded run of hand-written captures", () => {
+  it("lines without offset and without a source position are applied in file order", () => {
+    const bare = (line: string) => {
+      const o = JSON.parse(line) as Record<string, unknown>;
+      delete o.offset;
+      const v = JSON.parse(o.payload as string) as { source: Record<string, unknown> };
+      delete v.source.lsn;
+      delete v.source.sequence;
+      o.payload = JSON.stringify(v);
+      return JSON.stringify(o);
+    };
+    const dir = crmProject(PG_SCHEMALESS, {}, personsFile({ tier: "null" }));
+    writeFileSync(
+      join(dir, "captures", "crm.jsonl"),
+      [
+        code(PG_SCHEMALESS, "r", "COUNTRY", "DE", "Germany", 1),
+        code(PG_SCHEMALESS, "u", "COUNTRY", "DE", "Deutschland", 2),
+        P(PG_SCHEMALESS, "c", null, person(1, "Ann"), 3),
+        P(PG_SCHEMALESS, "u", null, toasted(1, "Anne"), 4),
+        P(PG_SCHEMALESS, "u", null, toasted(1, "Anna"), 5),
+      ]
+        .map(bare)
+        .join("\n") + "\n",
+    );
+    const r = cli(dir, ["run", "--config", join(dir, "changecast.yaml")]);
+    expect(r.code, r.stderr).toBe(0);
+    const out = readFileSync(join(dir, ".changecast", "out", "crm.person-events.jsonl"), "utf8")
+      .trim()
+      .split("\n")
+      .map((l) => (JSON.parse(l) as Out).value);
+    expect(out.map((v) => [v?.name, v?.notes, v?.previousName, v?.country])).toEqual([
+      ["Ann", "notes of Ann", null, "Deutschland"],
+      ["Anne", "notes of Ann", "Ann", "Deutschland"],
+      ["Anna", "notes of Ann", "Anne", "Deutschland"],
+    ]);
+  }, 60_000);
+});
