@@ -119,7 +119,9 @@ export class Aggregates {
   ): TxBuffer | null {
     const key = transactionKey(id);
     if (this.done.has(key)) return null;
-    const b = this.buffer(key, id, sourceMs);
+    // the timeout runs from the transaction's first data change: END alone (read first: topics are read
+    // independently) does not start it
+    const b = this.buffer(key, id, Number.POSITIVE_INFINITY);
     b.id = id;
     if (!b.others.includes(heldId)) b.others.push(heldId);
     b.commitTimeMs = sourceMs;
@@ -175,6 +177,11 @@ export class Aggregates {
       if (BigInt(b.seen.get(table) ?? 0) < count) return false;
     }
     return true;
+  }
+
+  /** Whether an END record counts changes of a root or member table (else its transaction is of no aggregate). */
+  concerns(collections: readonly { dataCollection: string; eventCount: bigint }[]): boolean {
+    return collections.some((c) => c.eventCount > 0n && this.tableOf(c.dataCollection) !== null);
   }
 
   /** The tracked table a data collection names (Postgres `schema.table`; Oracle `DB.SCHEMA.TABLE`). */

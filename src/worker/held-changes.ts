@@ -336,14 +336,23 @@ export class HeldChanges implements BatchHook {
       heldAtMs: parked.heldAtMs,
     });
     this.parentKeys.set(id, wait.parent?.key);
+    // an aggregate file declares no requires: the change counts for its transaction now (as it came)
+    if (this.aggregates.tracks(change.table)) {
+      this.applied(record, change);
+      this.aggregatedAtPark.add(record);
+    }
     return { kind: "held", reason: "parked" };
   }
+
+  /** Parked records buffered for their aggregates when parked (not again when released). */
+  private readonly aggregatedAtPark = new WeakSet<SourceRecord>();
 
   private readonly parentKeys = new Map<string, unknown>();
 
   /** After the table state applied a change: root and member changes are buffered for their aggregates. */
   applied(record: SourceRecord, change: ChangeEvent): void {
     if (!this.aggregates.tracks(change.table)) return;
+    if (this.releasing === record && this.aggregatedAtPark.has(record)) return;
     if (!change.transaction) {
       // a snapshot row (or a change without transaction metadata): a root row is evaluated alone
       if (this.aggregates.isRoot(change.table))
@@ -464,6 +473,7 @@ export class HeldChanges implements BatchHook {
   // -- aggregates -----------------------------------------------------------------------------------------------
 
   private bufferEnd(record: SourceRecord, decoded: Extract<DecodedRecord, { kind: "transaction" }>): void {
+    if (!this.aggregates.concerns(decoded.dataCollections)) return; // a transaction of no aggregate
     const id = this.idOf("tx", record);
     const time = decoded.tsMs ?? record.timestamp ?? this.sourceNow;
     const buffer = this.aggregates.addEnd(decoded.id, id, decoded.eventCount, decoded.dataCollections, time);
@@ -559,10 +569,16 @@ export class HeldChanges implements BatchHook {
 
   private idOf(kind: HeldKind, record: SourceRecord): string {
     // replay: records may share coordinates (plain Debezium values have none): identity is the input order
-    return this.options.store
-      ? heldId(kind, record.topic, record.partition, record.offset)
-      : `${kind}\u0000#${++this.sequence}`;
+    if (this.options.store) return heldId(kind, record.topic, record.partition, record.offset);
+    let ids = this.replayIds.get(record);
+    if (!ids) this.replayIds.set(record, (ids = new Map()));
+    let id = ids.get(kind);
+    if (!id) ids.set(kind, (id = `${kind}\u0000#${++this.sequence}`));
+    return id;
   }
+
+  /** replay: the ids of each record (a record parked and released is buffered for its aggregate once) */
+  private readonly replayIds = new WeakMap<SourceRecord, Map<HeldKind, string>>();
 
   private hold(
     kind: HeldKind,
