@@ -389,15 +389,19 @@ export class HeldChanges implements BatchHook {
     const again = this.repeating?.record === record ? this.repeating.releases : null;
     this.repeating = null;
     if (again) this.repeat(record, again);
-    const releases = [
-      ...this.dependencies.drainApplied(),
-      ...this.dependencies.expire(
-        this.sourceNow,
-        this.options.wallClock ? this.now() : null,
-        this.owner(record),
-      ),
-    ];
-    this.emitReleases(record, releases);
+    // a released change may itself be a parent: release until nothing more goes
+    for (let round = 0; round < 1_000; round++) {
+      const releases = [
+        ...this.dependencies.drainApplied(),
+        ...this.dependencies.expire(
+          this.sourceNow,
+          this.options.wallClock ? this.now() : null,
+          this.owner(record),
+        ),
+      ];
+      if (!releases.length) break;
+      this.emitReleases(record, releases);
+    }
     for (const buffer of this.aggregates.expired(this.sourceNow, null, () => 0)) {
       if (buffer.spilled) this.due.set(buffer.key, true);
       else this.evaluate(buffer, record, true);
