@@ -1194,6 +1194,45 @@ describe("hostile names", () => {
   });
 });
 
+describe("hostile index names", () => {
+  it("indexes named constructor and __proto__ work; toString is no index", () => {
+    const codes = [
+      "table: crm.t_code_transl",
+      "state: rows",
+      "index:",
+      "  constructor: [after.label]",
+      "  __proto__: [after.code]",
+      "events: []",
+    ].join("\n");
+    const dir = crmProject(
+      PG,
+      { "transforms/codes.yaml": codes },
+      personsFile({
+        country:
+          'lookup("crm.t_code_transl", "Germany", "constructor") == null ? null : lookup("crm.t_code_transl", "Germany", "constructor").code',
+        countryByLabel:
+          'lookup("crm.t_code_transl", after.country_cd, "__proto__") == null ? null : lookup("crm.t_code_transl", after.country_cd, "__proto__").label',
+      }),
+    );
+    const check = cli(dir, ["check", "--config", join(dir, "changecast.yaml")]);
+    expect(check.stdout + check.stderr).toMatch(/^ok: /m);
+    const { events, dead } = replay(dir, [
+      code(PG, "c", "COUNTRY", "DE", "Germany", 1),
+      P(PG, "c", null, person(1, "Ann"), 2),
+    ]);
+    expect(dead).toEqual([]);
+    expect(events.map((e) => [e.value?.country, e.value?.countryByLabel])).toEqual([["DE", "Germany"]]);
+    const bad = crmProject(
+      PG,
+      { "transforms/codes.yaml": codes },
+      personsFile({ country: 'lookup("crm.t_code_transl", "x", "toString") == null ? null : "x"' }),
+    );
+    const r = cli(bad, ["check", "--config", join(bad, "changecast.yaml")]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/no index "toString"/);
+  });
+});
+
 describe("scale and embedded run", () => {
   it("a code table of 100 000 rows kept as state, looked up by every change", () => {
     const N = 100_000;
