@@ -634,7 +634,14 @@ describe("schemaless JsonConverter and other placeholder forms", () => {
     const { events, dead } = replay(dir, [
       P(PG_SCHEMALESS, "c", null, person(1, "Ann"), 1),
       P(PG_SCHEMALESS, "u", null, toasted(1, "Anne"), 2),
+      // a delete whose before holds the key column only (the Debezium documentation's example)
+      P(PG_SCHEMALESS, "d", { id: 1 }, null, 3),
     ]);
+    expect(events.find((e) => e.headers.ce_type === "io.crm.PersonDeleted")?.value).toEqual({
+      id: 1,
+      name: "Anne",
+      notes: "notes of Ann",
+    });
     expect(dead.map((d) => d.headers["__connect.errors.exception.message"])).toEqual([]);
     const u = events.find((e) => e.value?.op === "u");
     expect(u?.value).toMatchObject({
