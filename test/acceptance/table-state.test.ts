@@ -1543,3 +1543,26 @@ describe("embedded run of hand-written captures", () => {
     ]);
   }, 60_000);
 });
+
+describe("embedded bootstrap and ce_id", () => {
+  it("a looked-up code table is read to its end before other records (embedded run); replay keeps input order; same ce_ids", () => {
+    const dir = crmProject(PG);
+    const lines = [
+      P(PG, "c", null, person(1, "Ann"), 1),
+      P(PG, "u", null, toasted(1, "Anne"), 2),
+      code(PG, "c", "COUNTRY", "DE", "Germany", 3),
+    ];
+    writeFileSync(join(dir, "captures", "crm.jsonl"), lines.join("\n") + "\n");
+    const r = cli(dir, ["run", "--config", join(dir, "changecast.yaml")]);
+    expect(r.code, r.stderr).toBe(0);
+    const run = readFileSync(join(dir, ".changecast", "out", "crm.person-events.jsonl"), "utf8")
+      .trim()
+      .split("\n")
+      .map((l) => JSON.parse(l) as Out);
+    expect(run.map((o) => o.value?.country)).toEqual(["Germany", "Germany"]);
+    const replayed = replay(dir, lines).events;
+    expect(replayed.map((o) => o.value?.country)).toEqual([null, null]);
+    expect(replayed.map((o) => o.headers.ce_id)).toEqual(run.map((o) => o.headers.ce_id));
+    expect(replay(dir, lines).events.map((o) => o.headers.ce_id)).toEqual(run.map((o) => o.headers.ce_id));
+  }, 60_000);
+});
