@@ -1566,3 +1566,57 @@ describe("embedded bootstrap and ce_id", () => {
     expect(replay(dir, lines).events.map((o) => o.headers.ce_id)).toEqual(run.map((o) => o.headers.ce_id));
   }, 60_000);
 });
+
+describe("a looked-up table with events of its own (embedded run)", () => {
+  it("its changes, applied by the bootstrap first, are mapped with the images that preceded them", () => {
+    const relabel = [
+      "table: crm.t_code_transl",
+      "events:",
+      "  - name: CodeRelabelled",
+      "    schema: schemas/CodeRelabelled.avsc",
+      "    topic: crm.codes",
+      '    when: op == "u"',
+      '    key: after.code_type + ":" + after.code',
+      "    fields: { label: after.label, previous: before.label, changed: changed }",
+    ].join("\n");
+    const dir = crmProject(PG, {
+      "transforms/relabel.yaml": relabel,
+      "schemas/CodeRelabelled.avsc": avsc("CodeRelabelled", [
+        { name: "label", type: "string" },
+        { name: "previous", type: "string" },
+        { name: "changed", type: { type: "array", items: "string" } },
+      ]),
+    });
+    const u = (label: string, pos: number) =>
+      change(
+        PG,
+        "crm.t_code_transl",
+        CODES,
+        CODE_KEY,
+        "u",
+        null,
+        { code_type: "COUNTRY", code: "DE", label, lang: "EN" },
+        pos,
+      );
+    const lines = [
+      code(PG, "r", "COUNTRY", "DE", "Germany", 1),
+      u("Deutschland", 2),
+      u("Allemagne", 3),
+      u("Germania", 4),
+    ];
+    writeFileSync(join(dir, "captures", "crm.jsonl"), lines.join("\n") + "\n");
+    const r = cli(dir, ["run", "--config", join(dir, "changecast.yaml")]);
+    expect(r.code, r.stderr).toBe(0);
+    const run = readFileSync(join(dir, ".changecast", "out", "crm.codes.jsonl"), "utf8")
+      .trim()
+      .split("\n")
+      .map((l) => (JSON.parse(l) as Out).value);
+    const expected = [
+      { label: "Deutschland", previous: "Germany", changed: ["label"] },
+      { label: "Allemagne", previous: "Deutschland", changed: ["label"] },
+      { label: "Germania", previous: "Allemagne", changed: ["label"] },
+    ];
+    expect(run).toEqual(expected);
+    expect(replay(dir, lines).events.map((e) => e.value)).toEqual(expected);
+  }, 60_000);
+});
