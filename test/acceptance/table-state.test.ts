@@ -1089,6 +1089,57 @@ describe("primary-key change of a composite key (code table)", () => {
   });
 });
 
+describe("primary-key change with SimpleHeaderConverter text of a text key", () => {
+  it('a code like 01 stays text: keyChange.old.code is "01" and the row moves from it', () => {
+    const dir = crmProject(PG, {
+      "transforms/code-keys.yaml": [
+        "table: crm.t_code_transl",
+        "events:",
+        "  - name: CodeKeyChanged",
+        "    schema: schemas/CodeKeyChanged.avsc",
+        "    topic: crm.codes",
+        '    when: keyChange != null && op == "c"',
+        "    key: keyChange.new.code",
+        "    fields: { from: keyChange.old.code, to: keyChange.new.code, previousLabel: before.label }",
+      ].join("\n"),
+      "schemas/CodeKeyChanged.avsc": avsc("CodeKeyChanged", [
+        { name: "from", type: "string" },
+        { name: "to", type: "string" },
+        opt("previousLabel"),
+      ]),
+    });
+    const { events, dead } = replay(dir, [
+      code(PG, "r", "REGION", "01", "North", 1),
+      change(
+        PG,
+        "crm.t_code_transl",
+        CODES,
+        CODE_KEY,
+        "d",
+        { code_type: "REGION", code: "01", label: "", lang: "" },
+        null,
+        2,
+        ["__debezium.newkey", "Struct{code_type=REGION,code=02}"],
+      ),
+      change(
+        PG,
+        "crm.t_code_transl",
+        CODES,
+        CODE_KEY,
+        "c",
+        null,
+        { code_type: "REGION", code: "02", label: "North", lang: "EN" },
+        3,
+        ["__debezium.oldkey", "Struct{code_type=REGION,code=01}"],
+      ),
+    ]);
+    expect(dead.map((d) => d.headers["__connect.errors.exception.message"])).toEqual([]);
+    expect(events.filter((e) => e.topic === "crm.codes").map((e) => e.value)).toEqual([
+      { from: "01", to: "02", previousLabel: "North" },
+    ]);
+  });
+});
+
 describe("Oracle LOB placeholders without a previous image", () => {
   it("a placeholder read from after or before is a MAP dead letter; a change that does not read it is mapped", () => {
     const DOCS: Cols = { ID: "int32", TITLE: "string", BODY: "string" };
