@@ -1140,6 +1140,46 @@ describe("primary-key change with SimpleHeaderConverter text of a text key", () 
   });
 });
 
+describe("primary-key change of a key column named __proto__ (SimpleHeaderConverter text)", () => {
+  it('keyChange.old["__proto__"] is the column', () => {
+    const cols: Cols = { label: "string" };
+    Object.defineProperty(cols, "__proto__", { value: "string", enumerable: true });
+    const dir = project({
+      "changecast.yaml": `pipeline: protokey\nsource: { connector: postgres, topicPrefix: dbserver1 }\nerrors: { tolerance: all, deadLetterTopic: ${DLQ} }\ntransforms: [t.yaml]\n`,
+      "t.yaml": [
+        "table: crm.weird",
+        "state: rows",
+        "events:",
+        "  - name: Moved",
+        "    schema: Moved.avsc",
+        "    topic: moved",
+        '    when: keyChange != null && op == "c"',
+        '    key: keyChange.new["__proto__"]',
+        "    fields: { from: 'keyChange.old[\"__proto__\"]', label: before.label }",
+      ].join("\n"),
+      "Moved.avsc": avsc("Moved", [{ name: "from", type: "string" }, opt("label")]),
+    });
+    const row = (key: string, label: string) => {
+      const r: Record<string, unknown> = { label };
+      Object.defineProperty(r, "__proto__", { value: key, enumerable: true });
+      return r;
+    };
+    const { events, dead } = replay(dir, [
+      change(PG, "crm.weird", cols, ["__proto__"], "c", null, row("a", "first"), 1),
+      change(PG, "crm.weird", cols, ["__proto__"], "d", row("a", ""), null, 2, [
+        "__debezium.newkey",
+        "Struct{__proto__=b}",
+      ]),
+      change(PG, "crm.weird", cols, ["__proto__"], "c", null, row("b", "first"), 3, [
+        "__debezium.oldkey",
+        "Struct{__proto__=a}",
+      ]),
+    ]);
+    expect(dead.map((d) => d.headers["__connect.errors.exception.message"])).toEqual([]);
+    expect(events.map((e) => [e.key, e.value])).toEqual([["b", { from: "a", label: "first" }]]);
+  });
+});
+
 describe("Oracle LOB placeholders without a previous image", () => {
   it("a placeholder read from after or before is a MAP dead letter; a change that does not read it is mapped", () => {
     const DOCS: Cols = { ID: "int32", TITLE: "string", BODY: "string" };
