@@ -820,6 +820,21 @@ describe("lookup()", () => {
     expect(cli(unknown, ["check", "--config", join(unknown, "changecast.yaml")]).code).toBe(0);
   });
 
+  it("changecast check points at the when: and key: lines of their lookups", () => {
+    const persons = personsFile().replace(
+      '    when: keyChange == null && (op == "c" || op == "u" || op == "r")\n    key: after.id',
+      '    when: lookup("crm.nope", after.id) == null\n    key: lookup("crm.t_code_transl", ["EN"], "byLabel").code',
+    );
+    const dir = crmProject(PG, {}, persons);
+    const r = cli(dir, ["check", "--config", join(dir, "changecast.yaml")]);
+    expect(r.code).toBe(1);
+    const lines = persons.split("\n");
+    const whenLine = lines.findIndex((l) => l.includes('lookup("crm.nope"')) + 1;
+    const keyLine = lines.findIndex((l) => l.trimStart().startsWith("key: lookup")) + 1;
+    expect(r.stderr).toMatch(new RegExp(`persons\\.yaml:${whenLine}: lookup\\("crm\\.nope"\\)`));
+    expect(r.stderr).toMatch(new RegExp(`persons\\.yaml:${keyLine}: .*index has 2 expressions`));
+  });
+
   it("a null key, or a key list holding null, finds nothing (no error)", () => {
     const dir = crmProject(PG);
     const { events, dead } = replay(dir, [
