@@ -109,8 +109,8 @@ function expressionsOf(file: TransformFile): { text: string; line: number }[] {
   const out: { text: string; line: number }[] = [];
   // an aggregate file's events are expressions over root and member lists: lookup() works there too
   for (const event of [...file.events, ...(file.aggregate?.events ?? [])]) {
-    if (event.when) out.push({ text: event.when.text, line: event.line });
-    out.push({ text: event.key.text, line: event.line });
+    if (event.when) out.push({ text: event.when.text, line: event.whenLine ?? event.line });
+    out.push({ text: event.key.text, line: event.keyLine ?? event.line });
     for (const field of event.fields) out.push({ text: field.expression.text, line: field.line });
   }
   for (const index of file.state?.indexes ?? []) {
