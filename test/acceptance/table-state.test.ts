@@ -679,11 +679,25 @@ describe("schemaless JsonConverter and other placeholder forms", () => {
     const { events, dead } = replay(dir, [
       change(PG, "crm.docs", cols, ["id"], "c", null, { id: 1, title: "a", content: "cafe" }, 1),
       change(PG, "crm.docs", cols, ["id"], "u", null, { id: 1, title: "b", content: PLACEHOLDER_HEX }, 2),
+      // hex in upper case, and binary.handling.mode=base64 (the column is a string holding base64 text)
+      change(
+        PG,
+        "crm.docs",
+        cols,
+        ["id"],
+        "u",
+        null,
+        { id: 1, title: "c", content: PLACEHOLDER_HEX.toUpperCase() },
+        3,
+      ),
+      change(PG, "crm.docs", cols, ["id"], "u", null, { id: 1, title: "d", content: PLACEHOLDER_B64 }, 4),
     ]);
     expect(dead).toEqual([]);
     expect(events.map((e) => e.value)).toEqual([
       { id: 1, title: "a", content: "cafe" },
       { id: 1, title: "b", content: "cafe" },
+      { id: 1, title: "c", content: "cafe" },
+      { id: 1, title: "d", content: "cafe" },
     ]);
   });
 });
