@@ -1740,3 +1740,46 @@ describe("a looked-up table with events of its own (embedded run)", () => {
     expect(replay(dir, lines).events.map((e) => e.value)).toEqual(expected);
   }, 60_000);
 });
+
+describe("Oracle update without supplemental logging of all columns", () => {
+  it("the before-image's columns missing from the redo (null, converter fallbacks) are the previous image's", () => {
+    const cols: Cols = { ID: "int32", NAME: "string", CITY: "string", NOTE: "string" };
+    const dir = project({
+      "changecast.yaml": `pipeline: orapk\nsource: { connector: oracle, topicPrefix: server1 }\nerrors: { tolerance: all, deadLetterTopic: ${DLQ} }\ntransforms: [p.yaml]\n`,
+      "p.yaml": [
+        "table: CRM.PERSONS",
+        "state: rows",
+        "events:",
+        "  - name: PersonUpdated",
+        "    schema: PersonUpdated.avsc",
+        "    topic: persons",
+        '    when: op == "u"',
+        "    key: after.ID",
+        "    fields: { changed: changed, previousCity: before.CITY, previousName: before.NAME }",
+      ].join("\n"),
+      "PersonUpdated.avsc": avsc("PersonUpdated", [
+        { name: "changed", type: { type: "array", items: "string" } },
+        opt("previousCity"),
+        opt("previousName"),
+      ]),
+    });
+    const row = (name: string, city: string | null, note: string) => ({
+      ID: 1,
+      NAME: name,
+      CITY: city,
+      NOTE: note,
+    });
+    const { events, dead } = replay(dir, [
+      change(ORA, "CRM.PERSONS", cols, ["ID"], "r", null, row("Ann", "Bonn", "x"), 1),
+      // UPDATE ... SET NAME = 'Anne': the redo has the key and NAME; CITY (nullable) null, NOTE (NOT NULL) ""
+      change(ORA, "CRM.PERSONS", cols, ["ID"], "u", row("Ann", null, ""), row("Anne", "Bonn", "x"), 2),
+      // a real change to null stays one
+      change(ORA, "CRM.PERSONS", cols, ["ID"], "u", row("", "Bonn", ""), row("Anne", null, "x"), 3),
+    ]);
+    expect(dead).toEqual([]);
+    expect(events.map((e) => e.value)).toEqual([
+      { changed: ["NAME"], previousCity: "Bonn", previousName: "Ann" },
+      { changed: ["CITY"], previousCity: "Bonn", previousName: "Anne" },
+    ]);
+  });
+});
