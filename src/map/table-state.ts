@@ -451,14 +451,18 @@ function keyOnly(before: Row, keyColumns: readonly string[] | null): boolean {
   return true;
 }
 
-/** `after` with unavailable columns taken from `previous` (null when there is nothing to fill). */
-function filled(row: Row | null, previous: Row | null): Row | null {
+/** `row` with the columns `missing` says are not known taken from `previous` (null when there is nothing to fill). */
+function filled(
+  row: Row | null,
+  previous: Row | null,
+  missing: (value: ColumnValue | undefined) => boolean = isUnavailable,
+): Row | null {
   if (!row || !previous) return null;
   let copy: Row | null = null;
   for (const name of Object.keys(row)) {
-    if (!isUnavailable(row[name])) continue;
-    const value = previous[name];
-    if (value === undefined) continue;
+    if (!missing(row[name])) continue;
+    const value = Object.hasOwn(previous, name) ? previous[name] : undefined;
+    if (value === undefined || isUnavailable(value) || value === row[name]) continue;
     copy ??= { ...row };
     copy[name] = value;
   }
@@ -481,8 +485,10 @@ function enrich(
     ) {
       before = previous;
     } else {
-      // Oracle LOBs: the before-image carries the placeholder too
-      before = filled(change.before, previous) ?? undefined;
+      // Oracle LOBs carry the placeholder in before too; without supplemental logging of all columns the
+      // columns not in the redo are null or the converter's fallback: the previous image knows them (when the
+      // state saw every change, it is the row as it was, so a value that was known is never changed)
+      before = filled(change.before, previous, saysNothing) ?? undefined;
     }
   }
   if (!after && before === undefined) return change;
