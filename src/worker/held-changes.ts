@@ -40,6 +40,8 @@ export const MAX_TRANSACTION_CHANGES = 100_000;
 export const SPILL_AFTER = 10_000;
 /** An evaluated transaction is remembered this many transaction timeouts (its late redeliveries are ignored). */
 const DONE_TIMEOUTS = 10;
+/** A partition without records for this long (clock) no longer holds the source-time clock back. */
+const PARTITION_QUIET_MS = 60_000;
 
 /** What happened to held records, reported by the run summary. */
 export type HeldOutcome =
@@ -155,7 +157,7 @@ export class HeldChanges implements BatchHook {
     const owns = this.owner(first);
     const sweep = this.options.sharedStore || fresh ? this.dependencies.sweep(owns) : [];
     const wall = this.options.wallClock ? this.now() : null;
-    const expired = wall !== null ? this.dependencies.expire(this.sourceNow, wall, owns) : [];
+    const expired = wall !== null ? this.dependencies.expire(this.clock(), wall, owns) : [];
     if (store) await this.loadForBatch(store, batch.records, wall);
     // made now, so that their events come before the batch's own (takeOutcomes right after prepare)
     this.emitReleases(first, [...sweep, ...expired]);
@@ -303,15 +305,15 @@ export class HeldChanges implements BatchHook {
       this.repeatable.delete(key);
       this.repeating = again?.length ? { record, releases: again } : null;
     }
-    if (decoded.kind === "heartbeat") this.advance(decoded.tsMs);
+    if (decoded.kind === "heartbeat") this.advance(record, decoded.tsMs);
     if (decoded.kind === "transaction") {
-      this.advance(decoded.tsMs ?? null);
+      this.advance(record, decoded.tsMs ?? null);
       if (decoded.status === "END" && this.aggregates.declarations.length) this.bufferEnd(record, decoded);
       return null;
     }
     if (decoded.kind !== "change") return null;
     const change = decoded.event;
-    this.advance(change.commitTimeMs);
+    this.advance(record, change.commitTimeMs);
     if (this.releasing === record) return null;
     const id = this.idOf("park", record);
     // redelivered while parked, or released already (its trigger publishes it, again if need be)
@@ -394,7 +396,7 @@ export class HeldChanges implements BatchHook {
       const releases = [
         ...this.dependencies.drainApplied(),
         ...this.dependencies.expire(
-          this.sourceNow,
+          this.clock(),
           this.options.wallClock ? this.now() : null,
           this.owner(record),
         ),
@@ -402,7 +404,7 @@ export class HeldChanges implements BatchHook {
       if (!releases.length) break;
       this.emitReleases(record, releases);
     }
-    for (const buffer of this.aggregates.expired(this.sourceNow, null, () => 0)) {
+    for (const buffer of this.aggregates.expired(this.clock(), null, () => 0)) {
       if (buffer.spilled) this.due.set(buffer.key, true);
       else this.evaluate(buffer, record, true);
     }
@@ -567,9 +569,35 @@ export class HeldChanges implements BatchHook {
 
   // -- bookkeeping ------------------------------------------------------------------------------------------
 
-  private advance(ms: number | null): void {
-    if (ms !== null && Number.isFinite(ms) && ms > this.sourceNow) this.sourceNow = ms;
+  private advance(record: SourceRecord, ms: number | null): void {
+    if (ms === null || !Number.isFinite(ms)) return;
+    if (ms > this.sourceNow) this.sourceNow = ms;
+    if (!this.options.store) return;
+    const id = `${record.partition}/${record.topic}`;
+    const seen = this.partitionTimes.get(id);
+    this.partitionTimes.set(id, { ms: Math.max(ms, seen?.ms ?? ms), wall: this.now() });
   }
+
+  /**
+   * The source time timeouts are measured in. `replay` processes one stream in input order: the latest source
+   * time processed. `run` consumes partitions (topics, files) at different paces — a partition far ahead would
+   * time out what waits for a lagging one —, so it is the earliest of the latest source times of the partitions
+   * this worker processes (those it had records from in the last minute: a partition that went to another
+   * worker, or quiet, does not hold it back; the clock timeout covers the rest).
+   */
+  private clock(): number {
+    if (!this.options.store) return this.sourceNow;
+    const wall = this.now();
+    let min = Number.POSITIVE_INFINITY;
+    for (const [id, p] of this.partitionTimes) {
+      if (wall - p.wall > PARTITION_QUIET_MS) this.partitionTimes.delete(id);
+      else min = Math.min(min, p.ms);
+    }
+    return Number.isFinite(min) ? min : 0;
+  }
+
+  /** latest source time and when (clock) it was processed, per partition (`run`: see clock()) */
+  private readonly partitionTimes = new Map<string, { ms: number; wall: number }>();
 
   private idOf(kind: HeldKind, record: SourceRecord): string {
     // replay: records may share coordinates (plain Debezium values have none): identity is the input order
