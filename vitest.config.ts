@@ -7,7 +7,7 @@ import { defineConfig } from "vitest/config";
  */
 const INTEGRATION = [
   "test/infra/**/*.test.ts",
-  "test/kafka/{compression,e2e,faults,group,kill-loop-*}.test.ts",
+  "test/kafka/{compression,e2e,faults,group,kill-loop-*,state-kill-loop,held-kill-loop,state-bootstrap}.test.ts",
   "test/migrate/{check,migration,shared-topic,finish,backfill-bound,kafka-*}.test.ts",
   "test/state/**/*.test.ts",
   "test/cli/capture.test.ts",
@@ -15,6 +15,9 @@ const INTEGRATION = [
   "test/cli/check-hostile-files.test.ts",
   "test/schemas/registry-embedded.test.ts",
   "test/worker/embedded-*.test.ts",
+  "test/held/kafka.test.ts",
+  // builds the CLI into a temp copy and runs it per case: minutes, not seconds
+  "test/acceptance/**/*.test.ts",
 ];
 
 export default defineConfig({

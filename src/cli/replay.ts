@@ -10,6 +10,7 @@ import { LineOutput } from "./line-output.js";
 import { openPipeline, type OpenPipeline } from "./pipeline.js";
 import type { Outcome } from "../worker/record-processor.js";
 import { Progress, type ProgressOptions } from "./progress.js";
+import { heldDeadLetter, heldRecords, type HeldOutcome } from "../worker/held-changes.js";
 
 export async function replayCommand(
   opts: { config: string; input: string; topic?: string; failOnDeadLetters?: boolean },
@@ -20,6 +21,7 @@ export async function replayCommand(
   // offline: a private in-memory state store and the embedded registry, whatever the config says
   const pipeline = await openPipeline(opts.config, {
     stateUrl: "sqlite::memory:",
+    tableState: "memory",
     embeddedRegistry: true,
     offlineSchemas: true,
   });
@@ -45,8 +47,14 @@ export async function replayCommand(
       if (outcome === null || item.kind === "skipped") continue;
       progress.update(counts);
       printOutcome(outcome, item.first, output);
+      printHeld(pipeline.processor.takeHeldOutcomes(), stats, output);
       await output.ready();
     }
+    // a finite input: what is still held (parked changes, incomplete transactions) times out at its end
+    pipeline.processor.finishHeld();
+    printHeld(pipeline.processor.takeHeldOutcomes(), stats, output);
+    const held = stats.heldLine();
+    if (held) output.err(held);
     output.err(stats.reconciliation());
     return opts.failOnDeadLetters && stats.deadLetters > 0 ? DEAD_LETTERS_EXIT_CODE : 0;
   } finally {
@@ -89,7 +97,15 @@ function replayItem(
     stats.count(outcome);
     return outcome;
   };
-  return pipeline.processor.needsPrepare ? pipeline.processor.prepare([record]).then(processed) : processed();
+  // no promise per record unless the source fetches schemas or a stateful feature keeps state
+  if (!pipeline.processor.needsPrepare) return processed();
+  return (async () => {
+    await pipeline.processor.prepare([record]);
+    const outcome = processed();
+    // replay keeps its table state in memory: this clears the record's pending state writes
+    await pipeline.processor.beforeCommit([record]);
+    return outcome;
+  })();
 }
 
 /** The records of an outcome as JSON lines (docs/records.md); a dead letter also says why on stderr. */
@@ -100,6 +116,16 @@ function printOutcome(outcome: Outcome, lineNo: number, output: LineOutput): voi
     output.line(stringifyJsonFast(outcome.record.view));
   }
 }
+/** Released or timed-out held changes and aggregate events (docs/state.md), counted and printed. */
+function printHeld(held: HeldOutcome[], stats: RunStats, output: LineOutput): void {
+  for (const h of held) {
+    stats.countHeld(h);
+    const dead = heldDeadLetter(h);
+    if (dead) output.err(`dead letter (held change): ${dead.stage}: ${dead.error.message}`);
+    for (const r of heldRecords(h)) output.line(stringifyJsonFast(r.view));
+  }
+}
+
 /** The size of the input file, when it is a regular file (not a FIFO or a device). */
 function inputSize(file: string): number | null {
   try {

@@ -22,6 +22,7 @@ import {
 } from "./cel-limits.js";
 import { ChangecastError } from "../errors.js";
 import { compileToJs, FALLBACK } from "./compiled-expression.js";
+import { LOOKUP_FUNCTIONS } from "./lookup.js";
 
 /** The variables a transform expression may use (docs/transforms.md; ts_* are the envelope's timestamps). */
 export const VARIABLES = [
@@ -32,21 +33,40 @@ export const VARIABLES = [
   "source",
   "changed",
   "tx",
+  "keyChange",
   "ts_ms",
   "ts_us",
   "ts_ns",
 ] as const;
 export type VariableName = (typeof VARIABLES)[number];
-export type Bindings = Record<VariableName, unknown>;
+/** keyChange is optional: bindings made before it existed (tests, tools) leave it out, and it reads as absent */
+export type Bindings = Record<Exclude<VariableName, "keyChange">, unknown> & { keyChange?: unknown };
 
 /** What the checker knows of each variable before any data: rows, tx and the ts_* (null when absent) are dyn. */
 const VARIABLE_TYPES: ReadonlyMap<string, StaticType> = new Map<string, StaticType>(
   VARIABLES.map((v) => [v, v === "op" ? "string" : v === "changed" ? "list" : "dyn"]),
 );
 
+// CEL's strings extension and lookup() (table state, lookup.ts)
+const FUNCTIONS = [...strings, ...LOOKUP_FUNCTIONS];
 const variables = Object.fromEntries(VARIABLES.map((v) => [v, CelScalar.DYN]));
-const baseEnv = celEnv({ funcs: strings, variables });
+const baseEnv = celEnv({ funcs: FUNCTIONS, variables });
 const env = celEnv({ funcs: meteredFunctions(baseEnv), variables });
+
+/** The environments of a variable list other than VARIABLES (all dyn), made once per list. */
+const customEnvs = new Map<string, { base: typeof baseEnv; run: typeof env; types: typeof VARIABLE_TYPES }>();
+function customEnv(names: readonly string[]) {
+  const id = names.join("\u0000");
+  let found = customEnvs.get(id);
+  if (!found) {
+    const vars = Object.fromEntries(names.map((v) => [v, CelScalar.DYN]));
+    const base = celEnv({ funcs: FUNCTIONS, variables: vars });
+    const types = new Map<string, StaticType>(names.map((v) => [v, "dyn"]));
+    found = { base, run: celEnv({ funcs: meteredFunctions(base), variables: vars }), types };
+    customEnvs.set(id, found);
+  }
+  return found;
+}
 
 export class ExpressionError extends ChangecastError {
   readonly code = "MAP_EXPRESSION";
@@ -66,28 +86,31 @@ export interface Expression {
 export function compileExpression(
   text: string,
   limits: EvaluationLimits = EVALUATION_LIMITS,
+  /** the variables the expression may use (aggregate files: root, member lists, tx; see customEnv) */
+  names: readonly string[] = VARIABLES,
   /** compiled: false evaluates with CEL only (the reference the compiled form is tested against) */
   options: { compiled?: boolean } = {},
 ): Expression {
+  const envs = names === VARIABLES ? { base: baseEnv, run: env, types: VARIABLE_TYPES } : customEnv(names);
+  // the compiled form knows a transform's variables; other variable sets are evaluated by CEL
+  const fast = options.compiled !== false && names === VARIABLES;
   let parsed: ReturnType<typeof parse>;
   try {
     parsed = parse(text);
   } catch (err) {
     throw new ExpressionError(`expression does not compile: ${firstLine(err)}`);
   }
-  const unknown = freeIdentifiers(parsed.expr).filter(
-    (name) => !(VARIABLES as readonly string[]).includes(name),
-  );
+  const unknown = freeIdentifiers(parsed.expr).filter((name) => !names.includes(name));
   if (unknown.length) {
     throw new ExpressionError(
       `unknown variable${unknown.length > 1 ? "s" : ""} ${unknown.map((u) => `"${u}"`).join(", ")} ` +
-        `(available: ${VARIABLES.join(", ")})`,
+        `(available: ${names.join(", ")})`,
     );
   }
-  const problem = typeProblem(baseEnv, parsed.expr, VARIABLE_TYPES);
+  const problem = typeProblem(envs.base, parsed.expr, envs.types);
   if (problem) throw new ExpressionError(problem);
   meterLoops(parsed.expr);
-  const run = plan(env, parsed);
+  const run = plan(envs.run, parsed);
   const evaluate = (bindings: Bindings): unknown => {
     try {
       return metered(limits, () => {
@@ -102,7 +125,7 @@ export function compileExpression(
     }
   };
   // the common expressions as plain JavaScript; CEL wherever the compiled form cannot decide
-  const compiled = options.compiled === false ? undefined : compileToJs(parsed.expr, limits.maxCost);
+  const compiled = fast ? compileToJs(parsed.expr, limits.maxCost) : undefined;
   if (compiled !== undefined) {
     return {
       text,
@@ -112,7 +135,7 @@ export function compileExpression(
       },
     };
   }
-  const column = options.compiled === false ? undefined : columnSelect(parsed.expr);
+  const column = fast ? columnSelect(parsed.expr) : undefined;
   if (column === undefined) return { text, evaluate };
   const { variable, name } = column;
   return {

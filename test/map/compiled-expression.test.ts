@@ -166,7 +166,7 @@ describe("compiled expressions", () => {
       const text = expr(r, 0);
       let reference: Expression;
       try {
-        reference = compileExpression(text, undefined, { compiled: false });
+        reference = compileExpression(text, undefined, undefined, { compiled: false });
       } catch {
         continue; // rejected by the type check: never evaluated
       }

@@ -24,7 +24,7 @@ afterAll(async () => {
 });
 
 function views(): RecordView[] {
-  const lines = readFileSync(join(root, "captures/postgres/dbserver1.inventory.orders.jsonl"), "utf8")
+  const lines = readFileSync(join(root, "captures/postgres/dbserver1.inventory.customers.jsonl"), "utf8")
     .split("\n")
     .filter(Boolean)
     .slice(0, 200);
