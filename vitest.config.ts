@@ -17,6 +17,8 @@ const INTEGRATION = [
   "test/worker/embedded-*.test.ts",
   "test/observe/kafka-*.test.ts",
   "test/held/kafka.test.ts",
+  // builds the CLI into a temp copy and runs it per case: minutes, not seconds
+  "test/acceptance/**/*.test.ts",
 ];
 
 export default defineConfig({

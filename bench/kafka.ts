@@ -11,7 +11,7 @@
 //
 // Environment: BENCH_KAFKA_RECORDS (throughput records, default 100 000), BENCH_KAFKA_BACKLOG (default
 // 1 000 000), BENCH_KAFKA_SKIP_BACKLOG=1, BENCH_KAFKA_SKIP_THROUGHPUT=1 (modes and stages),
-// BENCH_KAFKA_ONLY=modes,stages,backlog, BENCH_KAFKA_PROFILE=1 (CPU profile of the throughput runs into
+// BENCH_KAFKA_ONLY=modes,stages,backlog,held, BENCH_KAFKA_PROFILE=1 (CPU profile of the throughput runs into
 // bench/results/).
 import { spawn } from "node:child_process";
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
@@ -26,6 +26,7 @@ import { FETCH_LIMITS, toSourceRecord, topicMessages } from "../src/kafka/kafka-
 import type { PublishedRecord } from "../src/publish/output-record.js";
 import { Partitioners, type Kafka } from "kafkajs";
 import { startMockKafka } from "../test/infra/mock-kafka.js";
+import { heldThroughput } from "./kafka-held.js";
 import {
   EVENT_TOPIC,
   partitionReport,
@@ -324,7 +325,7 @@ function procStatus(pid: number): { rssKb: number; hwmKb: number } {
 
 mkdirSync(join(root, "bench", "results"), { recursive: true });
 const skipThroughput = process.env.BENCH_KAFKA_SKIP_THROUGHPUT === "1";
-/** BENCH_KAFKA_ONLY=modes,stages,backlog runs only those parts */
+/** BENCH_KAFKA_ONLY=modes,stages,backlog,held runs only those parts */
 const only = process.env.BENCH_KAFKA_ONLY?.split(",");
 const part = (name: string, skipped: boolean) => (only ? only.includes(name) : !skipped);
 const results = {
@@ -341,6 +342,8 @@ const results = {
     : null,
   stagesAlone: part("stages", skipThroughput) ? await stageRates() : null,
   backlog: part("backlog", process.env.BENCH_KAFKA_SKIP_BACKLOG === "1") ? await backlogRss() : null,
+  // requires: (a third of the children parked) and transaction aggregates on: bench/kafka-held.ts
+  held: part("held", false) ? await heldThroughput() : null,
 };
 writeFileSync(join(root, "bench", "results", "kafka.json"), JSON.stringify(results, null, 2) + "\n");
 console.log(JSON.stringify(results, null, 2));

@@ -3,9 +3,13 @@
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { globSync } from "tinyglobby";
-import { openPipeline } from "../src/cli/pipeline.js";
+import { openPipeline, type OpenPipeline } from "../src/cli/pipeline.js";
+import type { PublishedRecord } from "../src/publish/output-record.js";
+import { heldRecords } from "../src/worker/held-changes.js";
 import type { SourceRecord } from "../src/decode/change-event.js";
 import { parseKcatLine } from "../src/decode/kcat.js";
+import { benchReplayCommand } from "./replay-command.js";
+import { benchState } from "./state.js";
 
 interface Result {
   name: string;
@@ -62,32 +66,92 @@ function measure(
   };
 }
 
+/**
+ * Replay of the example: passes over the captures in time order (as the embedded run merges its files), each
+ * with a fresh in-memory table state, every record as `replay` drives it (prepare → process → held outcomes →
+ * beforeCommit). Returns the rate and the events of the last pass per record (for the floor).
+ */
+async function measureReplay(
+  name: string,
+  configFile: string,
+  records: SourceRecord[],
+  note: string,
+): Promise<{
+  result: Result;
+  outputs: Map<SourceRecord, PublishedRecord[]>;
+  declarations: OpenPipeline["transforms"]["declarations"];
+}> {
+  let n = 0;
+  let seconds = 0;
+  let cpuSeconds = 0;
+  let outputs = new Map<SourceRecord, PublishedRecord[]>();
+  let declarations: OpenPipeline["transforms"]["declarations"] = [];
+  do {
+    const pipeline = await openPipeline(join(root, configFile), {
+      stateUrl: "sqlite::memory:",
+      embeddedRegistry: true,
+      tableState: "memory",
+    });
+    declarations = pipeline.transforms.declarations;
+    outputs = new Map();
+    try {
+      const p = pipeline.processor;
+      const start = process.hrtime.bigint();
+      const cpu = process.cpuUsage();
+      for (const r of records) {
+        await p.prepare([r]);
+        const o = p.process(r);
+        const out = o.kind === "events" ? [...o.records] : [];
+        for (const h of p.takeHeldOutcomes()) out.push(...heldRecords(h));
+        await p.beforeCommit([r]);
+        outputs.set(r, out);
+      }
+      const used = process.cpuUsage(cpu);
+      seconds += Number(process.hrtime.bigint() - start) / 1e9;
+      cpuSeconds += (used.user + used.system) / 1e6;
+      n += records.length;
+    } finally {
+      await pipeline.close();
+    }
+  } while (seconds < minSeconds);
+  const result = {
+    name,
+    records: n,
+    seconds,
+    recordsPerSecond: Math.round(n / seconds),
+    cpuSeconds,
+    recordsPerCpuSecond: Math.round(n / cpuSeconds),
+    note,
+  };
+  return { result, outputs, declarations };
+}
+
 async function benchFlavour(flavour: "postgres" | "oracle", configFile: string): Promise<Result[]> {
-  const records = loadRecords(`captures/${flavour}/*.jsonl`);
-  const pipeline = await openPipeline(join(root, configFile), {
-    stateUrl: "sqlite::memory:",
-    embeddedRegistry: true,
-  });
-  try {
-    const { processor } = pipeline;
-    const replay = measure(
+  const records = loadRecords(`captures/${flavour}/*.jsonl`)
+    .map((r, i) => ({ r, i }))
+    .sort((a, b) => (a.r.timestamp ?? 0) - (b.r.timestamp ?? 0) || a.i - b.i)
+    .map((x) => x.r);
+  {
+    const {
+      result: replay,
+      outputs,
+      declarations,
+    } = await measureReplay(
       `replay ${flavour} (decode+map+encode)`,
+      configFile,
       records,
-      "JsonConverter schemas.enable=true",
-      (r) => processor.process(r),
+      "JsonConverter schemas.enable=true; table state, lookups, requires, aggregates as in the example",
     );
     // The floor: only JSON.parse of each payload and the Avro encoding of the events it yields.
-    const schemas = new Map(pipeline.transforms.declarations.map((d) => [d.schema.fullName, d.schema]));
+    const schemas = new Map(declarations.map((d) => [d.schema.fullName, d.schema]));
     const floorItems = new Map(
       records.map((r) => {
-        const o = processor.process(r);
-        const values =
-          o.kind === "events"
-            ? o.records.map((p) => {
-                const schema = schemas.get(p.view.headers.ce_type ?? "")!;
-                return { schema, value: schema.decode(p.record.value!.subarray(5)) };
-              })
-            : [];
+        const values = (outputs.get(r) ?? [])
+          .filter((p) => p.view.headers.ce_type !== undefined && schemas.has(p.view.headers.ce_type))
+          .map((p) => {
+            const schema = schemas.get(p.view.headers.ce_type ?? "")!;
+            return { schema, value: schema.decode(p.record.value!.subarray(5)) };
+          });
         return [r, { text: r.value ? r.value.toString("utf8") : "null", values }] as const;
       }),
     );
@@ -102,15 +166,29 @@ async function benchFlavour(flavour: "postgres" | "oracle", configFile: string):
       },
     );
     return [replay, floor];
-  } finally {
-    await pipeline.close();
   }
 }
 
 const results = [
   ...(await benchFlavour("postgres", "changecast.yaml")),
   ...(await benchFlavour("oracle", "changecast.oracle.yaml")),
+  // table state, lookups, dependencies, aggregates: bench/state.ts
+  ...(await benchState(minSeconds)).map(({ events, ...r }) => ({
+    ...r,
+    note: `${r.note}; ${events} events`,
+  })),
 ];
+// the whole replay command over 100 000 records vs the naive floor, and the processor alone (replay-command.ts)
+const ratios: string[] = [];
+for (const [flavour, config] of [
+  ["postgres", "changecast.yaml"],
+  ["oracle", "changecast.oracle.yaml"],
+] as const) {
+  if (process.env.BENCH_REPLAY === "0") break;
+  const command = await benchReplayCommand(root, flavour, config);
+  results.push(...command.results);
+  ratios.push(...command.ratios);
+}
 const outDir = join(root, "bench", "results");
 mkdirSync(outDir, { recursive: true });
 const meta = {
@@ -118,7 +196,7 @@ const meta = {
   node: process.version,
   cpu: (await import("node:os")).cpus()[0]?.model ?? "",
 };
-writeFileSync(join(outDir, "latest.json"), JSON.stringify({ ...meta, results }, null, 2) + "\n");
+writeFileSync(join(outDir, "latest.json"), JSON.stringify({ ...meta, results, ratios }, null, 2) + "\n");
 const md = [
   `# Benchmark ${meta.date}`,
   "",
@@ -131,6 +209,8 @@ const md = [
       `| ${r.name} | ${r.recordsPerSecond} | ${r.recordsPerCpuSecond} | ${r.records} | ` +
       `${r.seconds.toFixed(2)} | ${r.cpuSeconds.toFixed(2)} | ${r.note} |`,
   ),
+  "",
+  ...ratios.map((r) => `- ${r}`),
   "",
 ].join("\n");
 writeFileSync(join(outDir, "latest.md"), md);

@@ -3,9 +3,10 @@ import { createReadStream, statSync } from "node:fs";
 import type { Readable } from "node:stream";
 import { readRecords, unreadableRecord, type InputItem } from "../decode/line-reader.js";
 import { parseCaptureLine, type CaptureLine } from "../decode/kcat.js";
-import { stringifyJson } from "../encode/json.js";
+import { stringifyJsonFast } from "../encode/json-fast.js";
 import { RunStats } from "../worker/run-stats.js";
-import { DEAD_LETTERS_EXIT_CODE, type CommandIO } from "./io.js";
+import { DEAD_LETTERS_EXIT_CODE, processIO, type CommandIO } from "./io.js";
+import { LineOutput } from "./line-output.js";
 import { openPipeline, type OpenPipeline } from "./pipeline.js";
 import type { Outcome } from "../worker/record-processor.js";
 import { Progress, type ProgressOptions } from "./progress.js";
@@ -26,12 +27,15 @@ export async function replayCommand(
     offlineSchemas: true,
   });
   const stats = new RunStats();
+  // the process's stdout in big chunks; any other CommandIO (tests) line by line
+  const output = new LineOutput(io, io === processIO ? process.stdout : null);
   try {
     const log = createLogger({ settings: pipeline.config.log, base: { pipeline: pipeline.config.pipeline } });
-    const file = opts.input === "-" ? null : createReadStream(opts.input);
+    // big reads: a kcat line of a JsonConverter record is several KB
+    const file = opts.input === "-" ? null : createReadStream(opts.input, { highWaterMark: 1 << 20 });
     const input = file ?? stdin;
     const total = file ? inputSize(opts.input) : null;
-    const progress = new Progress((line) => io.err(line), options.progress);
+    const progress = new Progress((line) => output.err(line), options.progress);
     const counts = () => ({
       records: stats.recordsIn,
       deadLetters: stats.deadLetters,
@@ -40,17 +44,19 @@ export async function replayCommand(
     // bounded reader: lines over maxRecordBytes, bytes not UTF-8, blank and multi-line input (line-reader.ts)
     const items = readRecords(input, { maxRecordBytes: pipeline.config.limits.maxRecordBytes });
     for await (const item of items) {
-      const outcome = await replayItem(pipeline, item, opts, stats);
+      const pending = replayItem(pipeline, item, opts, stats);
+      const outcome = pending instanceof Promise ? await pending : pending;
       if (outcome === null || item.kind === "skipped") continue;
       progress.update(counts);
-      printOutcome(outcome, item.first, io);
-      printHeld(pipeline.processor.takeHeldOutcomes(), stats, io);
+      printOutcome(outcome, item.first, output);
+      printHeld(pipeline.processor.takeHeldOutcomes(), stats, output);
+      await output.ready();
     }
     // a finite input: what is still held (parked changes, incomplete transactions) times out at its end
     pipeline.processor.finishHeld();
-    printHeld(pipeline.processor.takeHeldOutcomes(), stats, io);
+    printHeld(pipeline.processor.takeHeldOutcomes(), stats, output);
     const held = stats.heldLine();
-    if (held) io.err(held);
+    if (held) output.err(held);
     // replay's output is its records and this reconciliation; the log entry is for LOG_LEVEL=debug
     log.debug(
       {
@@ -61,20 +67,24 @@ export async function replayCommand(
       },
       "changecast replay: finished",
     );
-    io.err(stats.reconciliation());
+    output.err(stats.reconciliation());
     return opts.failOnDeadLetters && stats.deadLetters > 0 ? DEAD_LETTERS_EXIT_CODE : 0;
   } finally {
+    output.flush();
     await pipeline.close();
   }
 }
 
-/** One input item: a skipped line is counted, a schema line is kept (null for both), a record is processed. */
-async function replayItem(
+/**
+ * One input item: a skipped line is counted, a schema line is kept (null for both), a record is processed (after
+ * the source's prepare() when it has one: then the outcome comes as a promise).
+ */
+function replayItem(
   pipeline: OpenPipeline,
   item: InputItem,
   opts: { input: string; topic?: string },
   stats: RunStats,
-): Promise<Outcome | null> {
+): Outcome | null | Promise<Outcome | null> {
   if (item.kind === "skipped") {
     stats.skipLine();
     return null;
@@ -94,29 +104,37 @@ async function replayItem(
     return null;
   }
   const { record } = parsed;
-  await pipeline.processor.prepare([record]);
-  const outcome = pipeline.processor.process(record);
-  // replay keeps its table state in memory: this clears the record's pending state writes
-  await pipeline.processor.beforeCommit([record]);
-  stats.count(outcome);
-  return outcome;
+  const processed = (): Outcome => {
+    const outcome = pipeline.processor.process(record);
+    stats.count(outcome);
+    return outcome;
+  };
+  // no promise per record unless the source fetches schemas or a stateful feature keeps state
+  if (!pipeline.processor.needsPrepare) return processed();
+  return (async () => {
+    await pipeline.processor.prepare([record]);
+    const outcome = processed();
+    // replay keeps its table state in memory: this clears the record's pending state writes
+    await pipeline.processor.beforeCommit([record]);
+    return outcome;
+  })();
 }
 
 /** The records of an outcome as JSON lines (docs/records.md); a dead letter also says why on stderr. */
-function printOutcome(outcome: Outcome, lineNo: number, io: CommandIO): void {
-  if (outcome.kind === "events") for (const r of outcome.records) io.out(stringifyJson(r.view));
+function printOutcome(outcome: Outcome, lineNo: number, output: LineOutput): void {
+  if (outcome.kind === "events") for (const r of outcome.records) output.line(stringifyJsonFast(r.view));
   else if (outcome.kind === "dead-letter") {
-    io.err(`line ${lineNo}: dead letter: ${outcome.stage}: ${outcome.error.message}`);
-    io.out(stringifyJson(outcome.record.view));
+    output.err(`line ${lineNo}: dead letter: ${outcome.stage}: ${outcome.error.message}`);
+    output.line(stringifyJsonFast(outcome.record.view));
   }
 }
 /** Released or timed-out held changes and aggregate events (docs/state.md), counted and printed. */
-function printHeld(held: HeldOutcome[], stats: RunStats, io: CommandIO): void {
+function printHeld(held: HeldOutcome[], stats: RunStats, output: LineOutput): void {
   for (const h of held) {
     stats.countHeld(h);
     const dead = heldDeadLetter(h);
-    if (dead) io.err(`dead letter (held change): ${dead.stage}: ${dead.error.message}`);
-    for (const r of heldRecords(h)) io.out(stringifyJson(r.view));
+    if (dead) output.err(`dead letter (held change): ${dead.stage}: ${dead.error.message}`);
+    for (const r of heldRecords(h)) output.line(stringifyJsonFast(r.view));
   }
 }
 

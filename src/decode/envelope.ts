@@ -226,9 +226,15 @@ function positionOf(source: Row, tx: TransactionRef | null): SourcePosition {
   return { connector, commit: commit ?? "0", change: change ?? commit ?? "0", order, detail, snapshot };
 }
 
+/** A JSON array of digit strings and nulls, as Debezium writes `source.sequence`; group 1: the first string. */
+const USUAL_SEQUENCE = /^\[(?:"(\d*)"|null)(?:,(?:"\d*"|null))*\]$/;
+
 /** PG `source.sequence` is a JSON array inside a string: `["<last commit LSN>","<LSN>"]`. */
 function firstSequenceLsn(sequence: ColumnValue | undefined): string | undefined {
   if (typeof sequence !== "string" || sequence === "") return undefined;
+  // the usual text (strings of digits or nulls, no white space): the JSON parse would give the same
+  const usual = USUAL_SEQUENCE.exec(sequence);
+  if (usual !== null) return usual[1];
   let parsed: unknown;
   try {
     parsed = parseJson(sequence);

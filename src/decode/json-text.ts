@@ -96,9 +96,8 @@ let exactText: string | null = null;
 let exactLiterals: Map<number, string> | null = null;
 /** whether exactText has a \u escape (then a member name may be spelled with one): undefined = not checked */
 let exactHasUnicodeEscape: boolean | undefined;
-/** the number literals of the members named exactMember in exactText (source.ts_ns, then ts_ns: one scan) */
-let exactMember: string | undefined;
-let exactMemberLiterals: string[] = [];
+/** the number literals of the members of each name in exactText (source.ts_ns, then ts_ns: one scan) */
+let exactMembers: Map<string, string[]> | null = null;
 
 /**
  * Native JSON.parse (throws the engine's SyntaxError, not a DecodeError: callers fall back to parseJson for
@@ -116,12 +115,11 @@ export function withExactIntegers<T>(text: string, decode: () => T): T | typeof 
   const outerText = exactText;
   const outerLiterals = exactLiterals;
   const outerEscape = exactHasUnicodeEscape;
-  const outerMember = exactMember;
-  const outerMemberLiterals = exactMemberLiterals;
+  const outerMembers = exactMembers;
   exactText = text;
   exactLiterals = null;
   exactHasUnicodeEscape = undefined;
-  exactMember = undefined;
+  exactMembers = null;
   try {
     return decode();
   } catch (err) {
@@ -131,8 +129,7 @@ export function withExactIntegers<T>(text: string, decode: () => T): T | typeof 
     exactText = outerText;
     exactLiterals = outerLiterals;
     exactHasUnicodeEscape = outerEscape;
-    exactMember = outerMember;
-    exactMemberLiterals = outerMemberLiterals;
+    exactMembers = outerMembers;
   }
 }
 
@@ -148,11 +145,13 @@ export function exactInteger(value: number, member?: string): number | bigint {
   if (member !== undefined && PLAIN_NAME.test(member)) {
     exactHasUnicodeEscape ??= exactText.includes("\\u");
     if (!exactHasUnicodeEscape) {
-      if (exactMember !== member) {
-        exactMemberLiterals = memberLiterals(exactText, member);
-        exactMember = member;
+      exactMembers ??= new Map();
+      let literals = exactMembers.get(member);
+      if (literals === undefined) {
+        literals = memberLiterals(exactText, member);
+        exactMembers.set(member, literals);
       }
-      literal = readAs(exactMemberLiterals, value);
+      literal = readAs(literals, value);
     }
   }
   if (literal === undefined) {
@@ -211,6 +210,11 @@ function literalsOf(text: string): Map<number, string> {
     out.set(n, known === undefined || known === literal ? literal : AMBIGUOUS);
   }
   return out;
+}
+
+/** parseJson's value of a number literal: a bigint for an integer beyond 2^53, else the number. */
+export function unsafeIntegerAsBigint(literal: string): number | bigint {
+  return unsafeIntegersAsBigint(literal);
 }
 
 function unsafeIntegersAsBigint(literal: string): number | bigint {

@@ -4,6 +4,7 @@ import { isUtf8 } from "node:buffer";
 import { DecodeError, type SourceRecord } from "./change-event.js";
 import { describe, hasLoneSurrogate } from "./connect-schema.js";
 import { parseJson, stringifyJson } from "./json-text.js";
+import { parseKcatLayout, RecordBytes } from "./kcat-fast.js";
 
 /** Fields kcat -J prints; any of them marks a line as a kcat record rather than a Debezium value. */
 const KCAT_FIELDS = ["topic", "partition", "offset", "tstype", "ts", "broker"];
@@ -34,7 +35,8 @@ export type CaptureLine =
  * "<Avro schema JSON>"}`.
  */
 export function parseCaptureLine(line: string, fallbackTopic?: string): CaptureLine {
-  const parsed = parseJson(line);
+  // kcat's usual layout without the full (often lossless) parse of the record text it holds
+  const parsed = parseKcatLayout(line, { payloadBytes: true }) ?? parseJson(line);
   if (parsed === null || typeof parsed !== "object" || Array.isArray(parsed)) {
     throw new DecodeError(`not a kcat record: expected a JSON object, got ${describe(parsed)}`);
   }
@@ -156,6 +158,7 @@ function headerValue(v: unknown): string {
  */
 function bytesOf(v: unknown, field: string, line: string): Buffer | null {
   if (v === null || v === undefined) return null;
+  if (v instanceof RecordBytes) return v.bytes; // Buffer.from(payload, "utf8"), made by parseKcatLayout
   if (typeof v === "string") {
     // an unpaired \uD800-\uDFFF escape has no UTF-8 bytes: encoding it would write U+FFFD instead
     if (hasLoneSurrogate(v)) {

@@ -6,6 +6,7 @@ import { type AvroRecordValue, type AvroValue, type Coercer, CoercerFactory } fr
 import { CoercionError, SchemaError, show } from "./errors.js";
 import { forSchemaOptions } from "./logical-types.js";
 import { type RenderedJson, renderValue } from "./render.js";
+import { valueJsonWriter } from "./json-writer.js";
 import { typeLabel, unionBranches } from "./type-info.js";
 
 export interface EventField {
@@ -60,6 +61,7 @@ export class EventSchema {
   private readonly coerceRecord: Coercer;
   private readonly fieldCoercers: ReadonlyMap<string, Coercer>;
   private readonly resolvers = new WeakMap<EventSchema, unknown>();
+  private jsonWriter: ((value: unknown) => string) | undefined;
 
   private constructor(type: avro.types.RecordType, raw: Record<string, unknown>) {
     this.type = type;
@@ -146,6 +148,11 @@ export class EventSchema {
   /** docs/records.md plain JSON of a coerced or decoded value (longs stay bigint: print with stringifyJson). */
   render(value: AvroRecordValue): RenderedRecord {
     return renderValue(this.type, value) as RenderedRecord;
+  }
+
+  /** The JSON text of render(value) as stringifyJson writes it, without building the rendered object. */
+  renderJson(value: AvroRecordValue): string {
+    return (this.jsonWriter ??= valueJsonWriter(this.type))(value);
   }
 
   /** The first invalid spot of `value`, as a CoercionError with its path. */

@@ -62,6 +62,17 @@ export abstract class CastLogicalType extends avro.types.LogicalType {
 
   /** Any accepted input → the canonical JS value; throws Reason. */
   abstract normalize(value: unknown): unknown;
+
+  /**
+   * The last canonical text normalize() produced, where a subclass remembers it (only texts that parse back to
+   * the value they were formatted from): normalize(memoText) is memoText.
+   */
+  protected memoText: string | undefined;
+
+  /** normalize(value), without redoing the work for the canonical text normalize() just produced. */
+  canonical(value: unknown): unknown {
+    return value !== undefined && value === this.memoText ? value : this.normalize(value);
+  }
   /** Any accepted input → the value of the underlying Avro type (what goes on the wire). */
   abstract toUnderlying(value: unknown): unknown;
   /** Underlying value (as read from the wire) → canonical JS value. */
@@ -120,7 +131,6 @@ export class DecimalType extends CastLogicalType {
 
   // The last canonical text normalize() produced and its unscaled value: encode() reads back what coerce()
   // just wrote. Exact: the canonical text parses to the unscaled value it was formatted from.
-  private memoText: string | undefined;
   private memoUnscaled = 0n;
 
   normalize(value: unknown): string {
@@ -173,7 +183,6 @@ abstract class TimestampType extends CastLogicalType {
   }
 
   // The last text normalize() produced (4-digit years only: those parse back) and its units; see DecimalType.
-  private memoText: string | undefined;
   private memoUnits = 0n;
 
   normalize(value: unknown): string {
@@ -242,7 +251,6 @@ export class DateType extends CastLogicalType {
   }
 
   // The last text normalize() produced (4-digit years only: those parse back) and its days; see DecimalType.
-  private memoText: string | undefined;
   private memoDays = 0;
 
   normalize(value: unknown): string {
@@ -286,7 +294,6 @@ abstract class TimeType extends CastLogicalType {
   }
 
   // The last text normalize() produced ("HH:MM:SS.f…", which parses back) and its units; see DecimalType.
-  private memoText: string | undefined;
   private memoUnits = 0n;
 
   normalize(value: unknown): string {

@@ -21,6 +21,7 @@ import {
   type EvaluationLimits,
 } from "./cel-limits.js";
 import { ChangecastError } from "../errors.js";
+import { compileToJs, FALLBACK } from "./compiled-expression.js";
 import { LOOKUP_FUNCTIONS } from "./lookup.js";
 
 /** The variables a transform expression may use (docs/transforms.md; ts_* are the envelope's timestamps). */
@@ -87,8 +88,12 @@ export function compileExpression(
   limits: EvaluationLimits = EVALUATION_LIMITS,
   /** the variables the expression may use (aggregate files: root, member lists, tx; see customEnv) */
   names: readonly string[] = VARIABLES,
+  /** compiled: false evaluates with CEL only (the reference the compiled form is tested against) */
+  options: { compiled?: boolean } = {},
 ): Expression {
   const envs = names === VARIABLES ? { base: baseEnv, run: env, types: VARIABLE_TYPES } : customEnv(names);
+  // the compiled form knows a transform's variables; other variable sets are evaluated by CEL
+  const fast = options.compiled !== false && names === VARIABLES;
   let parsed: ReturnType<typeof parse>;
   try {
     parsed = parse(text);
@@ -119,7 +124,18 @@ export function compileExpression(
       throw err;
     }
   };
-  const column = names === VARIABLES ? columnSelect(parsed.expr) : undefined;
+  // the common expressions as plain JavaScript; CEL wherever the compiled form cannot decide
+  const compiled = fast ? compileToJs(parsed.expr, limits.maxCost) : undefined;
+  if (compiled !== undefined) {
+    return {
+      text,
+      evaluate: (bindings) => {
+        const value = compiled(bindings);
+        return value === FALLBACK ? evaluate(bindings) : value;
+      },
+    };
+  }
+  const column = fast ? columnSelect(parsed.expr) : undefined;
   if (column === undefined) return { text, evaluate };
   const { variable, name } = column;
   return {

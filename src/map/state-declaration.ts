@@ -109,8 +109,8 @@ function expressionsOf(file: TransformFile): { text: string; line: number }[] {
   const out: { text: string; line: number }[] = [];
   // an aggregate file's events are expressions over root and member lists: lookup() works there too
   for (const event of [...file.events, ...(file.aggregate?.events ?? [])]) {
-    if (event.when) out.push({ text: event.when.text, line: event.line });
-    out.push({ text: event.key.text, line: event.line });
+    if (event.when) out.push({ text: event.when.text, line: event.whenLine ?? event.line });
+    out.push({ text: event.key.text, line: event.keyLine ?? event.line });
     for (const field of event.fields) out.push({ text: field.expression.text, line: field.line });
   }
   for (const index of file.state?.indexes ?? []) {
@@ -131,14 +131,17 @@ export function lookedUpTables(files: readonly TransformFile[], extra: readonly 
 }
 
 /** The tables with state, their indexes' arity and declared primary keys. */
-function catalogOf(files: readonly TransformFile[]): StateCatalog {
+function catalogOf(
+  files: readonly TransformFile[],
+  keyColumns?: ReadonlyMap<string, string[]>,
+): StateCatalog {
   return {
     tables: new Map(
       stateDeclarations(files).map((d) => [
         d.table,
         {
           indexes: new Map(d.indexes.map((i) => [i.name, i.expressions.length])),
-          keyColumns: d.primaryKey ?? null,
+          keyColumns: d.primaryKey ?? keyColumns?.get(d.table) ?? null,
         },
       ]),
     ),
@@ -146,8 +149,12 @@ function catalogOf(files: readonly TransformFile[]): StateCatalog {
 }
 
 /** `changecast check`: lookup() calls of every file against the tables with state, their indexes and arity. */
-export function checkLookups(files: readonly TransformFile[]): Problem[] {
-  const catalog = catalogOf(files);
+export function checkLookups(
+  files: readonly TransformFile[],
+  /** key columns of tables without `primaryKey:`, as the capture files' record keys show them */
+  keyColumns?: ReadonlyMap<string, string[]>,
+): Problem[] {
+  const catalog = catalogOf(files, keyColumns);
   const problems: Problem[] = [];
   for (const file of files) {
     for (const { text, line } of expressionsOf(file)) {

@@ -183,7 +183,13 @@ export class TableStateView implements LookupSource {
 
   /** The primary key text of a change (from its record key), or null for a change without a key. */
   pkOf(change: ChangeEvent): string | null {
-    return change.key ? keyText(keyValues(change.key)) : null;
+    if (change.key) return keyText(keyValues(change.key));
+    // a bare Debezium value (replay input without the Kafka record) has no key: the declared primaryKey names it
+    const columns = this.tables.get(change.table)?.declaration.primaryKey;
+    const row = change.after ?? change.before;
+    if (!columns?.length || !row) return null;
+    const values = columns.map((c) => (Object.hasOwn(row, c) ? row[c] : undefined));
+    return values.some((v) => v === undefined || v === null) ? null : keyText(values);
   }
 
   /** Whether `pk` of `table` is in memory. */
@@ -254,7 +260,8 @@ export class TableStateView implements LookupSource {
     if (change.op === "t") return this.truncate(t, change, position, ref);
     const pk = this.pkOf(change);
     if (pk === null) return change;
-    if (change.key && !t.keyColumns) t.keyColumns = Object.keys(change.key);
+    if (!t.keyColumns)
+      t.keyColumns = change.key ? Object.keys(change.key) : (t.declaration.primaryKey ?? null);
     const entry = t.rows.get(pk);
     if (entry && entry.position >= position) {
       // already applied (a redelivery): the image that preceded it then, if the history still has it
@@ -444,14 +451,18 @@ function keyOnly(before: Row, keyColumns: readonly string[] | null): boolean {
   return true;
 }
 
-/** `after` with unavailable columns taken from `previous` (null when there is nothing to fill). */
-function filled(row: Row | null, previous: Row | null): Row | null {
+/** `row` with the columns `missing` says are not known taken from `previous` (null when there is nothing to fill). */
+function filled(
+  row: Row | null,
+  previous: Row | null,
+  missing: (value: ColumnValue | undefined) => boolean = isUnavailable,
+): Row | null {
   if (!row || !previous) return null;
   let copy: Row | null = null;
   for (const name of Object.keys(row)) {
-    if (!isUnavailable(row[name])) continue;
-    const value = previous[name];
-    if (value === undefined) continue;
+    if (!missing(row[name])) continue;
+    const value = Object.hasOwn(previous, name) ? previous[name] : undefined;
+    if (value === undefined || isUnavailable(value) || value === row[name]) continue;
     copy ??= { ...row };
     copy[name] = value;
   }
@@ -474,8 +485,10 @@ function enrich(
     ) {
       before = previous;
     } else {
-      // Oracle LOBs: the before-image carries the placeholder too
-      before = filled(change.before, previous) ?? undefined;
+      // Oracle LOBs carry the placeholder in before too; without supplemental logging of all columns the
+      // columns not in the redo are null or the converter's fallback: the previous image knows them (when the
+      // state saw every change, it is the row as it was, so a value that was known is never changed)
+      before = filled(change.before, previous, saysNothing) ?? undefined;
     }
   }
   if (!after && before === undefined) return change;

@@ -30,6 +30,9 @@ export interface EventDeclaration {
   fields: FieldMapping[];
   file: string;
   line: number;
+  /** the lines of `when:` and `key:` (problems found after reading, e.g. of lookup() calls, point there) */
+  whenLine?: number;
+  keyLine?: number;
   /**
    * Major version (absent: 1). Each major of an event is its own declaration with the same `name`, so that
    * `eventId(change, name)` gives both the same ce_id; which majors are published is the migrator's choice
@@ -305,6 +308,10 @@ function readDeclaration(
   };
   // only set when not 1, so declarations of files without majors stay exactly as before
   if (major !== 1) declaration.major = major;
+  const whenNode = reading.value("when");
+  const keyNode = reading.value("key");
+  if (when && whenNode) declaration.whenLine = yaml.lineOf(whenNode);
+  if (keyNode) declaration.keyLine = yaml.lineOf(keyNode);
   return declaration;
 }
 

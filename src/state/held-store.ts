@@ -115,8 +115,8 @@ export class HeldStore {
           topic: r.topic,
           partition: r.partition,
           offset: r.offset,
-          grp: r.group,
-          item: r.item,
+          grp: toText(r.group),
+          item: toText(r.item),
           source_time_ms: r.sourceTimeMs,
           held_at_ms: r.heldAtMs,
           record: r.record,
@@ -215,14 +215,19 @@ export function parseCoordinates(text: string): { topic: string; partition: numb
   return m ? { partition: Number(m[1]), offset: BigInt(m[2] ?? "0"), topic: m[3] ?? "" } : null;
 }
 
+// Postgres text cannot hold NUL, which separates the parts of a group or item in memory: stored as U+0001
+// (key texts are JSON, in which control characters are escaped, so neither occurs in them raw).
+const toText = (s: string) => s.replaceAll("\u0000", "\u0001");
+const fromText = (s: string) => s.replaceAll("\u0001", "\u0000");
+
 function toRow(r: Record_): HeldRow {
   return {
     kind: r.kind as HeldKind,
     topic: r.topic,
     partition: Number(r.partition),
     offset: r.offset,
-    group: r.grp,
-    item: r.item,
+    group: fromText(r.grp),
+    item: fromText(r.item),
     sourceTimeMs: Number(r.source_time_ms),
     heldAtMs: Number(r.held_at_ms),
     record: r.record ?? null,

@@ -13,7 +13,8 @@ export interface TxChange {
   /** identity of its held row */
   id: string;
   table: string;
-  change: ChangeEvent;
+  /** null: spilled (kept in the state store only; loaded again to evaluate) */
+  change: ChangeEvent | null;
 }
 
 export interface TxBuffer {
@@ -22,6 +23,12 @@ export interface TxBuffer {
   /** the transaction id as Debezium reports it on its END record (else on its first change) */
   id: string;
   changes: TxChange[];
+  /** ids of `changes` (a redelivered change is buffered once) */
+  ids: Set<string>;
+  /** how many of `changes` are spilled */
+  spilled: number;
+  /** how many changes of each table are buffered */
+  seen: Map<string, number>;
   /** ids of held rows of this transaction that are not changes (its END record) */
   others: string[];
   end: { eventCount: bigint; counts: Map<string, bigint> } | null;
@@ -84,7 +91,18 @@ export class Aggregates {
   private buffer(key: string, id: string, sourceMs: number): TxBuffer {
     let b = this.buffers.get(key);
     if (!b) {
-      b = { key, id, changes: [], others: [], end: null, firstSourceMs: sourceMs, commitTimeMs: sourceMs };
+      b = {
+        key,
+        id,
+        changes: [],
+        ids: new Set(),
+        spilled: 0,
+        seen: new Map(),
+        others: [],
+        end: null,
+        firstSourceMs: sourceMs,
+        commitTimeMs: sourceMs,
+      };
       this.buffers.set(key, b);
     }
     b.firstSourceMs = Math.min(b.firstSourceMs, sourceMs);
@@ -101,7 +119,9 @@ export class Aggregates {
   ): TxBuffer | null {
     const key = transactionKey(id);
     if (this.done.has(key)) return null;
-    const b = this.buffer(key, id, sourceMs);
+    // the timeout runs from the transaction's first data change: END alone (read first: topics are read
+    // independently) does not start it
+    const b = this.buffer(key, id, Number.POSITIVE_INFINITY);
     b.id = id;
     if (!b.others.includes(heldId)) b.others.push(heldId);
     b.commitTimeMs = sourceMs;
@@ -120,8 +140,32 @@ export class Aggregates {
     if (this.done.has(key)) return null;
     const b = this.buffer(key, tx.id, change.commitTimeMs);
     if (!b.end) b.commitTimeMs = change.commitTimeMs;
-    if (!b.changes.some((c) => c.id === heldId)) b.changes.push({ id: heldId, table: change.table, change });
+    if (!b.ids.has(heldId)) {
+      b.ids.add(heldId);
+      b.changes.push({ id: heldId, table: change.table, change });
+      b.seen.set(change.table, (b.seen.get(change.table) ?? 0) + 1);
+    }
     return b;
+  }
+
+  /** A change known only by its table (spilled: its record is in the state store). */
+  addSpilled(key: string, heldId: string, table: string, sourceMs: number): TxBuffer | null {
+    if (this.done.has(key)) return null;
+    const b = this.buffer(key, key, sourceMs);
+    if (!b.ids.has(heldId)) {
+      b.ids.add(heldId);
+      b.changes.push({ id: heldId, table, change: null });
+      b.seen.set(table, (b.seen.get(table) ?? 0) + 1);
+      b.spilled++;
+    }
+    return b;
+  }
+
+  /** Keeps only the table of a buffered change in memory. */
+  spill(b: TxBuffer, c: TxChange): void {
+    if (c.change === null) return;
+    c.change = null;
+    b.spilled++;
   }
 
   /** Complete: END read, and every change it counts for a root or member table seen. */
@@ -130,10 +174,14 @@ export class Aggregates {
     for (const [collection, count] of b.end.counts) {
       const table = this.tableOf(collection);
       if (table === null) continue;
-      const seen = b.changes.filter((c) => c.table === table).length;
-      if (BigInt(seen) < count) return false;
+      if (BigInt(b.seen.get(table) ?? 0) < count) return false;
     }
     return true;
+  }
+
+  /** Whether an END record counts changes of a root or member table (else its transaction is of no aggregate). */
+  concerns(collections: readonly { dataCollection: string; eventCount: bigint }[]): boolean {
+    return collections.some((c) => c.eventCount > 0n && this.tableOf(c.dataCollection) !== null);
   }
 
   /** The tracked table a data collection names (Postgres `schema.table`; Oracle `DB.SCHEMA.TABLE`). */
@@ -176,13 +224,16 @@ export class Aggregates {
       const roots = new Map<string, TxChange>();
       for (const c of b.changes) {
         if (c.table !== aggregate.root) continue;
+        if (!c.change) throw new Error("internal: a spilled change was not loaded before the evaluation");
         const pk = rootKey(c.change);
         roots.delete(pk); // the last change of a root row counts, in the order of its last change
         roots.set(pk, c);
       }
       for (const [pk, { change: root, id }] of roots) {
+        if (!root) continue;
         const members = aggregate.members.map(
-          (m) => [m.name, b.changes.filter((c) => c.table === m.table).map((c) => c.change)] as const,
+          (m) =>
+            [m.name, b.changes.flatMap((c) => (c.table === m.table && c.change ? [c.change] : []))] as const,
         );
         out.push({
           ...this.evaluation(aggregate, root, pk, members, txValue, transactionKey(b.id), partial),

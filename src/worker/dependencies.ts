@@ -48,6 +48,9 @@ export class Dependencies {
   private readonly byId = new Map<string, Parked>();
   /** parents applied since the last drain (the table state's row-applied listener) */
   private readonly applied: string[] = [];
+  /** no parked change times out before these (source time, clock): expire() has nothing to do until then */
+  private nextDue = Number.POSITIVE_INFINITY;
+  private nextWallDue = Number.POSITIVE_INFINITY;
 
   constructor(
     /** the `requires` of each child table, in file order */
@@ -69,6 +72,8 @@ export class Dependencies {
     this.byParent.clear();
     this.byId.clear();
     this.applied.length = 0;
+    this.nextDue = Number.POSITIVE_INFINITY;
+    this.nextWallDue = Number.POSITIVE_INFINITY;
   }
 
   /** The child queue id of a change. */
@@ -118,6 +123,9 @@ export class Dependencies {
   park(entry: Parked): void {
     if (this.byId.has(entry.id)) return;
     this.byId.set(entry.id, entry);
+    const { ms } = this.timeoutOf(entry);
+    this.nextDue = Math.min(this.nextDue, entry.sourceTimeMs + ms);
+    this.nextWallDue = Math.min(this.nextWallDue, entry.heldAtMs + ms);
     const queue = this.queues.get(entry.child) ?? [];
     queue.push(entry);
     this.queues.set(entry.child, queue);
@@ -161,9 +169,18 @@ export class Dependencies {
    */
   expire(sourceNow: number, wallNow: number | null, only?: (entry: Parked) => boolean): Release[] {
     const out: Release[] = [];
+    if (sourceNow < this.nextDue && (wallNow === null || wallNow < this.nextWallDue)) return out;
     for (const [child, queue] of [...this.queues]) {
       const head = queue[0];
       if (head && (!only || only(head))) this.drain(child, out, { sourceNow, wallNow });
+    }
+    // the next deadlines of what is still parked
+    this.nextDue = Number.POSITIVE_INFINITY;
+    this.nextWallDue = Number.POSITIVE_INFINITY;
+    for (const entry of this.byId.values()) {
+      const { ms } = this.timeoutOf(entry);
+      this.nextDue = Math.min(this.nextDue, entry.sourceTimeMs + ms);
+      this.nextWallDue = Math.min(this.nextWallDue, entry.heldAtMs + ms);
     }
     return out;
   }

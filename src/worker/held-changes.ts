@@ -36,8 +36,12 @@ import type { Outcome } from "./record-processor.js";
 
 /** A transaction with more buffered changes than this is evaluated as it is, partial. */
 export const MAX_TRANSACTION_CHANGES = 100_000;
+/** Changes of one transaction kept in memory; further ones are kept in the state store only until evaluated. */
+export const SPILL_AFTER = 10_000;
 /** An evaluated transaction is remembered this many transaction timeouts (its late redeliveries are ignored). */
 const DONE_TIMEOUTS = 10;
+/** A partition without records for this long (clock) no longer holds the source-time clock back. */
+const PARTITION_QUIET_MS = 60_000;
 
 /** What happened to held records, reported by the run summary. */
 export type HeldOutcome =
@@ -51,6 +55,8 @@ export interface HeldHost {
   /** the dead letter of a record */
   deadLetter(record: SourceRecord, stage: "MAP", error: Error): Outcome;
   decode(record: SourceRecord): DecodedRecord;
+  /** fetches what decoding the records needs (AvroConverter: their writer schemas) */
+  prefetch(records: readonly SourceRecord[]): Promise<void>;
   /** the records of an aggregate evaluation's events (encoded, headers with the aggregate's ce_id) */
   aggregateRecords(
     evaluation: AggregateEvaluation,
@@ -74,11 +80,14 @@ export interface HeldOptions {
    */
   sharedStore?: boolean;
   now?: () => number;
+  /** changes of a transaction kept in memory before the rest are spilled (default SPILL_AFTER) */
+  spillAfter?: number;
 }
 
 interface HeldEntry {
   row: HeldRow;
-  record: SourceRecord;
+  /** null: spilled (a change of a huge transaction, in the state store only) */
+  record: SourceRecord | null;
 }
 
 export class HeldChanges implements BatchHook {
@@ -134,6 +143,13 @@ export class HeldChanges implements BatchHook {
     const fresh = !this.loaded;
     if (store && (this.options.sharedStore || fresh)) await this.sync(store);
     this.loaded = true;
+    this.repeatable.clear();
+    if (store) {
+      for (const r of batch.records) {
+        const again = this.byTrigger.get(coordinates(r));
+        if (again?.length) this.repeatable.set(coordinates(r), [...again]);
+      }
+    }
     const first = batch.records[0];
     if (!first) return;
     // parents applied by other workers (or by the start-up bootstrap), and timeouts by the clock: released before
@@ -141,9 +157,80 @@ export class HeldChanges implements BatchHook {
     const owns = this.owner(first);
     const sweep = this.options.sharedStore || fresh ? this.dependencies.sweep(owns) : [];
     const wall = this.options.wallClock ? this.now() : null;
-    const expired = wall !== null ? this.dependencies.expire(this.sourceNow, wall, owns) : [];
-    if (sweep.length || expired.length)
-      this.pendingTrigger = { record: first, releases: [...sweep, ...expired] };
+    const expired = wall !== null ? this.dependencies.expire(this.clock(), wall, owns) : [];
+    if (store) await this.loadForBatch(store, batch.records, wall);
+    // made now, so that their events come before the batch's own (takeOutcomes right after prepare)
+    this.emitReleases(first, [...sweep, ...expired]);
+    if (this.due.size) this.evaluateDue(first);
+  }
+
+  /**
+   * Transactions to evaluate whose changes were spilled (complete, over the maximum, or timed out — also by the
+   * clock): their records are loaded now, and they are evaluated with the batch's first record as trigger. The
+   * records a redelivered trigger of this batch released before are loaded too.
+   */
+  private async loadForBatch(
+    store: HeldStore,
+    records: readonly SourceRecord[],
+    wall: number | null,
+  ): Promise<void> {
+    for (const b of this.aggregates.buffers.values()) {
+      const complete = this.aggregates.complete(b);
+      const late = wall !== null && wall - (this.txHeldAt.get(b.key) ?? wall) >= this.aggregates.timeoutMs;
+      if (complete || late) this.due.set(b.key, !complete);
+    }
+    const wanted: HeldRow[] = [];
+    for (const key of this.due.keys()) {
+      const b = this.aggregates.buffers.get(key);
+      for (const c of b?.changes ?? []) {
+        const row = c.change ? null : this.entries.get(c.id)?.row;
+        if (row) wanted.push(row);
+      }
+    }
+    for (const r of records) {
+      for (const { id } of this.byTrigger.get(coordinates(r)) ?? []) {
+        const entry = this.entries.get(id);
+        if (entry && !entry.record) wanted.push(entry.row);
+      }
+    }
+    if (!wanted.length && !this.due.size) return;
+    const texts = wanted.length ? await store.records(wanted) : new Map<string, string>();
+    for (const row of wanted) {
+      const id = heldId(row.kind, row.topic, row.partition, row.offset);
+      const text = texts.get(id);
+      const entry = this.entries.get(id);
+      if (entry && text) entry.record = parseRecordText(text, row);
+    }
+    const loaded = wanted.flatMap((row) => {
+      const record = this.entries.get(heldId(row.kind, row.topic, row.partition, row.offset))?.record;
+      return record ? [record] : [];
+    });
+    if (loaded.length) await this.requireHost().prefetch(loaded);
+    for (const key of this.due.keys()) {
+      const b = this.aggregates.buffers.get(key);
+      for (const c of b?.changes ?? []) {
+        const record = c.change ? null : this.entries.get(c.id)?.record;
+        const decoded = record ? this.requireHost().decode(record) : null;
+        if (decoded?.kind === "change" && b) {
+          c.change = decoded.event;
+          b.spilled--;
+        }
+      }
+    }
+  }
+
+  /** Transactions to evaluate before the next record (value: partial), their changes loaded in prepare. */
+  private readonly due = new Map<string, boolean>();
+  /** When (clock) each transaction's first record was held. */
+  private readonly txHeldAt = new Map<string, number>();
+
+  /** Evaluates the due transactions with `trigger` (the batch's first record). */
+  private evaluateDue(trigger: SourceRecord): void {
+    for (const [key, partial] of [...this.due]) {
+      const b = this.aggregates.buffers.get(key);
+      this.due.delete(key);
+      if (b && b.spilled === 0) this.evaluate(b, trigger, partial);
+    }
   }
 
   /** With a shared store: only the parked changes from the partition of `record` (see sharedStore). */
@@ -155,8 +242,9 @@ export class HeldChanges implements BatchHook {
     };
   }
 
-  private pendingTrigger: { record: SourceRecord; releases: Release[] } | null = null;
   private repeating: { record: SourceRecord; releases: { id: string; as: string }[] } | null = null;
+  /** the releases the batch's records made in an earlier, uncommitted processing, by record coordinates */
+  private readonly repeatable = new Map<string, { id: string; as: string }[]>();
 
   takeOutputs(): PublishedRecord[] {
     return [];
@@ -210,25 +298,22 @@ export class HeldChanges implements BatchHook {
    */
   admit(record: SourceRecord, decoded: DecodedRecord): Outcome | null {
     // releases this record made before (its batch was not committed) are made again after it (after());
-    // taken now, before this processing marks anything
+    // as they were when the batch was prepared, before this batch marked anything
     if (this.releasing !== record) {
-      const again = this.options.store ? this.byTrigger.get(coordinates(record)) : undefined;
-      this.repeating = again?.length ? { record, releases: [...again] } : null;
+      const key = coordinates(record);
+      const again = this.repeatable.get(key);
+      this.repeatable.delete(key);
+      this.repeating = again?.length ? { record, releases: again } : null;
     }
-    if (this.pendingTrigger) {
-      const { record: trigger, releases } = this.pendingTrigger;
-      this.pendingTrigger = null;
-      this.emitReleases(trigger, releases);
-    }
-    if (decoded.kind === "heartbeat") this.advance(decoded.tsMs);
+    if (decoded.kind === "heartbeat") this.advance(record, decoded.tsMs);
     if (decoded.kind === "transaction") {
-      this.advance(decoded.tsMs ?? null);
+      this.advance(record, decoded.tsMs ?? null);
       if (decoded.status === "END" && this.aggregates.declarations.length) this.bufferEnd(record, decoded);
       return null;
     }
     if (decoded.kind !== "change") return null;
     const change = decoded.event;
-    this.advance(change.commitTimeMs);
+    this.advance(record, change.commitTimeMs);
     if (this.releasing === record) return null;
     const id = this.idOf("park", record);
     // redelivered while parked, or released already (its trigger publishes it, again if need be)
@@ -253,14 +338,23 @@ export class HeldChanges implements BatchHook {
       heldAtMs: parked.heldAtMs,
     });
     this.parentKeys.set(id, wait.parent?.key);
+    // an aggregate file declares no requires: the change counts for its transaction now (as it came)
+    if (this.aggregates.tracks(change.table)) {
+      this.applied(record, change);
+      this.aggregatedAtPark.add(record);
+    }
     return { kind: "held", reason: "parked" };
   }
+
+  /** Parked records buffered for their aggregates when parked (not again when released). */
+  private readonly aggregatedAtPark = new WeakSet<SourceRecord>();
 
   private readonly parentKeys = new Map<string, unknown>();
 
   /** After the table state applied a change: root and member changes are buffered for their aggregates. */
   applied(record: SourceRecord, change: ChangeEvent): void {
     if (!this.aggregates.tracks(change.table)) return;
+    if (this.releasing === record && this.aggregatedAtPark.has(record)) return;
     if (!change.transaction) {
       // a snapshot row (or a change without transaction metadata): a root row is evaluated alone
       if (this.aggregates.isRoot(change.table))
@@ -276,31 +370,44 @@ export class HeldChanges implements BatchHook {
       sourceTimeMs: change.commitTimeMs,
       heldAtMs: this.now(),
     });
+    if (!this.txHeldAt.has(buffer.key)) this.txHeldAt.set(buffer.key, this.now());
+    this.spillIfHuge(buffer, id);
     this.completeIfReady(buffer, record);
+  }
+
+  /** A huge transaction keeps only its first changes in memory; the others are in the state store. */
+  private spillIfHuge(buffer: TxBuffer, id: string): void {
+    if (!this.options.store || buffer.changes.length <= (this.options.spillAfter ?? SPILL_AFTER)) return;
+    const last = buffer.changes[buffer.changes.length - 1];
+    const entry = this.entries.get(id);
+    if (last?.id !== id || !entry) return;
+    this.aggregates.spill(buffer, last);
+    entry.record = null;
   }
 
   /** After each record: releases its changes made possible, timeouts it made due, a redelivered trigger's releases. */
   after(record: SourceRecord): void {
     if (this.releasing) return;
-    if (this.pendingTrigger) {
-      const pending = this.pendingTrigger;
-      this.pendingTrigger = null;
-      this.emitReleases(pending.record, pending.releases);
-    }
     const again = this.repeating?.record === record ? this.repeating.releases : null;
     this.repeating = null;
     if (again) this.repeat(record, again);
-    const releases = [
-      ...this.dependencies.drainApplied(),
-      ...this.dependencies.expire(
-        this.sourceNow,
-        this.options.wallClock ? this.now() : null,
-        this.owner(record),
-      ),
-    ];
-    this.emitReleases(record, releases);
-    for (const buffer of this.aggregates.expired(this.sourceNow, null, () => 0))
-      this.evaluate(buffer, record, true);
+    // a released change may itself be a parent: release until nothing more goes
+    for (let round = 0; round < 1_000; round++) {
+      const releases = [
+        ...this.dependencies.drainApplied(),
+        ...this.dependencies.expire(
+          this.clock(),
+          this.options.wallClock ? this.now() : null,
+          this.owner(record),
+        ),
+      ];
+      if (!releases.length) break;
+      this.emitReleases(record, releases);
+    }
+    for (const buffer of this.aggregates.expired(this.clock(), null, () => 0)) {
+      if (buffer.spilled) this.due.set(buffer.key, true);
+      else this.evaluate(buffer, record, true);
+    }
   }
 
   /** End of a replay: whatever is still held times out (parked changes per onTimeout; aggregates partial). */
@@ -323,7 +430,7 @@ export class HeldChanges implements BatchHook {
   private emitReleases(trigger: SourceRecord, releases: Release[]): void {
     for (const release of releases) {
       const entry = this.entries.get(release.entry.id);
-      if (!entry) continue;
+      if (!entry?.record) continue; // parked changes are never spilled
       this.outcomes.push(this.releaseOutcome(entry.record, release.as, release.entry));
       this.mark(entry.row, trigger, release.as);
     }
@@ -351,7 +458,7 @@ export class HeldChanges implements BatchHook {
     const aggregated = new Set<string>();
     for (const { id, as } of releases) {
       const entry = this.entries.get(id);
-      if (!entry) continue;
+      if (!entry?.record) continue; // a spilled record is loaded in prepare (loadForBatch)
       if (entry.row.kind === "park") {
         const parked = this.rowToParked(entry.row);
         this.outcomes.push(this.releaseOutcome(entry.record, as, parked));
@@ -372,6 +479,7 @@ export class HeldChanges implements BatchHook {
   // -- aggregates -----------------------------------------------------------------------------------------------
 
   private bufferEnd(record: SourceRecord, decoded: Extract<DecodedRecord, { kind: "transaction" }>): void {
+    if (!this.aggregates.concerns(decoded.dataCollections)) return; // a transaction of no aggregate
     const id = this.idOf("tx", record);
     const time = decoded.tsMs ?? record.timestamp ?? this.sourceNow;
     const buffer = this.aggregates.addEnd(decoded.id, id, decoded.eventCount, decoded.dataCollections, time);
@@ -381,8 +489,11 @@ export class HeldChanges implements BatchHook {
   }
 
   private completeIfReady(buffer: TxBuffer, trigger: SourceRecord): void {
-    if (this.aggregates.complete(buffer)) this.evaluate(buffer, trigger, false);
-    else if (buffer.changes.length >= MAX_TRANSACTION_CHANGES) this.evaluate(buffer, trigger, true);
+    const complete = this.aggregates.complete(buffer);
+    if (!complete && buffer.changes.length < MAX_TRANSACTION_CHANGES) return;
+    // spilled changes are loaded before the next batch, which evaluates the transaction
+    if (buffer.spilled) this.due.set(buffer.key, !complete);
+    else this.evaluate(buffer, trigger, !complete);
   }
 
   /** Evaluates a transaction's aggregates, marks its records released by `trigger`, remembers it as done. */
@@ -390,6 +501,7 @@ export class HeldChanges implements BatchHook {
     const ids = [...buffer.changes.map((c) => c.id), ...buffer.others];
     this.emitAggregates(this.aggregates.evaluations(buffer, partial), trigger, ids, partial);
     this.aggregates.finish(buffer, this.sourceNow);
+    this.txHeldAt.delete(buffer.key);
     if (this.options.store) {
       // remembered, so that a late redelivery of one of its records does not start it again
       this.writes.inserts.push({
@@ -439,7 +551,7 @@ export class HeldChanges implements BatchHook {
     let buffer: TxBuffer | null = null;
     for (const { id } of releases) {
       const entry = this.entries.get(id);
-      if (!entry || entry.row.kind !== "tx" || entry.row.group !== group) continue;
+      if (!entry?.record || entry.row.kind !== "tx" || entry.row.group !== group) continue;
       const decoded = this.requireHost().decode(entry.record);
       if (decoded.kind === "change") buffer = scratch.addChange(decoded.event, id) ?? buffer;
       else if (decoded.kind === "transaction")
@@ -457,16 +569,48 @@ export class HeldChanges implements BatchHook {
 
   // -- bookkeeping ------------------------------------------------------------------------------------------
 
-  private advance(ms: number | null): void {
-    if (ms !== null && Number.isFinite(ms) && ms > this.sourceNow) this.sourceNow = ms;
+  private advance(record: SourceRecord, ms: number | null): void {
+    if (ms === null || !Number.isFinite(ms)) return;
+    if (ms > this.sourceNow) this.sourceNow = ms;
+    if (!this.options.store) return;
+    const id = `${record.partition}/${record.topic}`;
+    const seen = this.partitionTimes.get(id);
+    this.partitionTimes.set(id, { ms: Math.max(ms, seen?.ms ?? ms), wall: this.now() });
   }
+
+  /**
+   * The source time timeouts are measured in. `replay` processes one stream in input order: the latest source
+   * time processed. `run` consumes partitions (topics, files) at different paces — a partition far ahead would
+   * time out what waits for a lagging one —, so it is the earliest of the latest source times of the partitions
+   * this worker processes (those it had records from in the last minute: a partition that went to another
+   * worker, or quiet, does not hold it back; the clock timeout covers the rest).
+   */
+  private clock(): number {
+    if (!this.options.store) return this.sourceNow;
+    const wall = this.now();
+    let min = Number.POSITIVE_INFINITY;
+    for (const [id, p] of this.partitionTimes) {
+      if (wall - p.wall > PARTITION_QUIET_MS) this.partitionTimes.delete(id);
+      else min = Math.min(min, p.ms);
+    }
+    return Number.isFinite(min) ? min : 0;
+  }
+
+  /** latest source time and when (clock) it was processed, per partition (`run`: see clock()) */
+  private readonly partitionTimes = new Map<string, { ms: number; wall: number }>();
 
   private idOf(kind: HeldKind, record: SourceRecord): string {
     // replay: records may share coordinates (plain Debezium values have none): identity is the input order
-    return this.options.store
-      ? heldId(kind, record.topic, record.partition, record.offset)
-      : `${kind}\u0000#${++this.sequence}`;
+    if (this.options.store) return heldId(kind, record.topic, record.partition, record.offset);
+    let ids = this.replayIds.get(record);
+    if (!ids) this.replayIds.set(record, (ids = new Map()));
+    let id = ids.get(kind);
+    if (!id) ids.set(kind, (id = `${kind}\u0000#${++this.sequence}`));
+    return id;
   }
+
+  /** replay: the ids of each record (a record parked and released is buffered for its aggregate once) */
+  private readonly replayIds = new WeakMap<SourceRecord, Map<HeldKind, string>>();
 
   private hold(
     kind: HeldKind,
@@ -542,16 +686,23 @@ export class HeldChanges implements BatchHook {
    */
   private async sync(store: HeldStore): Promise<void> {
     const rows = await store.list(false);
+    // nothing changed by others since this worker's own last write: memory is the store already
+    if (this.loaded && this.sameAsMemory(rows)) return;
     const ids = new Set(rows.map((r) => heldId(r.kind, r.topic, r.partition, r.offset)));
     const missing = rows.filter(
       (r) => r.kind !== "txdone" && !this.entries.has(heldId(r.kind, r.topic, r.partition, r.offset)),
     );
     const records = missing.length ? await store.records(missing) : new Map<string, string>();
+    const loaded: SourceRecord[] = [];
     for (const r of missing) {
       const id = heldId(r.kind, r.topic, r.partition, r.offset);
       const text = records.get(id);
-      if (text) this.entries.set(id, { row: r, record: parseRecordText(text, r) });
+      if (!text) continue;
+      const record = parseRecordText(text, r);
+      this.entries.set(id, { row: r, record });
+      loaded.push(record);
     }
+    if (loaded.length) await this.requireHost().prefetch(loaded);
     for (const id of [...this.entries.keys()]) if (!ids.has(id)) this.entries.delete(id);
     // rebuild the bookkeeping from the rows (in their stored order: source time, then coordinates)
     this.dependencies.clear();
@@ -576,10 +727,40 @@ export class HeldChanges implements BatchHook {
       if (r.kind === "park") this.dependencies.park(this.rowToParked(r));
       else this.rebufferRow(id, entry);
     }
+    // what a huge transaction had spilled before is spilled again (memory holds its first changes only)
+    for (const b of this.aggregates.buffers.values()) {
+      const spillAfter = this.options.spillAfter ?? SPILL_AFTER;
+      for (const c of b.changes.slice(spillAfter)) {
+        this.aggregates.spill(b, c);
+        const entry = this.entries.get(c.id);
+        if (entry) entry.record = null;
+      }
+    }
     this.loaded = true;
   }
 
+  /** Whether the stored rows are exactly the held rows (and their releases) and evaluated transactions in memory. */
+  private sameAsMemory(rows: readonly HeldRow[]): boolean {
+    const stored = rows.map((r) =>
+      r.kind === "txdone"
+        ? `done|${r.group}`
+        : `${heldId(r.kind, r.topic, r.partition, r.offset)}|${r.releasedBy ?? ""}`,
+    );
+    const memory = [...this.entries].map(([id, e]) => `${id}|${e.row.releasedBy ?? ""}`);
+    for (const key of this.aggregates.done.keys()) memory.push(`done|${key}`);
+    if (stored.length !== memory.length) return false;
+    stored.sort();
+    memory.sort();
+    return stored.every((s, i) => s === memory[i]);
+  }
+
   private rebufferRow(id: string, entry: HeldEntry): void {
+    const at = this.txHeldAt.get(entry.row.group);
+    if (at === undefined || entry.row.heldAtMs < at) this.txHeldAt.set(entry.row.group, entry.row.heldAtMs);
+    if (!entry.record) {
+      this.aggregates.addSpilled(entry.row.group, id, entry.row.item, entry.row.sourceTimeMs);
+      return;
+    }
     const decoded = this.requireHost().decode(entry.record);
     if (decoded.kind === "change") this.aggregates.addChange(decoded.event, id);
     else if (decoded.kind === "transaction")

@@ -13,20 +13,21 @@ export function keyChangeOf(record: SourceRecord, change: ChangeEvent): ChangeEv
   if (!change.key) return null;
   const newKey = record.headers[NEW_KEY_HEADER];
   if (newKey !== undefined && change.op === "d") {
-    const other = headerKey(record, newKey);
+    const other = headerKey(record, newKey, change.key);
     return other ? { old: change.key, new: other } : null;
   }
   const oldKey = record.headers[OLD_KEY_HEADER];
   if (oldKey !== undefined && (change.op === "c" || change.op === "u")) {
-    const other = headerKey(record, oldKey);
+    const other = headerKey(record, oldKey, change.key);
     return other ? { old: other, new: change.key } : null;
   }
   return null;
 }
 
-function headerKey(record: SourceRecord, text: string): Row | null {
+/** `key`: the change's own key, the same columns and types as the other one (it types the Struct text). */
+function headerKey(record: SourceRecord, text: string, key: Row): Row | null {
   const trimmed = text.trim();
-  if (trimmed.startsWith("Struct{")) return structText(trimmed);
+  if (trimmed.startsWith("Struct{")) return structText(trimmed, key);
   try {
     const decoded = decodeDebeziumJson({
       topic: record.topic,
@@ -43,8 +44,11 @@ function headerKey(record: SourceRecord, text: string): Row | null {
   }
 }
 
-/** `Struct{id=1003,code=AB}`: integers as bigint (as the decoder gives int columns), the rest as text. */
-function structText(text: string): Row | null {
+/**
+ * `Struct{id=1003,code=AB}`: integers as bigint (as the decoder gives int columns), the rest as text; a column
+ * that is text in the record's own key stays text (`code=01` is the code "01", not the number 1).
+ */
+function structText(text: string, key: Row): Row | null {
   const body = text.slice("Struct{".length, text.endsWith("}") ? -1 : undefined);
   const row: Row = {};
   for (const part of body.split(",")) {
@@ -52,9 +56,10 @@ function structText(text: string): Row | null {
     if (at <= 0) return null;
     const name = part.slice(0, at).trim();
     const raw = part.slice(at + 1);
-    const value: ColumnValue = /^-?\d+$/.test(raw) ? BigInt(raw) : raw;
-    if (name === "__proto__") return null;
-    row[name] = value;
+    const isText = Object.hasOwn(key, name) && typeof key[name] === "string";
+    const value: ColumnValue = !isText && /^-?\d+$/.test(raw) ? BigInt(raw) : raw;
+    // a column named __proto__ is a column: an own property, not the object's prototype
+    Object.defineProperty(row, name, { value, enumerable: true, writable: true, configurable: true });
   }
   return row;
 }

@@ -2,7 +2,8 @@
 import type { PipelineConfig } from "../config/pipeline-config.js";
 import type { Problem } from "../config/yaml-source.js";
 import { TransformSet } from "../map/mapper.js";
-import { checkLookups } from "../map/state-declaration.js";
+import { checkLookups, stateDeclarations } from "../map/state-declaration.js";
+import { captureKeyColumns } from "./capture-keys.js";
 import { checkHeldDeclarations } from "../map/held-checks.js";
 import { readAggregateFile } from "../map/aggregate-file.js";
 import { readTransformFile, type EventDeclaration, type TransformFile } from "../map/transform-file.js";
@@ -17,7 +18,10 @@ import { decodeDebeziumJson } from "../decode/debezium-json.js";
 import { RecordProcessor, type EventRegistration } from "./record-processor.js";
 import { ChangecastError } from "../errors.js";
 
-export function loadTransforms(config: PipelineConfig): { transforms: TransformSet; problems: Problem[] } {
+export function loadTransforms(
+  config: PipelineConfig,
+  options: { captureKeys?: boolean } = {},
+): { transforms: TransformSet; problems: Problem[] } {
   const files: TransformFile[] = [];
   const problems: Problem[] = [];
   for (const file of config.transforms) {
@@ -30,7 +34,17 @@ export function loadTransforms(config: PipelineConfig): { transforms: TransformS
     if (result.transform) files.push(result.transform);
   }
   // lookup() calls name tables with state: rows, their indexes, keys of the index's arity
-  problems.push(...checkLookups(files));
+  // (check) the key columns of state tables without primaryKey:, from the record keys of the capture files
+  const undeclared = stateDeclarations(files).filter((d) => !d.primaryKey?.length);
+  const keyColumns =
+    options.captureKeys && undeclared.length
+      ? captureKeyColumns(
+          config.source.files,
+          config.source.topicPrefix,
+          undeclared.map((d) => d.table),
+        )
+      : undefined;
+  problems.push(...checkLookups(files, keyColumns));
   // requires: parents keep table state; aggregates: distinct tables, a transaction topic
   problems.push(...checkHeldDeclarations(files, config.source));
   return { transforms: new TransformSet(files), problems };

@@ -17,6 +17,7 @@ import type { EventDeclaration } from "../map/transform-file.js";
 import { CeSources, ChangeHeaders, deadLetterErrorHeaders, headerBytes } from "../publish/headers.js";
 import { DLQ_HEADERS, type PublishedRecord, type RecordView } from "../publish/output-record.js";
 import { ChangecastError, type Stage } from "../errors.js";
+import { JSON_TEXT } from "../encode/json-fast.js";
 import { withLookups } from "../map/lookup.js";
 import type { TableStateView } from "../map/table-state.js";
 import type { BatchHook } from "./batch-hooks.js";
@@ -70,6 +71,12 @@ export class RecordProcessor {
   constructor(private readonly options: ProcessorOptions) {
     this.ceSources = new CeSources(options.pipeline);
     this.decode = options.decode ?? ((r) => decodeDebeziumJson(r));
+  }
+
+  /** Whether `prepare` does anything (AvroConverter sources); without it, it needs no call per record. */
+  /** Whether prepare/beforeCommit do anything (a source that fetches schemas, a stateful feature's hooks). */
+  get needsPrepare(): boolean {
+    return this.options.prepare !== undefined || this.hooks.length > 0;
   }
 
   /** Call once per batch before `process`; a failure here is transient (retry the batch), never a dead letter. */
@@ -176,8 +183,17 @@ export class RecordProcessor {
       process: (record) => this.process(record),
       deadLetter: (record, stage, error) => this.deadLetter(record, stage, error),
       decode: (record) => this.decodeWithKeyChange(record),
+      prefetch: async (records) => {
+        await this.options.prepare?.(records);
+      },
       aggregateRecords: (evaluation, map) => this.aggregateRecords(evaluation, map),
     });
+  }
+
+  /** How many records are held now (parked, or buffered in incomplete transactions). */
+  heldNow(): number {
+    const held = this.held?.held;
+    return held ? held.parked + held.buffered : 0;
   }
 
   /** End of a finite input (replay): whatever is still held times out (takeHeldOutcomes then has it). */
@@ -401,24 +417,68 @@ function eventView(
 ): RecordView {
   let rendered: unknown;
   let done = false;
-  return {
-    topic,
-    key,
-    headers,
-    subject: registration.subject,
-    version: registration.version,
-    get value(): unknown {
-      if (!done) {
-        rendered = schema.render(coerced);
-        done = true;
-      }
-      return rendered;
-    },
-    set value(v: unknown) {
-      rendered = v;
+  let replaced = false;
+  const get = (): unknown => {
+    if (!done) {
+      rendered = schema.render(coerced);
       done = true;
-    },
+    }
+    return rendered;
   };
+  const set = (v: unknown): void => {
+    rendered = v;
+    done = true;
+    replaced = true;
+  };
+  const view = { topic, key, headers, subject: registration.subject, version: registration.version };
+  // an accessor like one of an object literal (enumerable, configurable), whose getter the JSON text knows
+  Object.defineProperty(view, "value", { get, set, enumerable: true, configurable: true });
+  // printing the view writes the value's JSON straight from the Avro value, while `value` is still this
+  // accessor and was never set
+  const valueJson = (): string | undefined =>
+    !replaced && Object.getOwnPropertyDescriptor(view, "value")?.get === get
+      ? schema.renderJson(coerced)
+      : undefined;
+  Object.defineProperty(view, JSON_TEXT, {
+    value: (member: string): string | undefined => {
+      if (member === "value") return valueJson();
+      if (member === "headers") return stringHeadersJson(view.headers);
+      return member === "" ? pristineViewJson(view, valueJson) : undefined;
+    },
+  });
+  return view as RecordView;
+}
+
+const VIEW_KEYS = ["topic", "key", "headers", "subject", "version", "value"];
+
+/**
+ * The JSON text of an event view as it was made (its own members, in order, the value not replaced), as
+ * stringifyJson writes it; undefined for a view changed since.
+ */
+function pristineViewJson(view: RecordView, valueJson: () => string | undefined): string | undefined {
+  const keys = Object.keys(view);
+  if (keys.length !== VIEW_KEYS.length || keys.some((k, i) => k !== VIEW_KEYS[i])) return undefined;
+  const { topic, key, subject, version } = view;
+  if (typeof topic !== "string" || typeof key !== "string" || typeof subject !== "string") return undefined;
+  if (typeof version !== "number" || !Number.isSafeInteger(version) || Object.is(version, -0))
+    return undefined;
+  const headers = stringHeadersJson(view.headers);
+  const value = valueJson();
+  if (headers === undefined || value === undefined) return undefined;
+  return (
+    `{"topic":${JSON.stringify(topic)},"key":${JSON.stringify(key)},"headers":${headers},` +
+    `"subject":${JSON.stringify(subject)},"version":${version},"value":${value}}`
+  );
+}
+
+/** The JSON text of headers whose values are all strings (as events' are), as stringifyJson writes it. */
+function stringHeadersJson(headers: Record<string, string>): string | undefined {
+  if (headers === null || typeof headers !== "object" || Object.getPrototypeOf(headers) !== Object.prototype)
+    return undefined;
+  if (typeof (headers as { toJSON?: unknown }).toJSON === "function") return undefined;
+  for (const name in headers) if (typeof headers[name] !== "string") return undefined;
+  // a plain object of strings: JSON.stringify writes every member as stringifyJson does
+  return JSON.stringify(headers);
 }
 
 export class UnknownTableError extends ChangecastError {

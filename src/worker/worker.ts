@@ -58,6 +58,11 @@ export async function runWorker(options: WorkerOptions): Promise<RunStats> {
     await processor.prepare(batch.records);
     const consumed: SourceRecord[] = [];
     const outputs: PublishedRecord[] = [];
+    // held changes prepare made go (a parent that came through another worker, timeouts by the clock)
+    for (const held of processor.takeHeldOutcomes()) {
+      stats.countHeld(held);
+      outputs.push(...heldRecords(held));
+    }
     for (const record of batch.records) {
       const outcome = processor.process(record);
       if (outcome.kind === "dead-letter") {
@@ -92,5 +97,7 @@ export async function runWorker(options: WorkerOptions): Promise<RunStats> {
     options.observer?.batchDelivered?.(consumed, outputs);
   }
   stats.skippedLines += transport.skippedLines?.() ?? 0;
+  // parked changes and incomplete transactions wait for the next run (docs/state.md)
+  stats.stillHeld = processor.heldNow();
   return stats;
 }

@@ -227,6 +227,15 @@ describe("aggregates", () => {
     expect(transactionKey("0a001b00c5060000")).toBe("0a001b00c5060000");
   });
 
+  it("an END read before its data does not start the timeout; an END of no aggregate's tables is of no concern", () => {
+    const a = new Aggregates([aggregate], 60_000);
+    const counts = [{ dataCollection: "inventory.order_lines", eventCount: 1n }];
+    a.addEnd("9:50", "end", 1n, counts, 1_000_000);
+    expect(a.expired(9_000_000, null, () => 0)).toHaveLength(0);
+    expect(a.concerns(counts)).toBe(true);
+    expect(a.concerns([{ dataCollection: "inventory.customers", eventCount: 3n }])).toBe(false);
+  });
+
   it("times out incomplete transactions in source time", () => {
     const a = new Aggregates([aggregate], 60_000);
     a.addChange(change(order(1, 8, 40, 1_000_000)), "o");

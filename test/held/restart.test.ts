@@ -18,14 +18,19 @@ function records(lines: string[]): SourceRecord[] {
   });
 }
 
+interface Published {
+  topic: string;
+  key: string;
+  ceId: string;
+  partial?: string;
+  lines?: number;
+}
+
 /** One batch as the worker runs it; `commit` false: the process dies after the state write (kill -9). */
-async function batch(
-  p: OpenPipeline,
-  lines: string[],
-): Promise<{ topic: string; key: string; ceId: string; partial?: string }[]> {
+async function batch(p: OpenPipeline, lines: string[]): Promise<Published[]> {
   const rs = records(lines);
   await p.processor.prepare(rs);
-  const out: { topic: string; key: string; ceId: string; partial?: string }[] = [];
+  const out: Published[] = [];
   for (const r of rs) {
     const outcome = p.processor.process(r);
     const published =
@@ -37,6 +42,9 @@ async function batch(
         key: String(view.key),
         ceId: view.headers.ce_id ?? "",
         ...(view.headers.changecast_partial ? { partial: view.headers.changecast_partial } : {}),
+        ...(view.topic === "order-events"
+          ? { lines: ((view.value as { lines?: unknown[] }).lines ?? []).length }
+          : {}),
       });
   }
   await p.processor.beforeCommit(rs);
@@ -114,4 +122,21 @@ describe("held changes across a crash", () => {
     expect(second.processor.takeHeldOutcomes()).toEqual([]);
     await second.close();
   });
+});
+
+describe("a huge transaction", () => {
+  it("is spilled to the state store past 10 000 changes and evaluated whole before the next batch", async () => {
+    const dir = crmProject();
+    const p = await open(dir);
+    const n = 10_050;
+    const lines = [order(1, 950, 1)];
+    for (let i = 1; i <= n; i++) lines.push(line(i, 1, 950, 1 + i));
+    lines.push(txLine(950, n + 2, 2_000_000, { "inventory.orders": 1, "inventory.order_lines": n }, n + 2));
+    expect(await batch(p, lines)).toEqual([]); // complete, but its spilled changes are loaded first
+    const out = await batch(p, [person(1, "A", 20_000)]);
+    expect(out.map((r) => r.topic)).toEqual(["persons", "order-events"]);
+    expect(out[1]?.lines).toBe(n); // every line, the spilled ones loaded back
+    expect(out[1]?.partial).toBeUndefined();
+    await p.close();
+  }, 120_000);
 });

@@ -112,11 +112,17 @@ const schema = (name: string, fields: { name: string; type: unknown }[]) => ({
 
 /** Persons (state: rows) and phones that require their person; orders with lines aggregated per transaction. */
 export function crmProject(
-  options: { requires?: string[]; aggregate?: string[]; config?: string[]; top?: string[] } = {},
+  options: {
+    requires?: string[];
+    aggregate?: string[];
+    config?: string[];
+    top?: string[];
+    pipeline?: string;
+  } = {},
 ): string {
   return tempProject({
     "changecast.yaml": [
-      "pipeline: held",
+      `pipeline: ${options.pipeline ?? "held"}`,
       "source:",
       "  topicPrefix: dbserver1",
       "  transactionTopic: dbserver1.transaction",

@@ -37,7 +37,7 @@ const REDELIVERY_MARKERS = [
   "transaction failed (aborted)",
 ];
 
-interface Run {
+export interface Run {
   child: ChildProcess;
   exited: Promise<number | null>;
   joined: Promise<boolean>;
@@ -45,7 +45,8 @@ interface Run {
   redeliveries: () => number;
 }
 
-function startWorker(config: string, brokers: string): Run {
+/** The worker CLI as a child process (`env` adds to the test settings). */
+export function startWorker(config: string, brokers: string, env: Record<string, string> = {}): Run {
   // node itself runs the worker (no tsx wrapper process), so SIGKILL hits the worker and nothing survives it
   const child = spawn(
     process.execPath,
@@ -61,6 +62,7 @@ function startWorker(config: string, brokers: string): Run {
         KAFKA_REQUEST_TIMEOUT_MS: "5000",
         KAFKA_METADATA_MAX_AGE_MS: "10000",
         LOG_LEVEL: "info",
+        ...env,
       },
       stdio: ["ignore", "ignore", "pipe"],
     },
@@ -159,4 +161,4 @@ export async function killLoop(delivery: "at-least-once" | "exactly-once"): Prom
   }
 }
 
-const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
