@@ -18,6 +18,7 @@ export const LAYERS = [
   ["kafka", "embedded"],
   ["worker"],
   ["migrate"],
+  ["sink"],
   ["cli"],
 ];
 

@@ -63,25 +63,63 @@ export interface Expression {
  * types no overload accepts). Evaluations run under `limits`.
  */
 export function compileExpression(text: string, limits: EvaluationLimits = EVALUATION_LIMITS): Expression {
+  return compileWith(text, limits, null);
+}
+
+/** Environments of other variable sets (the sink's `event`, `headers`, …), every variable dyn; made once per set. */
+const customEnvs = new Map<
+  string,
+  { names: readonly string[]; env: typeof env; types: ReadonlyMap<string, StaticType> }
+>();
+
+/**
+ * Compiles an expression over other variables than a transform's (each one dyn), with the same functions,
+ * checks and evaluation limits: the sink's projections (src/sink) use it.
+ */
+export function compileExpressionOver(
+  text: string,
+  names: readonly string[],
+  limits: EvaluationLimits = EVALUATION_LIMITS,
+): { text: string; evaluate(bindings: Record<string, unknown>): unknown } {
+  const id = names.join(",");
+  let custom = customEnvs.get(id);
+  if (!custom) {
+    const vars = Object.fromEntries(names.map((v) => [v, CelScalar.DYN]));
+    const base = celEnv({ funcs: strings, variables: vars });
+    custom = {
+      names,
+      env: celEnv({ funcs: meteredFunctions(base), variables: vars }),
+      types: new Map(names.map((v) => [v, "dyn" as StaticType])),
+    };
+    customEnvs.set(id, custom);
+  }
+  const compiled = compileWith(text, limits, custom);
+  return { text, evaluate: (bindings) => compiled.evaluate(bindings as Bindings) };
+}
+
+function compileWith(
+  text: string,
+  limits: EvaluationLimits,
+  custom: { names: readonly string[]; env: typeof env; types: ReadonlyMap<string, StaticType> } | null,
+): Expression {
+  const allowed: readonly string[] = custom?.names ?? VARIABLES;
   let parsed: ReturnType<typeof parse>;
   try {
     parsed = parse(text);
   } catch (err) {
     throw new ExpressionError(`expression does not compile: ${firstLine(err)}`);
   }
-  const unknown = freeIdentifiers(parsed.expr).filter(
-    (name) => !(VARIABLES as readonly string[]).includes(name),
-  );
+  const unknown = freeIdentifiers(parsed.expr).filter((name) => !allowed.includes(name));
   if (unknown.length) {
     throw new ExpressionError(
       `unknown variable${unknown.length > 1 ? "s" : ""} ${unknown.map((u) => `"${u}"`).join(", ")} ` +
-        `(available: ${VARIABLES.join(", ")})`,
+        `(available: ${allowed.join(", ")})`,
     );
   }
-  const problem = typeProblem(baseEnv, parsed.expr, VARIABLE_TYPES);
+  const problem = typeProblem(baseEnv, parsed.expr, custom?.types ?? VARIABLE_TYPES);
   if (problem) throw new ExpressionError(problem);
   meterLoops(parsed.expr);
-  const run = plan(env, parsed);
+  const run = plan(custom?.env ?? env, parsed);
   const evaluate = (bindings: Bindings): unknown => {
     try {
       return metered(limits, () => {
@@ -95,7 +133,7 @@ export function compileExpression(text: string, limits: EvaluationLimits = EVALU
       throw err;
     }
   };
-  const column = columnSelect(parsed.expr);
+  const column = custom ? undefined : columnSelect(parsed.expr);
   if (column === undefined) return { text, evaluate };
   const { variable, name } = column;
   return {
