@@ -7,6 +7,7 @@ import { loadSinkConfig, readSinkConfig } from "../sink/sink-config.js";
 import { openSink, runEmbeddedSink } from "../sink/sink.js";
 import { SinkStats } from "../sink/stats.js";
 import { sinkSwitch } from "../sink/switch.js";
+import { SinkStoppedError } from "../sink/errors.js";
 import { processIO, type CommandIO } from "./io.js";
 
 export const DEFAULT_SINK_FILE = "changecast.sink.yaml";
@@ -38,8 +39,15 @@ export async function sinkCommand(
       follow: opts.follow,
       ...(opts.idleExit ? { idleExitMs: opts.idleExit * 1000 } : {}),
     };
-    if (kafka) await runKafkaSink(ctx, run);
-    else await runEmbeddedSink(ctx, run);
+    try {
+      if (kafka) await runKafkaSink(ctx, run);
+      else await runEmbeddedSink(ctx, run);
+    } catch (err) {
+      if (!(err instanceof SinkStoppedError)) throw err;
+      for (const line of stats.summary()) io.out(line);
+      io.err(`changecast sink: ${err.message}`);
+      return 1;
+    }
     for (const line of stats.summary()) io.out(line);
     for (const table of config.tables.keys()) {
       const row = (await ctx.target.knex(table).count({ n: "*" }).first()) as

@@ -128,6 +128,8 @@ export function toSqlValue(value: unknown, type: SqlType, dialect: Dialect): unk
   if (value instanceof Uint8Array) return Buffer.from(value);
   if (typeof value === "object") return stringifyJson(value);
   if (typeof value === "boolean") return dialect === "sqlite" ? (value ? 1 : 0) : value;
-  if (typeof value === "bigint") return dialect === "postgres" ? value.toString() : value;
+  // knex cannot quote a bigint into an error message; SQLite's integer affinity turns the text back exactly
+  if (typeof value === "bigint")
+    return dialect === "sqlite" && Number.isSafeInteger(Number(value)) ? Number(value) : value.toString();
   return value;
 }
