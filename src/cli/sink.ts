@@ -88,7 +88,11 @@ export function registerSinkCommands(program: Command, finish: (code: number) =>
     .description(
       "move the stopped sink to the new major of an event (the migrator's switch-over, from its applied positions)",
     )
-    .option("-c, --config <file>", "sink file", DEFAULT_SINK_FILE)
     .requiredOption("-e, --event <name>", "the event (its name in the transform files)")
-    .action(async (o: { config: string; event: string }) => finish(await sinkSwitch(o, processIO)));
+    // --config is the parent's option (`changecast sink switch --config FILE` parses it there)
+    .action(async (o: { event: string }, cmd: Command) =>
+      finish(
+        await sinkSwitch({ ...o, config: (cmd.optsWithGlobals() as { config: string }).config }, processIO),
+      ),
+    );
 }
