@@ -10,6 +10,8 @@ const DIGITS = 20; // 2^64 has 20 decimal digits: LSNs and SCNs fit
  * change and order zero-padded, so SQL and JS compare it as a string. Throws on a header that is no position.
  */
 export function sortablePosition(header: string): string {
+  // parsePosition defaults missing parts to 0: a header without all four is no position at all
+  if (header.split(":").length < 4) throw new Error(`"${header}" is not a changecast_position`);
   const p = parsePosition(header);
   const parts = [p.commit, p.change, p.order.toString()].map((n) => {
     if (!/^\d+$/.test(n) || n.length > DIGITS) throw new Error(`"${header}" is not a changecast_position`);
