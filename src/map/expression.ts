@@ -133,7 +133,8 @@ function compileWith(
       throw err;
     }
   };
-  const column = custom ? undefined : columnSelect(parsed.expr);
+  // the sink's `event.<field>` takes the same short cut as a transform's `after.<column>`
+  const column = columnSelect(parsed.expr, custom ? EVENT_VARIABLE : ROW_VARIABLES);
   if (column === undefined) return { text, evaluate };
   const { variable, name } = column;
   return {
@@ -164,6 +165,7 @@ function compileWith(
 /** The variables that hold a row (a plain object of column values). */
 type RowVariable = "before" | "after" | "key" | "source";
 const ROW_VARIABLES: ReadonlySet<string> = new Set<RowVariable>(["before", "after", "key", "source"]);
+const EVENT_VARIABLE: ReadonlySet<string> = new Set(["event"]);
 
 /**
  * Bindings that also hand out the rows themselves, for variables whose binding is their CEL form already
@@ -191,7 +193,10 @@ export function isPlainObject(value: unknown): value is Record<string, unknown> 
 }
 
 /** `before.x`, `after.x`, `key.x`, `source.x` (not `has(…)`): the variable and the column name. */
-function columnSelect(expr: unknown): { variable: RowVariable; name: string } | undefined {
+function columnSelect(
+  expr: unknown,
+  rows: ReadonlySet<string>,
+): { variable: RowVariable; name: string } | undefined {
   const kind = (expr as AstNode | undefined)?.exprKind;
   if (kind?.case !== "selectExpr") return undefined;
   const select = kind.value as { operand?: unknown; field?: unknown; testOnly?: unknown };
@@ -200,7 +205,7 @@ function columnSelect(expr: unknown): { variable: RowVariable; name: string } | 
     return undefined;
   if (operand?.case !== "identExpr") return undefined;
   const variable = (operand.value as { name?: unknown }).name;
-  if (typeof variable !== "string" || !ROW_VARIABLES.has(variable)) return undefined;
+  if (typeof variable !== "string" || !rows.has(variable)) return undefined;
   return { variable: variable as RowVariable, name: select.field };
 }
 
