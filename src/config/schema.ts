@@ -75,7 +75,8 @@ export function scalar<T>(
   return { setting: true, kind: "scalar", schema, default: def, invalid, doc };
 }
 
-export const string = (def: SettingDefault<string> | undefined, doc: SettingDoc) => scalar(z.string(), def, doc);
+export const string = (def: SettingDefault<string> | undefined, doc: SettingDoc) =>
+  scalar(z.string(), def, doc);
 
 export function oneOf<const V extends readonly [string, ...string[]]>(
   values: V,
