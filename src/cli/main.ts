@@ -15,7 +15,7 @@ import { runSchemasCompat } from "./schemas-compat.js";
 import { schemasCommand } from "./schemas.js";
 import { runRegistryServe } from "./registry-serve.js";
 import { registerMigrateCommands } from "./migrate.js";
-import { checkSinkFile, registerSinkCommands } from "./sink.js";
+import { checkSinkFile, defaultSinkFile, registerSinkCommands } from "./sink.js";
 
 // `replay … | head`: once the reader is gone there is nobody left to tell, so stop quietly (no EPIPE trace)
 for (const stream of [process.stdout, process.stderr]) {
@@ -83,7 +83,9 @@ program
   .option("--sink <file>", "also validate a sink file (docs/sink.md)")
   .action((o: { config: string; sink?: string }) => {
     const code = checkCommand(o, processIO);
-    finish(o.sink ? Math.max(code, checkSinkFile(o.sink, processIO) ? 1 : 0) : code);
+    // the sink file given, or the default one beside the pipeline file
+    const sink = o.sink ?? defaultSinkFile(o.config);
+    finish(sink ? Math.max(code, checkSinkFile(sink, processIO) ? 1 : 0) : code);
   });
 
 program

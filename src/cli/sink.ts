@@ -1,5 +1,7 @@
 // `changecast sink`: published events → rows of a SQL database (docs/sink.md); `changecast sink switch` moves the
 // sink to a new major of an event (docs/migration.md).
+import { existsSync } from "node:fs";
+import { dirname, join, resolve } from "node:path";
 import type { Command } from "commander";
 import { formatProblem } from "../config/yaml-source.js";
 import { runKafkaSink } from "../sink/kafka-sink.js";
@@ -11,6 +13,12 @@ import { SinkStoppedError } from "../sink/errors.js";
 import { processIO, type CommandIO } from "./io.js";
 
 export const DEFAULT_SINK_FILE = "changecast.sink.yaml";
+
+/** `changecast.sink.yaml` beside the pipeline file, when there is one (`check` validates it too). */
+export function defaultSinkFile(pipelineFile: string): string | undefined {
+  const file = join(dirname(resolve(pipelineFile)), DEFAULT_SINK_FILE);
+  return existsSync(file) ? file : undefined;
+}
 
 export async function sinkCommand(
   opts: { config: string; follow?: boolean; idleExit?: number },

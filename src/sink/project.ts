@@ -3,6 +3,7 @@
 // so the sink sees exactly what a Kafka consumer sees.
 import { fromWireFormat } from "../avro/wire.js";
 import { EventSchema } from "../encode/event-schema.js";
+import { isRetriable } from "../errors.js";
 import type { SchemaRegistry } from "../schemas/registry.js";
 import { SinkDecodeError, SinkProjectionError } from "./errors.js";
 import { sortablePosition } from "./position.js";
@@ -171,6 +172,8 @@ export class Projector {
     try {
       schema = await schemaP;
     } catch (err) {
+      // the registry down is no fault of the record: the sink stops and resumes from its positions
+      if (isRetriable(err)) throw err;
       throw new SinkDecodeError(`schema id ${schemaId}: ${(err as Error).message}`, { cause: err });
     }
     if (schema.fullName !== record.headers.ce_type)
