@@ -301,6 +301,7 @@ export function deadLetterHeaders(l: SinkDeadLetter): Record<string, string> {
 export class EmbeddedDeadLetters implements DeadLetterOutput {
   private length = 0;
   private constructor(
+    private readonly topic: string,
     private readonly path: string,
     private readonly positionKey: string,
   ) {}
@@ -309,7 +310,7 @@ export class EmbeddedDeadLetters implements DeadLetterOutput {
     const topic = ctx.config.errors.deadLetterTopic;
     const path = join(ctx.config.pipeline.outputDir, `${topic}.jsonl`);
     const key = `${DLQ_POSITION_PREFIX}${topic}/0`;
-    const out = new EmbeddedDeadLetters(path, key);
+    const out = new EmbeddedDeadLetters(topic, path, key);
     const committed = Number((await readPositions(ctx.target.knex, ctx.config.sink)).get(key) ?? 0n);
     // letters of a batch that never committed are cut off: they are written again when the batch is
     if (existsSync(path) && statSync(path).size > committed) truncateSync(path, committed);
@@ -322,7 +323,7 @@ export class EmbeddedDeadLetters implements DeadLetterOutput {
       letters
         .map((l) =>
           JSON.stringify({
-            topic: this.path,
+            topic: this.topic,
             key: l.record.key,
             headers: deadLetterHeaders(l),
             payloadBase64: l.record.value ? l.record.value.toString("base64") : null,

@@ -80,6 +80,9 @@ describe("changecast sink (embedded → SQLite)", () => {
       .split("\n")
       .map((l) => JSON.parse(l) as { headers: Record<string, string>; payloadBase64: string });
     expect(letters.length).toBe(Number(m![1]));
+    expect(new Set(letters.map((l) => (l as { topic?: string }).topic))).toEqual(
+      new Set(["changecast-sink-inventory-projection.dlq"]),
+    );
     const apply = letters.find((l) => l.headers.changecast_error_code === "SINK_APPLY")!;
     expect(apply.headers["__connect.errors.exception.message"]).toMatch(/customers: .*CHECK constraint/i);
     expect(apply.headers["__connect.errors.topic"]).toBe("inventory.customer-events");
