@@ -207,14 +207,14 @@ export class BatchApplier {
         if (!isDataError(err)) throw err;
         // one event's row was refused: apply event by event, each in a savepoint, dead-lettering the refused ones
         slow = true;
-        counts = { applied: [], skippedOlder: 0, missingRow: 0 };
+        counts = { applied: [], skippedOlder: 0, parked: 0 };
         for (const p of fresh) {
           if (!p.ops.length) continue;
           try {
             const c = await trx.transaction((sp) => applyOps(sp, config.sink, p.ops));
             counts.applied.push(...c.applied);
             counts.skippedOlder += c.skippedOlder;
-            counts.missingRow += c.missingRow;
+            counts.parked += c.parked;
           } catch (e) {
             if (!isDataError(e)) throw e;
             const error = new SinkApplyError(`${p.ops[0]!.table.name}: ${(e as Error).message}`, {

@@ -13,8 +13,8 @@ export class SinkStats {
   applied = 0;
   /** row operations skipped by the position rule: the row already holds this event or a later one */
   skippedOlder = 0;
-  /** `update` projections of a row that does not exist (yet): not applied */
-  missingRow = 0;
+  /** updates of a row that does not exist yet, parked until an upsert creates it (apply.ts) */
+  parked = 0;
   /** records sent to the dead-letter topic (file), by error code */
   deadLetters = 0;
   readonly deadLettersByCode = new Map<string, number>();
@@ -48,7 +48,8 @@ export class SinkStats {
     for (const [table, t] of [...this.byTable].sort(([a], [b]) => a.localeCompare(b)))
       lines.push(`  ${table}: ${t.upsert} upserts, ${t.update} updates, ${t.delete} deletes`);
     lines.push(
-      `skipped: ${this.skippedOlder} already applied (position), ${this.missingRow} updates of missing rows, ${this.filtered} by when, ${this.noProjection} without projection, ${this.switchFiltered} by the switch filter`,
+      `skipped: ${this.skippedOlder} already applied (position), ${this.filtered} by when, ${this.noProjection} without projection, ${this.switchFiltered} by the switch filter`,
+      `parked: ${this.parked} updates of rows that did not exist yet (applied when the row is created)`,
     );
     const codes = [...this.deadLettersByCode].map(([c, n]) => `${c}: ${n}`).join(", ");
     lines.push(`dead letters: ${this.deadLetters}${codes ? ` (${codes})` : ""}`);

@@ -8,6 +8,7 @@ import { addColumn, type Dialect } from "./sql-types.js";
 
 export const POSITIONS_TABLE = "changecast_sink_positions";
 export const TOMBSTONES_TABLE = "changecast_sink_tombstones";
+export const PENDING_TABLE = "changecast_sink_pending";
 /** the positions row that records the committed length of an embedded dead-letter file */
 export const DLQ_POSITION_PREFIX = "dead-letters:";
 
@@ -57,6 +58,17 @@ async function ensureSinkTables({ knex }: Target): Promise<void> {
       t.text("changecast_event_ids").notNullable();
       t.bigInteger("changecast_applied").notNullable();
       t.primary(["sink", "table_name", "row_key"]);
+    });
+  }
+  if (!(await knex.schema.hasTable(PENDING_TABLE))) {
+    await knex.schema.createTable(PENDING_TABLE, (t) => {
+      t.string("sink", 255).notNullable();
+      t.string("table_name", 255).notNullable();
+      t.text("row_key").notNullable();
+      t.string("ce_id", 64).notNullable();
+      t.string("changecast_position", 80).notNullable();
+      t.text("columns").notNullable();
+      t.primary(["sink", "table_name", "row_key", "ce_id"]);
     });
   }
 }

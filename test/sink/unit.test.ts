@@ -210,3 +210,88 @@ describe("sink file", () => {
     });
   });
 });
+
+describe("applying row operations (SQLite in memory)", () => {
+  it("parks an update that comes before its row, applies it when an upsert creates the row, in position order", async () => {
+    const { default: knexFactory } = await import("knex");
+    const { applyOps } = await import("../../src/sink/apply.js");
+    const { createTable } = await import("../../src/sink/target.js");
+    const knex = knexFactory({
+      client: "better-sqlite3",
+      connection: { filename: ":memory:" },
+      useNullAsDefault: true,
+    });
+    try {
+      const { config } = readSinkConfig(join(ROOT, "changecast.sink.yaml"), {
+        env: { SINK_DATABASE_URL: "sqlite::memory:" },
+      });
+      const table = config!.tables.get("customers")!;
+      const target = {
+        knex,
+        dialect: "sqlite" as const,
+        location: ":memory:",
+        close: () => Promise.resolve(),
+      };
+      await createTable(target, table);
+      await knex.schema.createTable("changecast_sink_tombstones", (t) => {
+        t.string("sink");
+        t.string("table_name");
+        t.text("row_key");
+        t.string("changecast_position");
+        t.text("changecast_event_ids");
+        t.bigInteger("changecast_applied");
+        t.primary(["sink", "table_name", "row_key"]);
+      });
+      await knex.schema.createTable("changecast_sink_pending", (t) => {
+        t.string("sink");
+        t.string("table_name");
+        t.text("row_key");
+        t.string("ce_id");
+        t.string("changecast_position");
+        t.text("columns");
+        t.primary(["sink", "table_name", "row_key", "ce_id"]);
+      });
+      const op = (action: "upsert" | "update" | "delete", lsn: number, columns: Record<string, unknown>) => ({
+        table,
+        action,
+        keyValues: [7],
+        keyText: keyText([7]),
+        columns,
+        position: sortablePosition(`postgresql:${lsn}:${lsn}:0`),
+        ceId: `id-${lsn}`,
+        record: {} as SinkRecord,
+      });
+      // the e-mail change (lsn 200) arrives before the registration (lsn 100): parked, in another transaction
+      let counts = await knex.transaction((trx) =>
+        applyOps(trx, "s", [op("update", 200, { email: "new@x" })]),
+      );
+      expect(counts.parked).toBe(1);
+      expect(await knex("customers")).toEqual([]);
+      counts = await knex.transaction((trx) =>
+        applyOps(trx, "s", [
+          op("upsert", 100, { email: "old@x", first_name: "Ann" }),
+          op("update", 300, { first_name: "Anna" }),
+        ]),
+      );
+      expect(counts.applied.map((a) => a.action)).toEqual(["upsert", "update", "update"]);
+      const row = (await knex("customers").first()) as Record<string, unknown>;
+      expect(row).toMatchObject({
+        customer_id: 7,
+        email: "new@x",
+        first_name: "Anna",
+        changecast_applied: 3,
+      });
+      expect(await knex("changecast_sink_pending")).toEqual([]);
+      // an update older than the row's creation is stale: skipped, never parked
+      counts = await knex.transaction((trx) => applyOps(trx, "s", [op("update", 50, { email: "stale@x" })]));
+      expect(counts.skippedOlder).toBe(1);
+      // deleted: the tombstone keeps the mark; the registration delivered again does not bring the row back
+      await knex.transaction((trx) => applyOps(trx, "s", [op("delete", 400, {})]));
+      counts = await knex.transaction((trx) => applyOps(trx, "s", [op("upsert", 100, { email: "old@x" })]));
+      expect(counts.skippedOlder).toBe(1);
+      expect(await knex("customers")).toEqual([]);
+    } finally {
+      await knex.destroy();
+    }
+  });
+});
