@@ -74,7 +74,10 @@ export async function sinkCommand(
 export function checkSinkFile(file: string, io: CommandIO): number {
   const { config, problems } = readSinkConfig(file);
   for (const p of problems) io.err(formatProblem(p));
-  if (!config || problems.length) return problems.length || 1;
+  if (!config || problems.length) {
+    io.err(`${problems.length} problem${problems.length === 1 ? "" : "s"} in ${file}`);
+    return 1;
+  }
   io.out(`ok: sink ${config.sink}, ${config.projections.length} projections, ${config.tables.size} tables`);
   return 0;
 }

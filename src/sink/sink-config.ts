@@ -33,6 +33,8 @@ export interface Projection {
   key: [string, SinkExpression][];
   columns: [string, SinkExpression][];
   line: number;
+  /** the line of each key and column expression */
+  lines: Map<string, number>;
 }
 
 export interface TableDef {
@@ -290,6 +292,7 @@ function readProjection(
   };
   const whenText = String(v.when ?? "true");
   const when = whenText.trim() === "true" ? null : compile(whenText, reader.node(node, "when"), "when");
+  const lines = new Map<string, number>();
   const mapping = (key: "key" | "columns"): [string, SinkExpression][] => {
     const m = v[key] as YamlNode;
     const out: [string, SinkExpression][] = [];
@@ -312,6 +315,7 @@ function readProjection(
         continue;
       }
       const e = compile(String(valueNode.value), valueNode, `${key}.${column}`);
+      lines.set(column, yaml.lineOf(valueNode));
       if (e) out.push([column, e]);
     }
     return out;
@@ -326,7 +330,7 @@ function readProjection(
     if (key.some(([k]) => k === c))
       problems.push(yaml.problem(reader.node(node, "columns"), `columns.${c} is a key column`));
   if (problems.length > before) return null;
-  return { type, table, action, when, key, columns, line };
+  return { type, table, action, when, key, columns, line, lines };
 }
 
 function readTableTypes(
@@ -374,6 +378,7 @@ function buildTables(
   root: YamlNode,
 ): Map<string, TableDef> {
   const tables = new Map<string, TableDef>();
+  const unknownField = new Set<string>();
   for (const p of projections) {
     let def = tables.get(p.table);
     const keyColumns = p.key.map(([c]) => c);
@@ -404,9 +409,10 @@ function buildTables(
       } else if (field && schema) {
         problems.push({
           file: yaml.file,
-          line: p.line,
+          line: p.lines.get(column) ?? p.line,
           message: `${p.table}.${column}: ${schema.fullName} has no field "${field}"`,
         });
+        unknownField.add(`${p.table}.${column}`);
       }
     }
   }
@@ -416,10 +422,10 @@ function buildTables(
     if (!def) continue;
     for (const [column] of [...p.key, ...p.columns]) {
       if (def.columns.has(column)) continue;
-      if (autoCreate)
+      if (autoCreate && !unknownField.has(`${p.table}.${column}`))
         problems.push({
           file: yaml.file,
-          line: p.line,
+          line: p.lines.get(column) ?? p.line,
           message: `${p.table}.${column}: its type cannot be inferred (the expression is not \`event.<field>\`); declare it under tables.${p.table}.columns`,
         });
       def.columns.set(column, { type: "text", nullable: !def.keyColumns.includes(column) });
