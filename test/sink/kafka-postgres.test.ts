@@ -16,6 +16,7 @@ import { startMockKafka, type MockKafka } from "../infra/mock-kafka.js";
 import { startPostgres, type TestPostgres } from "../infra/postgres.js";
 import {
   captureMessages,
+  consumeUntil,
   examplePipeline,
   partitionReport,
   quietKafka,
@@ -107,6 +108,24 @@ describe("changecast sink (Kafka → Postgres)", () => {
     await worker;
     await pipeline.close();
 
+    // a record the sink cannot decode, among the events: dead-lettered with its reason, the rest applied
+    await withProducer(kafka, (p) =>
+      p.send({
+        topic: "inventory.customer-events",
+        acks: -1,
+        messages: [
+          {
+            key: "999999",
+            value: Buffer.from("not avro"),
+            headers: {
+              ce_id: "00000000-0000-8000-8000-000000000000",
+              ce_type: "io.example.customer.CustomerRegistered",
+              changecast_position: "postgresql:1:1:0",
+            },
+          },
+        ],
+      }),
+    );
     const sink = join(files.dir, "changecast.sink.yaml");
     writeFileSync(
       sink,
@@ -136,8 +155,26 @@ describe("changecast sink (Kafka → Postgres)", () => {
     final.stdout!.on("data", (d: Buffer) => (out += d.toString()));
     final.stderr!.on("data", (d: Buffer) => (err += d.toString()));
     expect(await exited(final), err).toBe(0);
-    expect(out).toContain("dead letters: 0");
+    expect(out).toContain("table customers:");
     expect(kills).toBeGreaterThan(0);
+    // the dead letter (at least once: a kill between its send and the commit sends it again)
+    const letters = await consumeUntil(
+      kafka,
+      ["changecast-sink-inventory-projection.dlq"],
+      (all) => all.length > 0,
+      {
+        idleMs: 1_000,
+      },
+    );
+    expect(letters.length).toBeGreaterThan(0);
+    expect(letters.every((l) => l.key === "999999")).toBe(true);
+    expect(letters[0]!.headers).toMatchObject({
+      changecast_error_code: "SINK_DECODE",
+      "__connect.errors.stage": "SINK",
+      "__connect.errors.topic": "inventory.customer-events",
+      ce_type: "io.example.customer.CustomerRegistered",
+    });
+    expect(letters[0]!.headers["__connect.errors.exception.message"]).toMatch(/wire format/);
 
     const knex = connect(pg.url, files.dir);
     try {
