@@ -87,13 +87,19 @@ export async function runKafkaSink(ctx: SinkContext, opts: SinkRunOptions): Prom
     consumer.on(consumer.events.GROUP_JOIN, (event) => {
       lastActivity = Date.now();
       const assignment = event.payload.memberAssignment;
-      void readPositions(ctx.target.knex, config.sink).then((positions) => {
-        for (const [topic, partitions] of Object.entries(assignment))
-          for (const partition of partitions) {
-            const at = positions.get(`${topic}/${partition}`);
-            if (at !== undefined) consumer.seek({ topic, partition, offset: at.toString() });
-          }
-      });
+      readPositions(ctx.target.knex, config.sink)
+        .then((positions) => {
+          for (const [topic, partitions] of Object.entries(assignment))
+            for (const partition of partitions) {
+              const at = positions.get(`${topic}/${partition}`);
+              if (at !== undefined) consumer.seek({ topic, partition, offset: at.toString() });
+            }
+        })
+        .catch((err: unknown) => {
+          // without its positions the sink cannot know where to start: stop, never guess
+          fatal ??= err;
+          stop();
+        });
     });
     consumer.on(consumer.events.CRASH, (event) => {
       if (!event.payload.restart) {
