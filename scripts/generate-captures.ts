@@ -1,7 +1,9 @@
 // Generates the example captures: Debezium 3.6 JsonConverter records (schemas.enable=true) of the
 // `inventory` example database, as `kcat -C -J` lines, one file per Debezium topic.
 //
-//   npx tsx scripts/generate-captures.ts [--changes N] [--out DIR]
+//   npx tsx scripts/generate-captures.ts [--changes N] [--out DIR] [--without-transaction-topic]
+//
+// Without --out it writes captures/ and the generated seed-row blocks of docker/*/inventory.sql.
 //
 // Deterministic: a seeded PRNG drives one business simulation (snapshot of the seed rows, then
 // customers registering, ordering, paying, shipping, changing e-mail addresses, price changes, …) and
@@ -9,7 +11,7 @@
 // dbserver1, schema inventory) and as the Oracle connector (LogMiner, topic prefix server1, PDB
 // ORCLPDB1, schema INVENTORY) would write it. Envelope, source-block and field order follow the
 // fixtures in /work/shared/fixtures/debezium (Debezium 3.6.1.Final). See docs/example.md.
-import { mkdirSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 
@@ -103,6 +105,8 @@ interface Customer {
   first_name: string;
   last_name: string;
   email: string;
+  /** CRM country code (Oracle flavour only: INVENTORY.CUSTOMERS.CTRY_CD), see countryOf */
+  ctry_cd?: string;
 }
 interface Address {
   id: number;
@@ -131,17 +135,56 @@ interface Order {
   updated_at: bigint;
 }
 
-type TableName = "customers" | "addresses" | "products" | "orders";
-type RowOf = { customers: Customer; addresses: Address; products: Product; orders: Order };
-type AnyRow = Customer | Address | Product | Order;
+/** inventory.order_lines: the products of an order, written in the order's transaction */
+interface OrderLine {
+  order_id: number;
+  line_no: number;
+  product_id: number;
+  quantity: number;
+  unit_price: bigint;
+}
+/** inventory.product_details (Postgres): a TOASTed text under REPLICA IDENTITY DEFAULT */
+interface ProductDetail {
+  product_id: number;
+  tagline: string;
+  long_description: string;
+}
+/** INVENTORY.CODE_TRANSLATIONS (Oracle): the CRM's code table, composite key (CODE_TYPE, CODE) */
+interface CodeTranslation {
+  code_type: string;
+  code: string;
+  label: string;
+}
+
+type TableName =
+  "customers" | "addresses" | "products" | "orders" | "order_lines" | "product_details" | "code_translations";
+type RowOf = {
+  customers: Customer;
+  addresses: Address;
+  products: Product;
+  orders: Order;
+  order_lines: OrderLine;
+  product_details: ProductDetail;
+  code_translations: CodeTranslation;
+};
+type AnyRow = RowOf[TableName];
 
 interface Change {
   table: TableName;
+  /** "u" whose before and after keys differ is a primary-key change (Debezium: delete + tombstone + create) */
   op: "c" | "u" | "d";
   before: AnyRow | null;
   after: AnyRow | null;
   /** what the application did, for the summary */
   action: string;
+  /**
+   * Added after the original simulation (tables and transactions of the stateful features): rendered with
+   * their own randomness and log positions between the original ones, so every original record keeps its
+   * bytes, positions and ce_ids.
+   */
+  extra?: boolean;
+  /** only this connector's database has the change (the CRM columns and code table are Oracle's) */
+  only?: "postgresql" | "oracle";
 }
 interface Tx {
   /** statement time (now() / SYSTIMESTAMP) in epoch µs */
@@ -149,12 +192,23 @@ interface Tx {
   /** commit time in epoch µs */
   commitUs: bigint;
   changes: Change[];
+  /** a transaction of the epilogue (rendered with its own randomness, after every original one) */
+  extra?: boolean;
 }
 interface Simulation {
   snapshotUs: bigint;
   snapshot: { table: TableName; rows: AnyRow[] }[];
   txs: Tx[];
   endUs: bigint;
+}
+/** The rows as the original simulation left them (the epilogue goes on from here). */
+interface FinalState {
+  customers: Map<number, Customer>;
+  addresses: Map<number, Address>;
+  products: Map<number, Product>;
+  orders: Map<number, Order>;
+  emails: Set<string>;
+  next: { customer: number; address: number; order: number; product: number };
 }
 
 const DAY_US = 86_400_000_000n;
@@ -351,7 +405,7 @@ const NEW_PRODUCTS: readonly (readonly [string, string | null, number | null, bi
   ["toolbox", "19 inch plastic toolbox", 2.2, 2199n],
 ];
 
-function simulate(targetChanges: number): Simulation {
+function simulate(targetChanges: number): Simulation & { state: FinalState } {
   const rng = new Rng(0x1d2c3b4a);
   const s = seed();
   const customers = new Map<number, Customer>(s.customers.map((c) => [c.id, c]));
@@ -686,7 +740,386 @@ function simulate(targetChanges: number): Simulation {
     txs.push({ startUs, commitUs: clock, changes });
     total += changes.length;
   }
-  return { snapshotUs, snapshot, txs, endUs: clock + 30_000_000n };
+  return {
+    snapshotUs,
+    snapshot,
+    txs,
+    endUs: clock + 30_000_000n,
+    state: {
+      customers,
+      addresses,
+      products,
+      orders,
+      emails,
+      next: { customer: nextCustomer, address: nextAddress, order: nextOrder, product: nextProduct },
+    },
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// The stateful features' data, added on top of the original simulation without moving it: every original
+// change keeps its place, values and log position (so its events and ce_ids stay the same); the additions
+// are changes appended to original transactions (an order's lines, a product's details) and an epilogue of
+// transactions after the last original one. They draw from their own seeded PRNG.
+
+const COUNTRIES: readonly (readonly [string, string, number])[] = [
+  ["US", "United States", 50],
+  ["CA", "Canada", 10],
+  ["UK", "United Kingdom", 10],
+  ["DE", "Germany", 8],
+  ["FR", "France", 6],
+  ["MX", "Mexico", 5],
+  ["JP", "Japan", 4],
+  ["IN", "India", 4],
+  ["BR", "Brazil", 3],
+];
+const STATUS_LABELS: readonly (readonly [OrderStatus, string])[] = [
+  ["NEW", "New"],
+  ["PAID", "Paid"],
+  ["SHIPPED", "Shipped"],
+  ["DELIVERED", "Delivered"],
+  ["CANCELLED", "Cancelled"],
+];
+
+/** A customer's CRM country, a function of the id only (the tutorial's four customers are in the US). */
+function countryOf(id: number): string {
+  if (id <= 1004) return "US";
+  return new Rng(Math.imul(id, 0x9e3779b1)).weighted(COUNTRIES.map(([code, , w]) => [code, w] as const));
+}
+
+const TAGLINES = [
+  "Built to last",
+  "Our best seller",
+  "Now with a longer warranty",
+  "Loved by professionals",
+  "Back in stock",
+  "Limited edition",
+  "Award-winning design",
+];
+const PARAGRAPHS = [
+  "Every unit is inspected by hand before it leaves our warehouse, and we stand behind it with a no-questions-asked return policy for the first ninety days after delivery.",
+  "The materials were chosen for durability first: powder-coated steel where it takes the load, reinforced polymer where weight matters, and stainless fasteners throughout.",
+  "Care instructions: wipe clean with a damp cloth, keep away from open flames and solvents, store in a dry place and check the moving parts once a season.",
+  "Independent testers put it through twelve thousand cycles of simulated use without a single failure, well beyond what a household will ever ask of it.",
+  "Shipping: dispatched within two working days in recyclable packaging; oversize items travel by freight and are delivered to the kerb by appointment.",
+  "What customers say: sturdy, honest, does exactly what the label promises; several reviewers mention buying a second one as a gift for a friend or relative.",
+  "Compliance: meets the applicable safety standards of the markets we sell in; the declaration of conformity and the full test report are available on request.",
+];
+/** A text well over Postgres' TOAST threshold (2 kB), so an update that does not touch it omits it. */
+function longDescription(name: string, seed: number): string {
+  const r = new Rng(seed);
+  const parts = [`The ${name}.`];
+  while (parts.join(" ").length < 2600) parts.push(r.pick(PARAGRAPHS));
+  return parts.join(" ");
+}
+
+function productDetail(p: Product, r: Rng): ProductDetail {
+  return {
+    product_id: p.id,
+    tagline: r.pick(TAGLINES),
+    long_description: longDescription(p.name, p.id * 31 + 7),
+  };
+}
+
+/** Adds the order lines, product details, CRM codes and the epilogue to the simulation, in place. */
+function extend(sim: Simulation & { state: FinalState }): void {
+  const rng = new Rng(0x57a7e000);
+  const lines = new Map<number, OrderLine[]>();
+  const details = new Map<number, ProductDetail>();
+  const codes = new Map<string, CodeTranslation>();
+  const code = (c: CodeTranslation): CodeTranslation => {
+    codes.set(`${c.code_type}/${c.code}`, c);
+    return c;
+  };
+  const lineOf = (o: Order): OrderLine => ({
+    order_id: o.id,
+    line_no: 1,
+    product_id: o.product_id,
+    quantity: o.quantity,
+    unit_price: o.amount / BigInt(o.quantity),
+  });
+  const withCountry = (row: AnyRow | null): void => {
+    if (row !== null && "email" in row) row.ctry_cd = countryOf(row.id);
+  };
+
+  // --- snapshot: the CRM column and the new tables' seed rows --------------------------------
+  for (const t of sim.snapshot) for (const row of t.rows) if (t.table === "customers") withCountry(row);
+  const seedOrders = sim.snapshot.find((t) => t.table === "orders")?.rows as Order[];
+  const seedProducts = sim.snapshot.find((t) => t.table === "products")?.rows as Product[];
+  const seedLines = seedOrders.map(lineOf);
+  for (const l of seedLines) lines.set(l.order_id, [l]);
+  const seedDetails = seedProducts.map((p) => productDetail(p, rng));
+  for (const d of seedDetails) details.set(d.product_id, d);
+  const seedCodes = [
+    ...COUNTRIES.map(([c, label]) => code({ code_type: "COUNTRY", code: c, label })),
+    ...STATUS_LABELS.map(([c, label]) => code({ code_type: "ORDER_STATUS", code: c, label })),
+  ];
+  // Debezium snapshots the tables in table-id order: the new ones slot in by name
+  const at = (name: TableName): number => sim.snapshot.findIndex((t) => t.table > name);
+  sim.snapshot.splice(at("code_translations"), 0, { table: "code_translations", rows: seedCodes });
+  sim.snapshot.splice(at("order_lines"), 0, { table: "order_lines", rows: seedLines });
+  sim.snapshot.splice(at("product_details"), 0, { table: "product_details", rows: seedDetails });
+
+  // --- additions to the original transactions ------------------------------------------------
+  const added = (
+    table: TableName,
+    op: Change["op"],
+    before: AnyRow | null,
+    after: AnyRow | null,
+    action: string,
+  ): Change => ({
+    table,
+    op,
+    before: before === null ? null : { ...before },
+    after: after === null ? null : { ...after },
+    action,
+    extra: true,
+  });
+  for (const tx of sim.txs) {
+    const more: Change[] = [];
+    for (const ch of tx.changes) {
+      if (ch.table === "customers") {
+        withCountry(ch.before);
+        withCountry(ch.after);
+      }
+      if (ch.table === "orders") {
+        const o = (ch.after ?? ch.before) as Order;
+        const current = lines.get(o.id)?.[0];
+        if (ch.op === "c") {
+          const l = lineOf(o);
+          lines.set(o.id, [l]);
+          more.push(added("order_lines", "c", null, l, ch.action));
+        } else if (ch.op === "d" && current) {
+          lines.delete(o.id);
+          more.push(added("order_lines", "d", current, null, ch.action));
+        } else if (ch.op === "u" && current && ch.before && (ch.before as Order).quantity !== o.quantity) {
+          const l = { ...current, quantity: o.quantity };
+          lines.set(o.id, [l]);
+          more.push(added("order_lines", "u", current, l, ch.action));
+        }
+      }
+      if (ch.table === "products" && ch.op === "c") {
+        const d = productDetail(ch.after as Product, rng);
+        details.set(d.product_id, d);
+        more.push(added("product_details", "c", null, d, ch.action));
+      }
+      if (ch.table === "products" && ch.action.startsWith("change description/weight")) {
+        const d = details.get((ch.after as Product).id);
+        if (d) {
+          const next = { ...d, tagline: rng.pick(TAGLINES.filter((t) => t !== d.tagline)) };
+          details.set(d.product_id, next);
+          more.push(added("product_details", "u", d, next, "change tagline (TOAST text unchanged)"));
+        }
+      }
+    }
+    if (more.length > 5)
+      throw new Error("more than 5 added changes in one transaction: they would not fit its LSNs");
+    tx.changes.push(...more);
+  }
+
+  epilogue(sim, rng, { lines, details, codes });
+}
+
+/** Transactions after the original ones: what the stateful features are for, each at least once. */
+function epilogue(
+  sim: Simulation & { state: FinalState },
+  rng: Rng,
+  t: {
+    lines: Map<number, OrderLine[]>;
+    details: Map<number, ProductDetail>;
+    codes: Map<string, CodeTranslation>;
+  },
+): void {
+  const st = sim.state;
+  const last = sim.txs[sim.txs.length - 1];
+  let clock = last === undefined ? sim.snapshotUs : last.commitUs;
+  const tx = (changes: Change[]): void => {
+    clock += BigInt(rng.int(4_000, 45_000)) * 1000n + BigInt(rng.int(0, 999));
+    const startUs = clock;
+    clock += BigInt(changes.length * rng.int(300, 2_500) + rng.int(200, 4_000));
+    for (const ch of changes) {
+      ch.extra = true;
+      const row = ch.after as Order | null;
+      if (ch.table === "orders" && row !== null) row.updated_at = startUs;
+    }
+    sim.txs.push({ startUs, commitUs: clock, changes, extra: true });
+  };
+  const c = (
+    table: TableName,
+    op: Change["op"],
+    before: AnyRow | null,
+    after: AnyRow | null,
+    action: string,
+    only?: Change["only"],
+  ): Change => ({
+    table,
+    op,
+    before: before === null ? null : { ...before },
+    after: after === null ? null : { ...after },
+    action,
+    ...(only ? { only } : {}),
+  });
+  const today = (): number => Number(clock / DAY_US);
+  const products = [...st.products.values()];
+  /** an order with 2-3 lines; amount = the lines' total */
+  const multiLineOrder = (purchaser: number, status: OrderStatus): Change[] => {
+    const id = st.next.order++;
+    const n = rng.int(2, 3);
+    const picked = new Set<number>();
+    const ls: OrderLine[] = [];
+    while (ls.length < n) {
+      const p = rng.pick(products);
+      if (picked.has(p.id)) continue;
+      picked.add(p.id);
+      ls.push({
+        order_id: id,
+        line_no: ls.length + 1,
+        product_id: p.id,
+        quantity: rng.int(1, 4),
+        unit_price: p.price,
+      });
+    }
+    const first = ls[0] as OrderLine;
+    const o: Order = {
+      id,
+      order_date: today(),
+      purchaser,
+      quantity: first.quantity,
+      product_id: first.product_id,
+      status,
+      amount: ls.reduce((s, l) => s + l.unit_price * BigInt(l.quantity), 0n),
+      updated_at: clock,
+    };
+    st.orders.set(id, o);
+    t.lines.set(id, ls);
+    return [
+      c("orders", "c", null, o, "place multi-line order"),
+      ...ls.map((l) => c("order_lines", "c", null, l, "place multi-line order")),
+    ];
+  };
+  const newCustomer = (id: number, ctry: string): Change[] => {
+    const first = rng.pick(FIRST_NAMES);
+    const lastName = rng.pick(LAST_NAMES);
+    const email = `${first
+      .normalize("NFD")
+      .replace(/[^A-Za-z]/g, "")
+      .toLowerCase()}.${id}@shop.example.com`;
+    const cu: Customer = { id, first_name: first, last_name: lastName, email, ctry_cd: ctry };
+    st.customers.set(id, cu);
+    const [city, state, zip3] = rng.pick(CITIES);
+    const a: Address = {
+      id: st.next.address++,
+      customer_id: id,
+      street: `${rng.int(10, 9899)} ${rng.pick(STREETS)}`,
+      city,
+      state,
+      zip: `${zip3}${String(rng.int(1, 99)).padStart(2, "0")}`,
+      type: "SHIPPING",
+    };
+    st.addresses.set(a.id, a);
+    return [
+      c("customers", "c", null, cu, "web-shop customer synced to the CRM"),
+      c("addresses", "c", null, a, "web-shop customer synced to the CRM"),
+    ];
+  };
+  const setStatus = (id: number, status: OrderStatus, action: string): Change => {
+    const o = st.orders.get(id) as Order;
+    const next = { ...o, status, updated_at: clock };
+    st.orders.set(id, next);
+    return c("orders", "u", o, next, action);
+  };
+  const relabel = (type: string, codeValue: string, label: string): Change => {
+    const before = t.codes.get(`${type}/${codeValue}`) as CodeTranslation;
+    const after = { ...before, label };
+    t.codes.set(`${type}/${codeValue}`, after);
+    return c("code_translations", "u", before, after, "relabel a code", "oracle");
+  };
+
+  // the CRM renames a status label and adds a country
+  tx([relabel("ORDER_STATUS", "SHIPPED", "Dispatched")]);
+  const nz: CodeTranslation = { code_type: "COUNTRY", code: "NZ", label: "New Zealand" };
+  t.codes.set("COUNTRY/NZ", nz);
+  tx([c("code_translations", "c", null, nz, "add a country code", "oracle")]);
+
+  // a web-shop import: orders of two customers the CRM does not know yet (their records follow later)
+  const importedA = st.next.customer++;
+  const importedB = st.next.customer++;
+  const imported = [
+    ...multiLineOrder(importedA, "PAID"),
+    ...multiLineOrder(importedB, "NEW"),
+    ...multiLineOrder(importedA, "NEW"),
+  ];
+  tx(imported);
+  const importedOrders = imported.filter((ch) => ch.table === "orders").map((ch) => (ch.after as Order).id);
+
+  // multi-line orders of known customers
+  const known = [...st.customers.values()].filter((cu) => cu.id > 1004);
+  const multi: number[] = [];
+  for (let i = 0; i < 3; i++) {
+    const changes = multiLineOrder(rng.pick(known).id, i === 0 ? "PAID" : "NEW");
+    multi.push((changes[0]?.after as Order).id);
+    tx(changes);
+  }
+  tx(newCustomer(importedA, "NZ"));
+  tx([setStatus(importedOrders[0] as number, "SHIPPED", "ship imported order")]);
+  tx(newCustomer(importedB, countryOf(importedB)));
+  tx([setStatus(importedOrders[1] as number, "PAID", "pay imported order")]);
+
+  // the CRM corrects a code: COUNTRY UK becomes GB (a primary-key change), then the customers follow
+  const uk = t.codes.get("COUNTRY/UK") as CodeTranslation;
+  const gb = { ...uk, code: "GB" };
+  t.codes.delete("COUNTRY/UK");
+  t.codes.set("COUNTRY/GB", gb);
+  tx([c("code_translations", "u", uk, gb, "rename a country code (primary-key change)", "oracle")]);
+  const ukCustomers = [...st.customers.values()]
+    .map((cu) => ({ ...cu, ctry_cd: cu.ctry_cd ?? countryOf(cu.id) }))
+    .filter((cu) => cu.ctry_cd === "UK");
+  const moved = ukCustomers.map((cu) => {
+    const next = { ...cu, ctry_cd: "GB" };
+    st.customers.set(cu.id, next);
+    return c("customers", "u", cu, next, "move customers to the renamed country code", "oracle");
+  });
+  for (let i = 0; i < moved.length; i += 8) tx(moved.slice(i, i + 8));
+
+  // an order loses its first line and the others are renumbered (primary-key changes of order_lines)
+  const amended = multi[1] as number;
+  const ls = t.lines.get(amended) as OrderLine[];
+  const renumber: Change[] = [c("order_lines", "d", ls[0] as OrderLine, null, "remove an order line")];
+  const kept = ls.slice(1).map((l, i) => ({ ...l, line_no: i + 1 }));
+  ls.slice(1).forEach((l, i) =>
+    renumber.push(
+      c("order_lines", "u", l, kept[i] as OrderLine, "renumber order lines (primary-key change)"),
+    ),
+  );
+  const o = st.orders.get(amended) as Order;
+  const lead = kept[0] as OrderLine;
+  const amount = kept.reduce((s, l) => s + l.unit_price * BigInt(l.quantity), 0n);
+  const next = { ...o, product_id: lead.product_id, quantity: lead.quantity, amount, updated_at: clock };
+  st.orders.set(amended, next);
+  renumber.unshift(c("orders", "u", o, next, "amend order (no event)"));
+  t.lines.set(amended, kept);
+  tx(renumber);
+
+  // product details: taglines change (the TOASTed text is not sent), texts are rewritten
+  const withDetails = [...t.details.values()];
+  for (let i = 0; i < 4; i++) {
+    const d = rng.pick(withDetails);
+    const cur = t.details.get(d.product_id) as ProductDetail;
+    const after = { ...cur, tagline: rng.pick(TAGLINES.filter((x) => x !== cur.tagline)) };
+    t.details.set(d.product_id, after);
+    tx([c("product_details", "u", cur, after, "change tagline (TOAST text unchanged)")]);
+  }
+  for (let i = 0; i < 2; i++) {
+    const d = rng.pick(withDetails);
+    const cur = t.details.get(d.product_id) as ProductDetail;
+    const p = st.products.get(d.product_id) as Product;
+    const after = { ...cur, long_description: longDescription(p.name, d.product_id * 31 + 100 + i) };
+    if (i === 1) after.tagline = rng.pick(TAGLINES.filter((x) => x !== cur.tagline));
+    t.details.set(d.product_id, after);
+    tx([c("product_details", "u", cur, after, "rewrite the product text")]);
+  }
+  tx(multiLineOrder(importedB, "PAID"));
+  sim.endUs = clock + 30_000_000n;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -740,12 +1173,26 @@ const decimalSchema = (precision: number, scale: number): { [key: string]: Json 
   parameters: { scale: String(scale), "connect.decimal.precision": String(precision) },
 });
 
+interface TableDef {
+  name: string;
+  columns: Column[];
+  /** primary-key columns in key order */
+  key: Column[];
+  /** Postgres REPLICA IDENTITY DEFAULT: updates carry no before image, unchanged TOAST values a placeholder */
+  replicaIdentityDefault?: boolean;
+  /** columns stored out of line (TOAST): an update that leaves them unchanged does not send them */
+  toast?: string[];
+}
 interface Flavour {
   dir: string;
   prefix: string;
   schema: string;
-  tables: Record<TableName, { name: string; columns: Column[]; key: Column }>;
+  /** the captured tables of this database (a table missing here is not in it) */
+  tables: Partial<Record<TableName, TableDef>>;
 }
+
+/** What Debezium puts where a value was not sent (unavailable.value.placeholder) */
+const UNAVAILABLE = "__debezium_unavailable_value";
 
 function postgresTables(): Flavour["tables"] {
   const serial: Column = {
@@ -768,15 +1215,16 @@ function postgresTables(): Flavour["tables"] {
       { type: "string", optional: false, name: "io.debezium.data.Enum", version: 1, parameters: { allowed } },
       str,
     );
+  const intKey = (prop: string): Column => c(prop, { type: "int32", optional: false }, int);
   return {
     customers: {
       name: "customers",
-      key: serial,
+      key: [serial],
       columns: [serial, text("first_name"), text("last_name"), text("email")],
     },
     addresses: {
       name: "addresses",
-      key: serial,
+      key: [serial],
       columns: [
         serial,
         int32("customer_id"),
@@ -789,7 +1237,7 @@ function postgresTables(): Flavour["tables"] {
     },
     products: {
       name: "products",
-      key: serial,
+      key: [serial],
       columns: [
         serial,
         text("name"),
@@ -800,7 +1248,7 @@ function postgresTables(): Flavour["tables"] {
     },
     orders: {
       name: "orders",
-      key: serial,
+      key: [serial],
       columns: [
         serial,
         c("order_date", { type: "int32", optional: false, name: "io.debezium.time.Date", version: 1 }, int),
@@ -815,6 +1263,24 @@ function postgresTables(): Flavour["tables"] {
           (v) => zoned(v as bigint, 0),
         ),
       ],
+    },
+    order_lines: {
+      name: "order_lines",
+      key: [intKey("order_id"), intKey("line_no")],
+      columns: [
+        intKey("order_id"),
+        intKey("line_no"),
+        int32("product_id"),
+        int32("quantity"),
+        c("unit_price", decimalSchema(10, 2), dec),
+      ],
+    },
+    product_details: {
+      name: "product_details",
+      key: [intKey("product_id")],
+      columns: [intKey("product_id"), text("tagline"), text("long_description", true)],
+      replicaIdentityDefault: true,
+      toast: ["long_description"],
     },
   };
 }
@@ -832,15 +1298,16 @@ function oracleTables(): Flavour["tables"] {
   const id = c("id", { type: "int32", optional: false }, int);
   const text = (prop: string, optional = false): Column => c(prop, { type: "string", optional }, str);
   const number9 = (prop: string): Column => c(prop, { type: "int32", optional: false }, int);
+  const number9Key = (prop: string): Column => c(prop, { type: "int32", optional: false }, int);
   return {
     customers: {
       name: "CUSTOMERS",
-      key: id,
-      columns: [id, text("first_name"), text("last_name"), text("email")],
+      key: [id],
+      columns: [id, text("first_name"), text("last_name"), text("email"), text("ctry_cd", true)],
     },
     addresses: {
       name: "ADDRESSES",
-      key: id,
+      key: [id],
       columns: [
         id,
         number9("customer_id"),
@@ -853,7 +1320,7 @@ function oracleTables(): Flavour["tables"] {
     },
     products: {
       name: "PRODUCTS",
-      key: id,
+      key: [id],
       columns: [
         id,
         text("name"),
@@ -864,7 +1331,7 @@ function oracleTables(): Flavour["tables"] {
     },
     orders: {
       name: "ORDERS",
-      key: id,
+      key: [id],
       columns: [
         id,
         // DATE → io.debezium.time.Timestamp: wall-clock milliseconds (midnight) read as UTC
@@ -885,6 +1352,23 @@ function oracleTables(): Flavour["tables"] {
           (v) => zoned(v as bigint, ORACLE_TZ_OFFSET_MINUTES),
         ),
       ],
+    },
+    order_lines: {
+      name: "ORDER_LINES",
+      key: [number9Key("order_id"), c("line_no", { type: "int16", optional: false }, int)],
+      columns: [
+        number9Key("order_id"),
+        // NUMBER(3): int16
+        c("line_no", { type: "int16", optional: false }, int),
+        number9("product_id"),
+        c("quantity", { type: "int16", optional: false }, int),
+        c("unit_price", decimalSchema(10, 2), dec),
+      ],
+    },
+    code_translations: {
+      name: "CODE_TRANSLATIONS",
+      key: [text("code_type"), text("code")],
+      columns: [text("code_type"), text("code"), text("label")],
     },
   };
 }
@@ -1020,7 +1504,13 @@ const HEARTBEAT_VALUE_SCHEMA: Json = {
 class TopicWriter {
   readonly lines = new Map<string, string[]>();
   private readonly offsets = new Map<string, number>();
-  write(topic: string, tsMs: bigint, key: Json | undefined, value: Json | undefined): void {
+  write(
+    topic: string,
+    tsMs: bigint,
+    key: Json | undefined,
+    value: Json | undefined,
+    headers: [string, string][] = [],
+  ): void {
     const offset = this.offsets.get(topic) ?? 0;
     this.offsets.set(topic, offset + 1);
     const line = toJson({
@@ -1030,7 +1520,7 @@ class TopicWriter {
       tstype: "create",
       ts: tsMs,
       broker: 1,
-      headers: [],
+      headers: headers.flat(),
       key: key === undefined ? null : toJson(key),
       payload: value === undefined ? null : toJson(value),
     });
@@ -1057,25 +1547,37 @@ function render(
 ): TopicWriter {
   const out = new TopicWriter();
   const rng = new Rng(connector === "postgresql" ? 0x5eed0001 : 0x5eed0002);
-  const topicOf = (t: TableName): string => `${flavour.prefix}.${flavour.schema}.${flavour.tables[t].name}`;
+  // the additions (Change.extra, Tx.extra) draw from their own stream, so the original records keep theirs
+  const rng2 = new Rng(connector === "postgresql" ? 0x5eed1001 : 0x5eed1002);
+  const tableOf = (t: TableName): TableDef => {
+    const def = flavour.tables[t];
+    if (def === undefined) throw new Error(`table ${t} is not captured in ${flavour.dir}`);
+    return def;
+  };
+  const captured = (ch: { table: TableName; only?: Change["only"] }): boolean =>
+    flavour.tables[ch.table] !== undefined && (ch.only === undefined || ch.only === connector);
+  const topicOf = (t: TableName): string => `${flavour.prefix}.${flavour.schema}.${tableOf(t).name}`;
   const db = connector === "postgresql" ? "postgres" : "ORCLPDB1";
   const sourceSchema = connector === "postgresql" ? PG_SOURCE_SCHEMA : ORACLE_SOURCE_SCHEMA;
+  const prop = (row: AnyRow, name: string): unknown =>
+    (row as unknown as Record<string, unknown>)[name] ?? null;
 
-  const keyOf = (t: TableName, row: AnyRow): Json => {
-    const table = flavour.tables[t];
-    const kc = table.key;
-    return {
-      schema: {
-        type: "struct",
-        fields: [{ ...kc.schema, field: kc.name }],
-        optional: false,
-        name: `${topicOf(t)}.Key`,
-      },
-      payload: { [kc.name]: kc.encode((row as unknown as Record<string, unknown>)[kc.prop]) },
-    };
+  const keyPayload = (t: TableName, row: AnyRow): { [key: string]: Json } => {
+    const o: { [key: string]: Json } = {};
+    for (const kc of tableOf(t).key) o[kc.name] = kc.encode(prop(row, kc.prop));
+    return o;
   };
+  const keyOf = (t: TableName, row: AnyRow): Json => ({
+    schema: {
+      type: "struct",
+      fields: tableOf(t).key.map((kc) => ({ ...kc.schema, field: kc.name })),
+      optional: false,
+      name: `${topicOf(t)}.Key`,
+    },
+    payload: keyPayload(t, row),
+  });
   const envelopeSchema = (t: TableName): Json => {
-    const table = flavour.tables[t];
+    const table = tableOf(t);
     const valueStruct = (field: string): Json => ({
       type: "struct",
       fields: table.columns.map((c) => ({ ...c.schema, field: c.name })),
@@ -1109,20 +1611,36 @@ function render(
     }
     return s;
   };
-  const rowJson = (t: TableName, row: AnyRow | null): Json => {
+  const rowJson = (t: TableName, row: AnyRow | null, unchanged: ReadonlySet<string> = new Set()): Json => {
     if (row === null) return null;
-    const r = row as unknown as Record<string, unknown>;
     const o: { [key: string]: Json } = {};
-    for (const c of flavour.tables[t].columns) o[c.name] = c.encode(r[c.prop] ?? null);
+    for (const c of tableOf(t).columns)
+      o[c.name] = unchanged.has(c.prop) ? UNAVAILABLE : c.encode(prop(row, c.prop));
     return o;
+  };
+  /** the images Debezium sends: under REPLICA IDENTITY DEFAULT an update has no before, unchanged TOAST a placeholder */
+  const images = (t: TableName, op: string, before: AnyRow | null, after: AnyRow | null): [Json, Json] => {
+    const table = tableOf(t);
+    if (connector !== "postgresql" || !table.replicaIdentityDefault || op !== "u" || before === null) {
+      return [rowJson(t, before), rowJson(t, after)];
+    }
+    const unchanged = new Set(
+      (table.toast ?? []).filter((c) => after !== null && prop(before, c) === prop(after, c)),
+    );
+    return [null, rowJson(t, after, unchanged)];
   };
 
   // envelope processing time runs a little behind the source
   let processedUs = 0n;
-  const processed = (sourceUs: bigint): bigint => {
-    const candidate = sourceUs + BigInt(rng.int(120_000, 480_000)) + BigInt(rng.int(0, 999));
-    processedUs = candidate > processedUs ? candidate : processedUs + BigInt(rng.int(300, 1_500));
-    return processedUs;
+  let processedUs2 = 0n;
+  const processed = (sourceUs: bigint, r: Rng): bigint => {
+    const candidate = sourceUs + BigInt(r.int(120_000, 480_000)) + BigInt(r.int(0, 999));
+    if (r === rng) {
+      processedUs = candidate > processedUs ? candidate : processedUs + BigInt(r.int(300, 1_500));
+      return processedUs;
+    }
+    processedUs2 = candidate > processedUs2 ? candidate : processedUs2 + BigInt(r.int(300, 1_500));
+    return processedUs2;
   };
   const dataRecord = (
     t: TableName,
@@ -1131,16 +1649,19 @@ function render(
     after: AnyRow | null,
     pos: SourcePosition,
     txBlock: Json,
+    r: Rng = rng,
+    headers: [string, string][] = [],
   ): void => {
     const tsMs = pos.tsUs / 1000n;
-    const env = processed(pos.tsUs);
-    const envNs = env * 1000n + BigInt(rng.int(0, 999));
+    const env = processed(pos.tsUs, r);
+    const envNs = env * 1000n + BigInt(r.int(0, 999));
     const row = (after ?? before) as AnyRow;
+    const [beforeJson, afterJson] = images(t, op, before, after);
     const value: Json = {
       schema: envelopeSchemaCached(t),
       payload: {
-        before: rowJson(t, before),
-        after: rowJson(t, after),
+        before: beforeJson,
+        after: afterJson,
         source: {
           version: "3.6.1.Final",
           connector,
@@ -1152,7 +1673,7 @@ function render(
           ts_us: pos.tsUs,
           ts_ns: pos.tsUs * 1000n,
           schema: flavour.schema,
-          table: flavour.tables[t].name,
+          table: tableOf(t).name,
           ...pos.specific,
         },
         transaction: txBlock,
@@ -1162,9 +1683,34 @@ function render(
         ts_ns: envNs,
       },
     };
-    const kafkaTs = env / 1000n + BigInt(rng.int(1, 25));
-    out.write(topicOf(t), kafkaTs, keyOf(t, row), value);
-    if (op === "d") out.write(topicOf(t), kafkaTs, keyOf(t, row), undefined); // tombstone
+    const kafkaTs = env / 1000n + BigInt(r.int(1, 25));
+    out.write(topicOf(t), kafkaTs, keyOf(t, row), value, headers);
+    if (op === "d") out.write(topicOf(t), kafkaTs, keyOf(t, row), undefined, headers);
+  };
+  const isKeyChange = (ch: Change): boolean =>
+    ch.op === "u" &&
+    ch.before !== null &&
+    ch.after !== null &&
+    toJson(keyPayload(ch.table, ch.before)) !== toJson(keyPayload(ch.table, ch.after));
+  /** how many data events a change becomes (a primary-key change: a delete and a create) */
+  const eventsOf = (ch: Change): number => (isKeyChange(ch) ? 2 : 1);
+  /**
+   * One change as Debezium writes it. A primary-key update is a delete (header __debezium.newkey), its
+   * tombstone and a create (header __debezium.oldkey), at the same source position; the header values are
+   * the key structs as Kafka Connect's SimpleHeaderConverter writes a Struct (JSON text).
+   */
+  const changeRecords = (ch: Change, pos: SourcePosition, txBlock: (k: number) => Json, r: Rng): void => {
+    if (!isKeyChange(ch)) {
+      dataRecord(ch.table, ch.op, ch.before, ch.after, pos, txBlock(0), r);
+      return;
+    }
+    const before = ch.before as AnyRow;
+    const after = ch.after as AnyRow;
+    const oldKey = toJson(keyPayload(ch.table, before));
+    const newKey = toJson(keyPayload(ch.table, after));
+    // the tombstone of the delete half carries the same header (Debezium copies the record's headers)
+    dataRecord(ch.table, "d", before, null, pos, txBlock(0), r, [["__debezium.newkey", newKey]]);
+    dataRecord(ch.table, "c", null, after, pos, txBlock(1), r, [["__debezium.oldkey", oldKey]]);
   };
 
   const heartbeatTopic = `__debezium-heartbeat.${flavour.prefix}`;
@@ -1197,13 +1743,13 @@ function render(
         : [...counts.entries()].map(([t, n]) => ({
             data_collection:
               connector === "postgresql"
-                ? `${flavour.schema}.${flavour.tables[t].name}`
-                : `${db}.${flavour.schema}.${flavour.tables[t].name}`,
+                ? `${flavour.schema}.${tableOf(t).name}`
+                : `${db}.${flavour.schema}.${tableOf(t).name}`,
             event_count: BigInt(n),
           }));
     out.write(
       txTopic,
-      tsMs + BigInt(rng.int(150, 450)),
+      tsMs + BigInt(rng2.int(150, 450)),
       { schema: TX_KEY_SCHEMA, payload: { id } },
       {
         schema: TX_VALUE_SCHEMA,
@@ -1213,9 +1759,10 @@ function render(
   };
 
   // --- snapshot -------------------------------------------------------------------------------
-  const snapshotRows = sim.snapshot.flatMap(({ table, rows }) =>
-    rows.map((row, i) => ({ table, row, i, n: rows.length })),
-  );
+  const snapshotRows = sim.snapshot
+    .filter(({ table }) => captured({ table }))
+    .flatMap(({ table, rows }) => rows.map((row, i) => ({ table, row, i, n: rows.length })));
+  const originalSnapshot = new Set<TableName>(["addresses", "customers", "orders", "products"]);
   // Postgres: one snapshot transaction/LSN; Oracle: the flashback SCN
   let lsn = 34_078_720n;
   let txId = 767n;
@@ -1245,111 +1792,159 @@ function render(
             sequence: null,
             specific: oracleSpecific({ scn: String(scn), ssn: 0n }),
           };
-    dataRecord(table, "r", null, row, pos, null);
+    dataRecord(table, "r", null, row, pos, null, originalSnapshot.has(table) ? rng : rng2);
   });
 
   // --- streaming --------------------------------------------------------------------------------
   let lastCommitLsn = lsn;
   const rowIds = new Map<string, string>();
   let rowSlot = 0;
+  let rowSlot2 = 0;
   let redoBlock = 0x4a1;
   let logSeq = 0x0e;
-  const rowIdOf = (t: TableName, id: number): string => {
-    const k = `${t}:${id}`;
+  const OBJECTS: Record<TableName, string> = {
+    customers: "AAASgj",
+    addresses: "AAASgk",
+    products: "AAASgl",
+    orders: "AAASgm",
+    order_lines: "AAASgn",
+    product_details: "AAASgo",
+    code_translations: "AAASgp",
+  };
+  const rowIdOf = (t: TableName, row: AnyRow): string => {
+    const k = `${t}:${toJson(keyPayload(t, row))}`;
     let r = rowIds.get(k);
     if (r === undefined) {
-      const obj = { customers: "AAASgj", addresses: "AAASgk", products: "AAASgl", orders: "AAASgm" }[t];
-      const block = 0xa7 + Math.floor(rowSlot / 60);
-      r = `${obj}AAM${oracleBase64(block, 6)}${oracleBase64(rowSlot % 60, 3)}`;
-      rowSlot++;
+      // the original tables keep their original row-id sequence
+      const original = originalSnapshot.has(t);
+      const slot = original ? rowSlot++ : rowSlot2++;
+      const block = (original ? 0xa7 : 0x3a7) + Math.floor(slot / 60);
+      r = `${OBJECTS[t]}AAM${oracleBase64(block, 6)}${oracleBase64(slot % 60, 3)}`;
       rowIds.set(k, r);
     }
     return r;
   };
-  for (const s of sim.snapshot) for (const row of s.rows) rowIdOf(s.table, row.id);
+  if (connector === "oracle")
+    for (const s of sim.snapshot) if (captured(s)) for (const row of s.rows) rowIdOf(s.table, row);
 
   for (const tx of sim.txs) {
+    const changes = tx.changes.filter(captured);
+    if (changes.length === 0) continue;
     heartbeatsUntil(tx.commitUs);
+    // the original changes draw from rng in the original order; additions and the epilogue from rng2
+    const r = tx.extra ? rng2 : rng;
+    const originals = changes.filter((ch) => !ch.extra);
+    const additions = changes.filter((ch) => ch.extra);
+    const main = tx.extra ? additions : originals;
+    const appended = tx.extra ? [] : additions;
     const counts = new Map<TableName, number>();
-    for (const ch of tx.changes) counts.set(ch.table, (counts.get(ch.table) ?? 0) + 1);
+    for (const ch of changes) counts.set(ch.table, (counts.get(ch.table) ?? 0) + eventsOf(ch));
     const perTable = new Map<TableName, number>();
+    let totalOrder = 0;
+    /** the transaction block of the k-th data event of a change (a primary-key change has two) */
+    const block =
+      (id: (k: number) => string, ch: Change) =>
+      (k: number): Json => {
+        totalOrder++;
+        const order = (perTable.get(ch.table) ?? 0) + 1;
+        perTable.set(ch.table, order);
+        return { id: id(k), total_order: BigInt(totalOrder), data_collection_order: BigInt(order) };
+      };
 
     if (connector === "postgresql") {
-      txId += rng.chance(0.1) ? BigInt(rng.int(2, 4)) : 1n;
-      const beginLsn = lastCommitLsn + BigInt(rng.int(4, 40) * 8);
+      txId += r.chance(0.1) ? BigInt(r.int(2, 4)) : 1n;
+      const beginLsn = lastCommitLsn + BigInt(r.int(4, 40) * 8);
       const commitTsUs = tx.commitUs;
       txMarker("BEGIN", `${txId}:${beginLsn}`, commitTsUs / 1000n, null);
       lsn = beginLsn;
-      tx.changes.forEach((ch, i) => {
-        lsn += BigInt(rng.int(12, 60) * 8);
-        const order = (perTable.get(ch.table) ?? 0) + 1;
-        perTable.set(ch.table, order);
-        dataRecord(
-          ch.table,
-          ch.op,
-          ch.before,
-          ch.after,
-          {
-            tsUs: commitTsUs,
-            snapshot: "false",
-            sequence: `["${lastCommitLsn}","${lsn}"]`,
-            specific: { txId, lsn, xmin: null, origin: null, origin_lsn: null },
-          },
-          { id: `${txId}:${lsn}`, total_order: BigInt(i + 1), data_collection_order: BigInt(order) },
+      const pgPos = (at: bigint): SourcePosition => ({
+        tsUs: commitTsUs,
+        snapshot: "false",
+        sequence: `["${lastCommitLsn}","${at}"]`,
+        specific: { txId, lsn: at, xmin: null, origin: null, origin_lsn: null },
+      });
+      for (const ch of main) {
+        lsn += BigInt(r.int(12, 60) * 8);
+        const at = lsn;
+        changeRecords(
+          ch,
+          pgPos(at),
+          block(() => `${txId}:${at}`, ch),
+          r,
+        );
+      }
+      const commitLsn = lsn + BigInt(r.int(6, 30) * 8);
+      // additions to an original transaction sit between its last original change and its commit
+      appended.forEach((ch, k) => {
+        const at = lsn + BigInt((k + 1) * 8);
+        if (at >= commitLsn) throw new Error("an added change does not fit before the commit LSN");
+        changeRecords(
+          ch,
+          pgPos(at),
+          block(() => `${txId}:${at}`, ch),
+          rng2,
         );
       });
-      const commitLsn = lsn + BigInt(rng.int(6, 30) * 8);
       txMarker("END", `${txId}:${commitLsn}`, commitTsUs / 1000n, counts);
       lastCommitLsn = commitLsn;
     } else {
-      const xid = `${hex(rng.int(1, 10), 2)}00${hex(rng.int(0, 33), 2)}00${hex(rng.int(0x400, 0xbff), 4, true)}0000`;
+      const xid = `${hex(r.int(1, 10), 2)}00${hex(r.int(0, 33), 2)}00${hex(r.int(0x400, 0xbff), 4, true)}0000`;
       const secs = (us: bigint): bigint => (us / 1_000_000n) * 1000n;
       const startTsMs = secs(tx.startUs);
       const commitTsMs = secs(tx.commitUs);
-      const startScn = scn + BigInt(rng.int(3, 400));
+      const startScn = scn + BigInt(r.int(3, 400));
       scn = startScn;
       txMarker("BEGIN", xid, commitTsMs, null);
       const changeScns: bigint[] = [];
-      tx.changes.forEach((_, i) => {
-        if (i > 0) scn += BigInt(rng.int(0, 3));
+      main.forEach((_, i) => {
+        if (i > 0) scn += BigInt(r.int(0, 3));
         changeScns.push(scn);
       });
-      const commitScn = scn + BigInt(rng.int(1, 3));
-      tx.changes.forEach((ch, i) => {
-        const order = (perTable.get(ch.table) ?? 0) + 1;
-        perTable.set(ch.table, order);
-        redoBlock += rng.int(1, 6);
+      const commitScn = scn + BigInt(r.int(1, 3));
+      const oraPos = (ch: Change, i: number, at: bigint, rsId: string, changeUs: bigint): SourcePosition => ({
+        tsUs: secs(changeUs) * 1000n,
+        snapshot: "false",
+        sequence: null,
+        specific: oracleSpecific({
+          txId: xid,
+          scn: String(at),
+          commit_scn: String(commitScn),
+          rs_id: rsId,
+          ssn: 0n,
+          redo_thread: 1,
+          user_name: "INVENTORY",
+          row_id: rowIdOf(ch.table, (ch.before ?? ch.after) as AnyRow),
+          commit_ts_ms: commitTsMs,
+          start_scn: String(startScn),
+          start_ts_ms: startTsMs,
+          txSeq: BigInt(i + 1),
+        }),
+      });
+      main.forEach((ch, i) => {
+        redoBlock += r.int(1, 6);
         if (redoBlock > 0x1fff0) {
           redoBlock = 0x20;
           logSeq++;
         }
-        const changeUs = tx.startUs + BigInt(i) * BigInt(rng.int(200, 2_000));
-        const row = (ch.after ?? ch.before) as AnyRow;
-        dataRecord(
-          ch.table,
-          ch.op,
-          ch.before,
-          ch.after,
-          {
-            tsUs: secs(changeUs) * 1000n,
-            snapshot: "false",
-            sequence: null,
-            specific: oracleSpecific({
-              txId: xid,
-              scn: String(changeScns[i]),
-              commit_scn: String(commitScn),
-              rs_id: `0x${hex(logSeq, 6)}.${hex(redoBlock, 8)}.${hex(rng.pick([0x10, 0x10, 0x164, 0x1cc]), 4)}`,
-              ssn: 0n,
-              redo_thread: 1,
-              user_name: "INVENTORY",
-              row_id: rowIdOf(ch.table, row.id),
-              commit_ts_ms: commitTsMs,
-              start_scn: String(startScn),
-              start_ts_ms: startTsMs,
-              txSeq: BigInt(i + 1),
-            }),
-          },
-          { id: xid, total_order: BigInt(i + 1), data_collection_order: BigInt(order) },
+        const changeUs = tx.startUs + BigInt(i) * BigInt(r.int(200, 2_000));
+        const rsId = `0x${hex(logSeq, 6)}.${hex(redoBlock, 8)}.${hex(r.pick([0x10, 0x10, 0x164, 0x1cc]), 4)}`;
+        changeRecords(
+          ch,
+          oraPos(ch, i, changeScns[i] as bigint, rsId, changeUs),
+          block(() => xid, ch),
+          r,
+        );
+      });
+      // additions to an original transaction: redo records after its last original change, at its SCN
+      appended.forEach((ch, k) => {
+        const i = main.length + k;
+        const changeUs = tx.startUs + BigInt(i) * BigInt(rng2.int(200, 2_000));
+        const rsId = `0x${hex(logSeq, 6)}.${hex(redoBlock, 8)}.${hex(0x1e0 + 0x10 * k, 4)}`;
+        changeRecords(
+          ch,
+          oraPos(ch, i, scn, rsId, changeUs),
+          block(() => xid, ch),
+          rng2,
         );
       });
       scn = commitScn;
@@ -1398,6 +1993,60 @@ function oracleBase64(n: number, width: number): string {
 }
 
 // ---------------------------------------------------------------------------------------------
+// The new tables' seed rows in the database init scripts (docker/*/inventory.sql), between markers, so the
+// database and the captured snapshot hold the same rows.
+
+const sqlText = (v: string): string => `'${v.replace(/'/g, "''")}'`;
+const money = (cents: bigint): string => `${cents / 100n}.${String(cents % 100n).padStart(2, "0")}`;
+const SEED_BEGIN =
+  "-- BEGIN seed rows of the stateful-feature tables (generated by scripts/generate-captures.ts)";
+const SEED_END = "-- END generated seed rows";
+
+function seedSql(sim: Simulation, connector: "postgresql" | "oracle"): string {
+  const rows = <T extends TableName>(t: T): RowOf[T][] =>
+    (sim.snapshot.find((s) => s.table === t)?.rows ?? []) as RowOf[T][];
+  const out: string[] = [];
+  if (connector === "postgresql") {
+    out.push(
+      "INSERT INTO inventory.order_lines (order_id, line_no, product_id, quantity, unit_price) VALUES",
+      rows("order_lines")
+        .map((l) => `  (${l.order_id}, ${l.line_no}, ${l.product_id}, ${l.quantity}, ${money(l.unit_price)})`)
+        .join(",\n") + ";",
+      "INSERT INTO inventory.product_details (product_id, tagline, long_description) VALUES",
+      rows("product_details")
+        .map((d) => `  (${d.product_id}, ${sqlText(d.tagline)},\n   ${sqlText(d.long_description)})`)
+        .join(",\n") + ";",
+    );
+  } else {
+    out.push("UPDATE INVENTORY.CUSTOMERS SET CTRY_CD = 'US';");
+    for (const c of rows("code_translations"))
+      out.push(
+        `INSERT INTO INVENTORY.CODE_TRANSLATIONS (CODE_TYPE, CODE, LABEL) VALUES (${sqlText(c.code_type)}, ${sqlText(c.code)}, ${sqlText(c.label)});`,
+      );
+    for (const l of rows("order_lines"))
+      out.push(
+        `INSERT INTO INVENTORY.ORDER_LINES (ORDER_ID, LINE_NO, PRODUCT_ID, QUANTITY, UNIT_PRICE) VALUES (${l.order_id}, ${l.line_no}, ${l.product_id}, ${l.quantity}, ${money(l.unit_price)});`,
+      );
+  }
+  return out.join("\n");
+}
+
+function writeSeedSql(root: string, sim: Simulation): void {
+  for (const [file, connector] of [
+    ["docker/postgres/inventory.sql", "postgresql"],
+    ["docker/oracle/inventory.sql", "oracle"],
+  ] as const) {
+    const path = join(root, file);
+    const text = readFileSync(path, "utf8");
+    const a = text.indexOf(SEED_BEGIN);
+    const b = text.indexOf(SEED_END);
+    if (a < 0 || b < a) throw new Error(`${file}: the markers of the generated seed rows are missing`);
+    writeFileSync(
+      path,
+      `${text.slice(0, a + SEED_BEGIN.length)}\n${seedSql(sim, connector)}\n${text.slice(b)}`,
+    );
+  }
+}
 
 function main(): void {
   const args = process.argv.slice(2);
@@ -1407,12 +2056,15 @@ function main(): void {
   };
   const root = resolve(dirname(fileURLToPath(import.meta.url)), "..");
   const outDir = resolve(opt("--out") ?? join(root, "captures"));
+  // the database init scripts follow the committed captures only
+  const writeSeeds = opt("--out") === undefined;
   const target = Number(opt("--changes") ?? "1750");
-  // The <prefix>.transaction topic (BEGIN/END markers) is left out by default to keep the committed
-  // captures small; the data events carry their `transaction` block either way.
-  const withTransactionTopic = args.includes("--with-transaction-topic");
+  // The <prefix>.transaction topic (BEGIN/END markers, provide.transaction.metadata=true) is what transaction
+  // aggregates complete on; --without-transaction-topic leaves it out (the data events keep their block).
+  const withTransactionTopic = !args.includes("--without-transaction-topic");
 
   const sim = simulate(target);
+  extend(sim);
   const flavours: [Flavour, "postgresql" | "oracle"][] = [
     [{ dir: "postgres", prefix: "dbserver1", schema: "inventory", tables: postgresTables() }, "postgresql"],
     [{ dir: "oracle", prefix: "server1", schema: "INVENTORY", tables: oracleTables() }, "oracle"],
@@ -1427,6 +2079,7 @@ function main(): void {
       console.log(`${flavour.dir}/${topic}.jsonl: ${lines.length} records`);
     }
   }
+  if (writeSeeds) writeSeedSql(root, sim);
   const ops = new Map<string, number>();
   const actions = new Map<string, number>();
   for (const tx of sim.txs)

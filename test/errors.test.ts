@@ -16,6 +16,7 @@ import { WireFormatError } from "../src/avro/wire.js";
 import { LimitExceeded } from "../src/map/cel-limits.js";
 import { ExpressionError } from "../src/map/expression.js";
 import { MappingError } from "../src/map/mapper.js";
+import { DependencyTimeoutError } from "../src/worker/dependencies.js";
 import { MigrateError } from "../src/migrate/commands.js";
 import { MigrationStateError } from "../src/migrate/majors.js";
 import { GroupBusyError, GroupMovedError } from "../src/migrate/topics.js";
@@ -24,7 +25,7 @@ import { KafkaClientConfigError } from "../src/kafka/kafka-client.js";
 import { AssignmentLostError } from "../src/kafka/kafka-transport.js";
 import { InvalidSchemaError } from "../src/schemas/compat-parse.js";
 import { CompatibilityError, RegistryError } from "../src/schemas/remote-registry.js";
-import { StateStoreError } from "../src/state/store.js";
+import { StateStoreError, StateStoreUnavailableError } from "../src/state/store.js";
 import { StateLockedError } from "../src/state/writer-lock.js";
 import { IncompatibleSchemaError } from "../src/worker/pipeline-setup.js";
 import { EncodeError, UnknownTableError } from "../src/worker/record-processor.js";
@@ -47,6 +48,7 @@ const SAMPLES: Record<string, ChangecastError[]> = {
   OfflineSchemaConflictError: [new OfflineSchemaConflictError("two")],
   SchemaNotCapturedError: [new SchemaNotCapturedError("none")],
   UnknownTableError: [new UnknownTableError("none")],
+  DependencyTimeoutError: [new DependencyTimeoutError('parent crm.persons key ["1"] did not arrive')],
   MappingError: [
     new MappingError("bad", "E", "f"),
     new MappingError("bad", "E", "f", {
@@ -72,6 +74,7 @@ const SAMPLES: Record<string, ChangecastError[]> = {
   InvalidSchemaError: [new InvalidSchemaError("bad")],
   IncompatibleSchemaError: [new IncompatibleSchemaError("bad")],
   StateStoreError: [new StateStoreError("bad")],
+  StateStoreUnavailableError: [new StateStoreUnavailableError("connection refused")],
   StateLockedError: [new StateLockedError("state.db", [], { mode: "exclusive", command: "run" })],
   MigrateError: [new MigrateError("no")],
   MigrationStateError: [new MigrationStateError("no")],

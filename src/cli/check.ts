@@ -8,7 +8,7 @@ import type { CommandIO } from "./io.js";
 export function checkCommand(opts: { config: string }, io: CommandIO): number {
   const { config, problems } = readPipelineConfig(opts.config);
   if (config) {
-    const loaded = loadTransforms(config);
+    const loaded = loadTransforms(config, { captureKeys: true });
     problems.push(...loaded.problems);
     for (const file of loaded.transforms.files)
       for (const warning of file.warnings ?? []) io.err(formatProblem(warning));

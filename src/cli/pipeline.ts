@@ -14,6 +14,8 @@ import {
 } from "../worker/pipeline-setup.js";
 import type { RecordProcessor } from "../worker/record-processor.js";
 import { OfflineSchemas } from "../decode/offline-schemas.js";
+import { setUpTableState, type TableStateSetup } from "../worker/table-state-setup.js";
+import { parentLookups, setUpHeldChanges } from "../worker/held-setup.js";
 
 export interface OpenPipeline {
   config: PipelineConfig;
@@ -28,6 +30,8 @@ export interface OpenPipeline {
   offlineSchemas: OfflineSchemas | null;
   /** the state store's writer lock, when openPipeline was asked to take it */
   lock: StateLock | null;
+  /** the table state of `state: rows` files (docs/state.md), null when no file declares it */
+  tableState: TableStateSetup | null;
   close(): Promise<void>;
 }
 
@@ -38,6 +42,8 @@ export async function openPipeline(
     embeddedRegistry?: boolean;
     /** offline runs (replay, embedded run): writer schemas from the input's schema lines */
     offlineSchemas?: boolean;
+    /** "memory": the table state lives in memory only, in input order (replay); default: in the state store */
+    tableState?: "memory" | "store";
     /** take the state's writer lock (scope: the pipeline) before anything is written */
     lock?: { mode: StateLockMode | ((config: PipelineConfig) => StateLockMode); command: string };
   } = {},
@@ -64,12 +70,22 @@ export async function openPipeline(
       registry,
       ...(offline ? [offline.writerSchemas] : []),
     );
+    const tableState = await setUpTableState(
+      transforms,
+      processor,
+      options.tableState === "memory" ? null : { state: store, pipeline: config.pipeline },
+      parentLookups(transforms),
+    );
+    setUpHeldChanges(config, transforms, processor, tableState?.runtime.view ?? null, {
+      store: options.tableState === "memory" ? null : store,
+    });
     return {
       config,
       store,
       registry,
       transforms,
       processor,
+      tableState,
       offlineSchemas: offline?.schemas ?? null,
       lock,
       close: () => closePipeline(migrations, registry, lock, store),

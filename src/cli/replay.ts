@@ -9,6 +9,7 @@ import { DEAD_LETTERS_EXIT_CODE, type CommandIO } from "./io.js";
 import { openPipeline, type OpenPipeline } from "./pipeline.js";
 import type { Outcome } from "../worker/record-processor.js";
 import { Progress, type ProgressOptions } from "./progress.js";
+import { heldDeadLetter, heldRecords, type HeldOutcome } from "../worker/held-changes.js";
 
 export async function replayCommand(
   opts: { config: string; input: string; topic?: string; failOnDeadLetters?: boolean },
@@ -19,6 +20,7 @@ export async function replayCommand(
   // offline: a private in-memory state store and the embedded registry, whatever the config says
   const pipeline = await openPipeline(opts.config, {
     stateUrl: "sqlite::memory:",
+    tableState: "memory",
     embeddedRegistry: true,
     offlineSchemas: true,
   });
@@ -40,7 +42,13 @@ export async function replayCommand(
       if (outcome === null || item.kind === "skipped") continue;
       progress.update(counts);
       printOutcome(outcome, item.first, io);
+      printHeld(pipeline.processor.takeHeldOutcomes(), stats, io);
     }
+    // a finite input: what is still held (parked changes, incomplete transactions) times out at its end
+    pipeline.processor.finishHeld();
+    printHeld(pipeline.processor.takeHeldOutcomes(), stats, io);
+    const held = stats.heldLine();
+    if (held) io.err(held);
     io.err(stats.reconciliation());
     return opts.failOnDeadLetters && stats.deadLetters > 0 ? DEAD_LETTERS_EXIT_CODE : 0;
   } finally {
@@ -76,6 +84,8 @@ async function replayItem(
   const { record } = parsed;
   await pipeline.processor.prepare([record]);
   const outcome = pipeline.processor.process(record);
+  // replay keeps its table state in memory: this clears the record's pending state writes
+  await pipeline.processor.beforeCommit([record]);
   stats.count(outcome);
   return outcome;
 }
@@ -88,6 +98,16 @@ function printOutcome(outcome: Outcome, lineNo: number, io: CommandIO): void {
     io.out(stringifyJson(outcome.record.view));
   }
 }
+/** Released or timed-out held changes and aggregate events (docs/state.md), counted and printed. */
+function printHeld(held: HeldOutcome[], stats: RunStats, io: CommandIO): void {
+  for (const h of held) {
+    stats.countHeld(h);
+    const dead = heldDeadLetter(h);
+    if (dead) io.err(`dead letter (held change): ${dead.stage}: ${dead.error.message}`);
+    for (const r of heldRecords(h)) io.out(stringifyJson(r.view));
+  }
+}
+
 /** The size of the input file, when it is a regular file (not a FIFO or a device). */
 function inputSize(file: string): number | null {
   try {

@@ -14,6 +14,9 @@ import { runWorker } from "../worker/worker.js";
 import { DEAD_LETTERS_EXIT_CODE, type CommandIO } from "./io.js";
 import { openPipeline, type OpenPipeline } from "./pipeline.js";
 import { Progress, type ProgressOptions } from "./progress.js";
+import { bootstrapTableState } from "../worker/table-state-setup.js";
+import { readToCurrentEnd } from "../kafka/state-bootstrap.js";
+import type { SourceRecord } from "../decode/change-event.js";
 
 /** Records per worker batch in Kafka mode: a kafkajs fetch batch is cut into slices of this size. */
 export const KAFKA_BATCH_SIZE = 2_000;
@@ -94,6 +97,7 @@ async function runEmbeddedWorker(
 ): Promise<RunStats> {
   const { config } = pipeline;
   const offsets = await OffsetStore.open(pipeline.store.knex, config.pipeline);
+  await bootstrapEmbedded(pipeline, offsets, io);
   const transport = await EmbeddedTransport.open({
     files: config.source.files,
     baseDir: config.baseDir,
@@ -116,7 +120,7 @@ async function runEmbeddedWorker(
         counts.records += batch?.records.length ?? 0;
         return batch;
       },
-      deliver: (consumed, outputs) => transport.deliver(consumed, outputs),
+      deliver: (consumed, outputs, beforeCommit) => transport.deliver(consumed, outputs, beforeCommit),
       close: () => transport.close(),
       skippedLines: () => transport.skippedLines?.() ?? 0,
     },
@@ -133,9 +137,52 @@ async function runEmbeddedWorker(
   return stats;
 }
 
+/**
+ * Embedded bootstrap of the table state (docs/state.md): the source files are read once from their committed
+ * positions to their end and the looked-up tables' changes applied to the state, before the worker reads them.
+ */
+async function bootstrapEmbedded(pipeline: OpenPipeline, offsets: OffsetStore, io: CommandIO): Promise<void> {
+  const setup = pipeline.tableState;
+  if (!setup || setup.lookedUp.length === 0) return;
+  const { config } = pipeline;
+  const reader = await EmbeddedTransport.open({
+    files: config.source.files,
+    baseDir: config.baseDir,
+    outputDir: config.outputDir,
+    offsets,
+    schemas: pipeline.offlineSchemas,
+    maxRecordBytes: config.limits.maxRecordBytes,
+  });
+  try {
+    // the topics of the other tables hold none of the looked-up tables' changes: not decoded twice
+    const lookedUp = new Set(setup.lookedUp);
+    const others = new Set(
+      pipeline.transforms.tables
+        .filter((t) => !lookedUp.has(t))
+        .map((t) => `${config.source.topicPrefix}.${t}`),
+    );
+    const applied = await bootstrapTableState(setup, pipeline.processor, pollAll(reader), others);
+    io.err(`changecast: table state of ${setup.lookedUp.join(", ")} brought up to date (${applied} changes)`);
+  } finally {
+    await reader.close();
+  }
+}
+
+async function* pollAll(reader: EmbeddedTransport): AsyncGenerator<SourceRecord[]> {
+  for (;;) {
+    const batch = await reader.poll(2_000);
+    if (!batch) return;
+    yield batch.records;
+  }
+}
+
 /** The Debezium topics of the configured transforms: table S.T is read from <source.topicPrefix>.S.T. */
 export function sourceTopics(config: PipelineConfig, transforms: TransformSet): string[] {
-  return transforms.tables.map((table) => `${config.source.topicPrefix}.${table}`).sort();
+  const topics = transforms.tables.map((table) => `${config.source.topicPrefix}.${table}`);
+  // transaction aggregates read Debezium's transaction metadata topic too
+  if (transforms.aggregates.length && config.source.transactionTopic)
+    topics.push(config.source.transactionTopic);
+  return topics.sort();
 }
 
 export interface KafkaWorkerOptions {
@@ -144,6 +191,30 @@ export interface KafkaWorkerOptions {
   batchSize?: number;
   env?: NodeJS.ProcessEnv;
   logger?: Logger;
+}
+
+/**
+ * Kafka bootstrap of the table state (docs/state.md): the looked-up tables' topics read to their current end
+ * (from the offsets the state store has applied) and applied to the state, before the worker joins its group.
+ */
+async function bootstrapKafka(pipeline: OpenPipeline, env: NodeJS.ProcessEnv, log: Logger): Promise<void> {
+  const setup = pipeline.tableState;
+  if (!setup || setup.lookedUp.length === 0) return;
+  const { config } = pipeline;
+  const topics = setup.lookedUp.map((table) => `${config.source.topicPrefix}.${table}`);
+  const records = readToCurrentEnd({
+    client: kafkaClientConfig({
+      brokers: config.kafka.brokers,
+      clientId: `${config.kafka.clientId}-bootstrap-${hostname()}-${process.pid}`,
+      env,
+      log: (level, message, fields) => log[level](fields, message),
+    }),
+    pipeline: config.pipeline,
+    topics,
+    applied: await setup.runtime.appliedOffsets(topics),
+  });
+  const applied = await bootstrapTableState(setup, pipeline.processor, records);
+  log.info({ topics, applied }, "changecast: table state of the looked-up tables brought up to date");
 }
 
 /** Runs the worker loop over the Kafka transport until the signal aborts (or a fatal error). */
@@ -157,6 +228,7 @@ export async function runKafkaWorker(pipeline: OpenPipeline, options: KafkaWorke
       destination(2),
     );
   const topics = sourceTopics(config, pipeline.transforms);
+  await bootstrapKafka(pipeline, env, log);
   const transport = await KafkaTransport.open({
     client: kafkaClientConfig({
       brokers: config.kafka.brokers,

@@ -3,11 +3,11 @@
 import { existsSync } from "node:fs";
 import { dirname, isAbsolute, resolve } from "node:path";
 import { globSync } from "tinyglobby";
-import { isScalar, isSeq, type Node } from "yaml";
-import { ConfigError, mapEntries, seqItems, YamlSource, type Problem, type YamlNode } from "./yaml-source.js";
+import { ConfigError, mapEntries, YamlSource, type Problem, type YamlNode } from "./yaml-source.js";
 import { projectPath, topicNameProblem } from "./paths.js";
 import { registryUrlProblem, stateUrlProblem } from "./urls.js";
-import { PIPELINE_SCHEMA, settings, type PipelineSettings, type Section, type Setting } from "./schema.js";
+import { PIPELINE_SCHEMA, settings, type PipelineSettings } from "./schema.js";
+import { SectionReader } from "./section-reader.js";
 
 // the settings themselves (types, defaults, validation, documentation) are declared in schema.ts
 export {
@@ -188,9 +188,8 @@ function nest(flat: Record<string, unknown>): Record<string, unknown> {
 }
 
 /**
- * Reads every setting of PIPELINE_SCHEMA from the YAML: unknown keys (with the allowed list), required
- * sections and settings, scalars vs lists, `${VAR:-default}` expansion, then the setting's zod schema. A value
- * that is missing takes the default; one that is refused is a problem at its line (and takes the default).
+ * Reads every setting of PIPELINE_SCHEMA from the YAML (section-reader.ts): unknown keys, required sections and
+ * settings, `${VAR:-default}` expansion, then each setting's zod schema, in READ_ORDER.
  */
 function readSettings(
   yaml: YamlSource,
@@ -200,138 +199,31 @@ function readSettings(
   /** called after each setting is read, with the values read so far */
   onRead: (path: string, values: Record<string, unknown>, node: YamlNode) => void,
 ): { values: Record<string, unknown>; nodes: Map<string, YamlNode> } {
-  const reading: SettingsReading = { yaml, root, env, problems, values: {}, nodes: new Map() };
+  const reader: SectionReader = new SectionReader(yaml, root, problems, {
+    where: "config",
+    expand: (text) => expandEnv(text, env),
+    context: (): { pipeline: string } => ({ pipeline: reader.values.pipeline as string }),
+  });
   // unknown keys first, section by section
-  unknownKeys(reading, PIPELINE_SCHEMA, root, "config");
+  reader.unknownKeys(PIPELINE_SCHEMA);
   const all = settings();
   all.sort(([a], [b]) => rank(a) - rank(b));
   for (const [path, setting] of all) {
     // required sections are reported once, after the settings that come before them in READ_ORDER
-    if (path === READ_ORDER[READ_ORDER.indexOf(SECTIONS_REQUIRED) + 1]) requiredSections(reading);
-    readSetting(reading, path, setting);
-    onRead(path, reading.values, reading.nodes.get(path));
+    if (path === READ_ORDER[READ_ORDER.indexOf(SECTIONS_REQUIRED) + 1])
+      requiredSections(yaml, root, problems);
+    reader.read(path, setting);
+    onRead(path, reader.values, reader.nodes.get(path));
   }
-  return { values: reading.values, nodes: reading.nodes };
+  return { values: reader.values, nodes: reader.nodes };
 }
 
-/** What readSettings works on: the YAML, where problems go, the values and nodes read so far. */
-interface SettingsReading {
-  yaml: YamlSource;
-  root: YamlNode;
-  env: NodeJS.ProcessEnv;
-  problems: Problem[];
-  values: Record<string, unknown>;
-  nodes: Map<string, YamlNode>;
-}
-
-function childNode(parent: YamlNode, key: string): YamlNode {
-  return mapEntries(parent).find(([k]) => k === key)?.[2];
-}
-
-function unknownKeys(reading: SettingsReading, section: Section, node: YamlNode, where: string): void {
-  const allowed = Object.keys(section.fields);
-  for (const [key, keyNode] of mapEntries(node)) {
-    if (!allowed.includes(key)) {
-      reading.problems.push(
-        reading.yaml.problem(keyNode, `unknown key "${key}" in ${where} (allowed: ${allowed.join(", ")})`),
-      );
-    }
-  }
-  for (const [key, child] of Object.entries(section.fields))
-    if (!child.setting) unknownKeys(reading, child, childNode(node, key), key);
-}
-
-function requiredSections(reading: SettingsReading): void {
+function requiredSections(yaml: YamlSource, root: YamlNode, problems: Problem[]): void {
   for (const [key, child] of Object.entries(PIPELINE_SCHEMA.fields)) {
-    const sectionNode = childNode(reading.root, key);
+    const sectionNode = mapEntries(root).find(([k]) => k === key)?.[2];
     if (!child.setting && child.required && (sectionNode === undefined || sectionNode === null))
-      reading.problems.push(reading.yaml.problem(reading.root, `${key} is required`));
+      problems.push(yaml.problem(root, `${key} is required`));
   }
-}
-
-/** One setting: its text (a list or a scalar, env expanded), then its schema; a missing one takes the default. */
-function readSetting(reading: SettingsReading, path: string, setting: Setting): void {
-  const keys = path.split(".");
-  const key = keys.pop() as string;
-  const where = keys.length ? keys.join(".") : "config";
-  let parent = reading.root;
-  for (const k of keys) parent = childNode(parent, k);
-  const node = childNode(parent, key);
-  reading.nodes.set(path, node);
-  const at: SettingAt = { path, name: `${where}.${key}`, parent, node, setting };
-  const raw = setting.kind === "list" ? listText(reading, at) : scalarText(reading, at);
-  if (raw !== undefined) parseSetting(reading, at, raw);
-}
-
-/** A setting being read: its path, its name as problems show it, its YAML node and that node's parent. */
-interface SettingAt {
-  path: string;
-  name: string;
-  parent: YamlNode;
-  node: YamlNode;
-  setting: Setting;
-}
-
-/** The default of a setting (some derive from the pipeline name). */
-function fallback(reading: SettingsReading, setting: Setting): unknown {
-  const def = setting.default;
-  return typeof def === "function" ? def({ pipeline: reading.values.pipeline as string }) : def;
-}
-
-/** The items of a list setting (a scalar is a list of one); undefined when its value is settled already. */
-function listText(reading: SettingsReading, at: SettingAt): string[] | undefined {
-  const { node, setting, path } = at;
-  if (node === undefined || node === null) {
-    reading.values[path] = setting.default ?? [];
-    return undefined;
-  }
-  if (isScalar(node)) return [expandEnv(String(node.value), reading.env)];
-  if (!isSeq(node)) {
-    reading.problems.push(reading.yaml.problem(node, `${at.name} must be a list`));
-    reading.values[path] = [];
-    return undefined;
-  }
-  return seqItems(node).map((item: Node) =>
-    expandEnv(String(isScalar(item) ? item.value : item), reading.env),
-  );
-}
-
-/** The text of a scalar setting; undefined when its value is settled already (missing, or not a scalar). */
-function scalarText(reading: SettingsReading, at: SettingAt): string | undefined {
-  const { node, setting, path } = at;
-  const missing = node === undefined || node === null || (isScalar(node) && node.value === null);
-  if (missing) {
-    if (setting.default === undefined) {
-      reading.problems.push(reading.yaml.problem(at.parent, `${at.name} is required`));
-      reading.values[path] = "";
-    } else reading.values[path] = fallback(reading, setting);
-    return undefined;
-  }
-  if (!isScalar(node) || typeof node.value === "object") {
-    reading.problems.push(reading.yaml.problem(node, `${at.name} must be a scalar`));
-    reading.values[path] = setting.default === undefined ? "" : fallback(reading, setting);
-    return undefined;
-  }
-  return expandEnv(String(node.value), reading.env);
-}
-
-/** The setting's zod schema on its text; a refusal is a problem at its line. */
-function parseSetting(reading: SettingsReading, at: SettingAt, raw: string | string[]): void {
-  const { setting, path } = at;
-  const parsed = setting.schema.safeParse(raw);
-  if (parsed.success) {
-    reading.values[path] = parsed.data;
-    return;
-  }
-  const issue = parsed.error.issues[0];
-  const text = Array.isArray(raw) ? raw.join(", ") : raw;
-  const message =
-    setting.invalid && issue?.code !== "custom" ? setting.invalid(at.name, text) : issue?.message;
-  reading.problems.push(reading.yaml.problem(at.node, message ?? `${at.name}: "${text}" is not valid`));
-  // a refused name or text stays as written (what derives from it is checked too); a refused choice or number
-  // takes the default
-  reading.values[path] =
-    setting.default === undefined || typeof raw !== "string" ? raw : fallback(reading, setting);
 }
 
 /**

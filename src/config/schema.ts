@@ -37,10 +37,10 @@ export interface SettingDoc {
 
 /**
  * How a setting is read from YAML: `scalar` (an env-expanded string, parsed by the setting's zod schema) or
- * `list` (a YAML list of env-expanded strings, or one scalar); `mapping` (a transform file's `fields` and
- * `majors`, read by map/transform-file.ts).
+ * `list` (a YAML list of env-expanded strings, or one scalar); `mapping` and `sequence` (YAML structure, e.g. a
+ * transform file's `fields` and `events`: the reader checks the shape and the schema, its owner reads the items).
  */
-export type SettingKind = "scalar" | "list" | "mapping";
+export type SettingKind = "scalar" | "list" | "mapping" | "sequence";
 
 /** The default of a setting; a function derives it from the pipeline name. */
 export type SettingDefault<T> = T | ((ctx: { pipeline: string }) => T);
@@ -98,6 +98,33 @@ export const positiveInt = z
 
 export function integer(def: number, doc: SettingDoc, check: z.ZodType<number> = positiveInt) {
   return scalar(check, def, doc, (path, text) => `${path}: "${text}" is not a positive integer`);
+}
+
+/** A duration such as `500ms`, `60s`, `15m`, `1h`, `2d`, in milliseconds. */
+export function parseDuration(text: string): number | null {
+  const m = /^\s*(\d+)\s*(ms|s|m|h|d)\s*$/.exec(text);
+  if (!m) return null;
+  const unit = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }[
+    m[2] as "ms" | "s" | "m" | "h" | "d"
+  ];
+  const ms = Number(m[1]) * unit;
+  return ms > 0 && Number.isSafeInteger(ms) ? ms : null;
+}
+
+// a regex (not a refinement) so that a refused value gets the setting's own message (invalid below)
+const DURATION = z
+  .string()
+  .regex(/^\s*\d+\s*(ms|s|m|h|d)\s*$/)
+  .transform((text) => parseDuration(text) ?? 0)
+  .pipe(z.number().int().positive());
+
+function duration(def: string, doc: SettingDoc): Setting<number> {
+  return scalar(
+    DURATION,
+    parseDuration(def) ?? 0,
+    doc,
+    (path, text) => `${path}: "${text}" is not a duration (e.g. 500ms, 60s, 15m, 1h)`,
+  );
 }
 
 export function list(def: string[] | undefined, doc: SettingDoc): Setting<string[]> {
@@ -161,6 +188,18 @@ export const PIPELINE_SCHEMA = section({
         default: "`[]`",
         description:
           "embedded mode only: `kcat -C -J` dumps (or capture files, docs/records.md) read in the order given; globs expand sorted",
+      }),
+      transactionTopic: string("", {
+        type: "Kafka topic name",
+        default: "empty",
+        description:
+          "Debezium's transaction metadata topic (`provide.transaction.metadata=true`), read for transaction aggregates (docs/transforms.md)",
+      }),
+      transactionTimeout: duration("60s", {
+        type: "duration (`500ms`, `60s`, `15m`, `1h`)",
+        default: "`60s`",
+        description:
+          "a transaction aggregate still incomplete this long (source time) is published partial (docs/state.md)",
       }),
     },
     true,
@@ -359,28 +398,144 @@ export const EVENT_SCHEMA = section({
 /** An entry of `events[].majors`: the event's settings a major may set (name and major are the event's). */
 export const MAJOR_SCHEMA = section({
   schema: EVENT_SCHEMA.fields.schema,
-  topic: EVENT_SCHEMA.fields.topic,
-  when: EVENT_SCHEMA.fields.when,
-  key: EVENT_SCHEMA.fields.key,
+  topic: inherited(EVENT_SCHEMA.fields.topic, "`<topic>.v<N>`"),
+  when: inherited(EVENT_SCHEMA.fields.when, "the event's"),
+  key: inherited(EVENT_SCHEMA.fields.key, "the event's"),
   fields: EVENT_SCHEMA.fields.fields,
 });
 
+/** A setting of a major that, when absent (null), is the event's own or derived from it. */
+function inherited(setting: Setting<string>, def: string): Setting<string | null> {
+  return { ...setting, default: null, doc: { ...setting.doc, default: def } };
+}
+
 /** A transform file (docs/transforms.md): one per source table. */
 export const TRANSFORM_SCHEMA = section({
-  table: string(undefined, {
-    type: "`<schema>.<table>`",
-    default: "required",
-    description: "the source table as Debezium names it (Oracle: upper case)",
+  table: scalar(
+    z.string().regex(/^[^.\s]+\.[^.\s]+$/, {
+      error: (iss) => `table "${String(iss.input)}" must be "<schema>.<table>" as Debezium names it`,
+    }),
+    undefined,
+    {
+      type: "`<schema>.<table>`",
+      default: "required",
+      description: "the source table as Debezium names it (Oracle: upper case)",
+    },
+  ),
+  state: oneOf(["none", "rows"] as const, "none", {
+    default: "`none`",
+    description:
+      "`rows`: keep the latest row image of every primary key (table state: TOAST/LOB fill, before-images, `lookup()`; docs/state.md)",
   }),
+  primaryKey: list([], {
+    type: "list of column names",
+    default: "none (the record key's columns)",
+    description:
+      "with `state: rows`: the primary-key columns in key order (those of the record key), so that `changecast check` can count the values of `lookup()` keys",
+  }),
+  index: {
+    setting: true,
+    kind: "mapping",
+    schema: z.record(z.string(), z.unknown()),
+    default: {},
+    doc: {
+      type: "mapping of name → list of CEL over `after`",
+      default: "none",
+      description:
+        'secondary indexes of the table state for `lookup(table, key, "name")` (needs `state: rows`)',
+    },
+  },
   events: {
     setting: true,
-    kind: "list",
-    schema: z.array(z.unknown()).min(1),
-    doc: { type: "list", default: "required", description: "the events derived from the table's changes" },
+    kind: "sequence",
+    // empty only with state: rows (a table kept as state for lookups); map/state-declaration.ts says so
+    schema: z.array(z.unknown()),
+    default: [],
+    doc: {
+      type: "list",
+      default: "required (may be empty with `state: rows`)",
+      description: "the events derived from the table's changes",
+    },
   },
+  requires: {
+    setting: true,
+    kind: "sequence",
+    schema: z.array(z.unknown()),
+    default: [],
+    doc: {
+      type: "list of `{table, key, when?, timeout?, onTimeout?}`",
+      default: "none",
+      description:
+        "parent rows a change waits for: it is parked until the parent row is in the table state (docs/transforms.md)",
+    },
+  },
+});
+
+/** A `<schema>.<table>` setting, checked like a transform file's `table`. */
+function tableName(description: string): Setting<string> {
+  const table = TRANSFORM_SCHEMA.fields.table as Setting<string>;
+  return { ...table, doc: { ...table.doc, description } };
+}
+
+/** One entry of a transform file's `requires` (read and checked by map/requires.ts). */
+export const REQUIRE_SCHEMA = section({
+  table: tableName("the parent table (it must declare `state: rows`)"),
+  key: string(undefined, {
+    type: "CEL",
+    default: "required",
+    description: "the parent's primary key from this change (a list for a composite key)",
+  }),
+  when: string('op != "d"', {
+    type: "CEL → bool",
+    default: '`op != "d"`',
+    description: "which changes wait for the parent",
+  }),
+  timeout: duration("15m", {
+    type: "duration",
+    default: "`15m`",
+    description: "how long (source time) a change waits before `onTimeout` applies",
+  }),
+  onTimeout: oneOf(["dead-letter", "publish"] as const, "dead-letter", {
+    default: "`dead-letter`",
+    description: "`dead-letter` (the reason names the parent table and key) or `publish` without the parent",
+  }),
+});
+
+/** An aggregate file (docs/transforms.md): `aggregate:` instead of `table:`. */
+export const AGGREGATE_SCHEMA = section({
+  aggregate: tableName("the root table: one evaluation per root row changed in a transaction"),
+  members: {
+    setting: true,
+    kind: "mapping",
+    schema: z.record(z.string(), z.unknown()),
+    default: {},
+    doc: {
+      type: "map of variable → `{table, match}`",
+      default: "none",
+      description: "lists of member changes of the same transaction matched to the root row",
+    },
+  },
+  events: TRANSFORM_SCHEMA.fields.events,
+});
+
+/** One entry of an aggregate file's `members`. */
+export const MEMBER_SCHEMA = section({
+  table: tableName("the member table"),
+  match: string(undefined, {
+    type: "CEL over `member`, `root` → bool",
+    default: "required",
+    description: "whether a member change belongs to the root row",
+  }),
 });
 
 /** The reference's rows of a transform file: its settings, then each event's as `events[].<key>`. */
 export function transformSettings(): [string, Setting][] {
-  return [...settings(TRANSFORM_SCHEMA), ...settings(EVENT_SCHEMA, "events[].")];
+  return [
+    ...settings(TRANSFORM_SCHEMA),
+    ...settings(EVENT_SCHEMA, "events[]."),
+    ...settings(REQUIRE_SCHEMA, "requires[]."),
+    ...settings({ setting: false, fields: { aggregate: AGGREGATE_SCHEMA.fields.aggregate } }),
+    ...settings({ setting: false, fields: { members: AGGREGATE_SCHEMA.fields.members } }),
+    ...settings(MEMBER_SCHEMA, "members.<name>."),
+  ];
 }

@@ -90,6 +90,11 @@ export interface ChangeEvent {
   /** the envelope's ts_ms, ts_us, ts_ns (connector processing time) exactly, null when absent (CEL variables) */
   envelopeTimes?: { ts_ms: bigint | null; ts_us: bigint | null; ts_ns: bigint | null };
   position: SourcePosition;
+  /**
+   * A primary-key change (Debezium's `__debezium.newkey` header on the delete half, `__debezium.oldkey` on the
+   * create half): the old and the new key struct. Absent or null for every other change.
+   */
+  keyChange?: { old: Row; new: Row } | null;
 }
 
 /** What a Debezium record turned out to be. */
@@ -106,6 +111,8 @@ export type DecodedRecord =
       id: string;
       eventCount: bigint | null;
       dataCollections: { dataCollection: string; eventCount: bigint }[];
+      /** the record's ts_ms (Debezium: the transaction's commit time), when present */
+      tsMs?: number | null;
     };
 
 /** A record as it arrives from a Kafka topic (or a kcat dump of one). */

@@ -120,6 +120,9 @@ function transactionMarker(payload: Row): DecodedRecord {
     id,
     eventCount: count === null || count === undefined ? null : requireInt(count, "event_count"),
     dataCollections,
+    // the transaction's time (aggregates: the END record's source time)
+    tsMs:
+      typeof payload.ts_ms === "bigint" || typeof payload.ts_ms === "number" ? Number(payload.ts_ms) : null,
   };
 }
 

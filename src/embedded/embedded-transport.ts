@@ -111,7 +111,9 @@ function toFileRecord(
   try {
     const parsed = parseCaptureLine(item.text);
     if (parsed.kind === "schema") return null;
-    const { record } = parsed;
+    // a line without an offset (hand-written captures): its line number orders it, as an offset would (the table
+    // state tells a later change from a redelivery by source position, then offset)
+    const record = parsed.record.offset === "-1" ? { ...parsed.record, offset: String(lineNo) } : parsed.record;
     return { record, cursor, ts: record.timestamp ?? 0 };
   } catch (err) {
     // Not even a kcat line: still a record of the file, dead-lettered with the reason.
@@ -186,7 +188,11 @@ export class EmbeddedTransport implements ChangeTransport {
     return records.length ? { records } : null;
   }
 
-  async deliver(consumed: SourceRecord[], outputs: PublishedRecord[]): Promise<void> {
+  async deliver(
+    consumed: SourceRecord[],
+    outputs: PublishedRecord[],
+    beforeCommit?: () => Promise<void>,
+  ): Promise<void> {
     const chunks = new Map<string, string[]>();
     for (const { record, view } of outputs) {
       const line = embeddedOutputLine({ record, view });
@@ -200,6 +206,7 @@ export class EmbeddedTransport implements ChangeTransport {
       appendFileSync(join(this.outputDir, name), text);
       this.lengths.set(name, (this.lengths.get(name) ?? 0) + Buffer.byteLength(text));
     }
+    await beforeCommit?.();
     const next = new Map<string, number>();
     for (const record of consumed) {
       const cursor = this.pendingCursors.get(record);

@@ -435,7 +435,11 @@ export class KafkaTransport implements ChangeTransport {
     }
   }
 
-  async deliver(consumed: SourceRecord[], outputs: PublishedRecord[]): Promise<void> {
+  async deliver(
+    consumed: SourceRecord[],
+    outputs: PublishedRecord[],
+    beforeCommit?: () => Promise<void>,
+  ): Promise<void> {
     const cur = this.current;
     const last = consumed[consumed.length - 1];
     if (!cur || cur.settled || !last) return;
@@ -445,8 +449,8 @@ export class KafkaTransport implements ChangeTransport {
     };
     const committed =
       this.options.delivery === "exactly-once" && outputs.length > 0
-        ? await this.deliverTransaction(cur, outputs, offsets)
-        : await this.deliverThenCommit(cur, outputs, offsets);
+        ? await this.deliverTransaction(cur, outputs, offsets, beforeCommit)
+        : await this.deliverThenCommit(cur, outputs, offsets, beforeCommit);
     if (!committed) {
       cur.settle({ kind: "given-up", ...(cur.lost ? { error: cur.lost } : {}) });
       return;
@@ -483,8 +487,11 @@ export class KafkaTransport implements ChangeTransport {
     cur: InFlight,
     outputs: PublishedRecord[],
     offsets: { topics: { topic: string; partitions: { partition: number; offset: string }[] }[] },
+    beforeCommit?: () => Promise<void>,
   ): Promise<boolean> {
     let sent = outputs.length === 0;
+    // the state writes run once: they are idempotent, but a retried commit need not repeat them
+    let stateWritten = !beforeCommit;
     for (let attempt = 0; ; attempt++) {
       try {
         if (!sent) {
@@ -495,6 +502,10 @@ export class KafkaTransport implements ChangeTransport {
             compression: this.compression,
           });
           sent = true;
+        }
+        if (!stateWritten) {
+          await beforeCommit!();
+          stateWritten = true;
         }
         if (cur.lost) throw new AssignmentLostError("partition revoked during the batch");
         await cur.payload.commitOffsetsIfNecessary(offsets);
@@ -544,6 +555,7 @@ export class KafkaTransport implements ChangeTransport {
     cur: InFlight,
     outputs: PublishedRecord[],
     offsets: { topics: { topic: string; partitions: { partition: number; offset: string }[] }[] },
+    beforeCommit?: () => Promise<void>,
   ): Promise<boolean> {
     const key = `${cur.topic}|${cur.partition}`;
     const messages = topicMessages(outputs);
@@ -555,6 +567,9 @@ export class KafkaTransport implements ChangeTransport {
         active = txn;
         await txn.sendBatch({ topicMessages: messages, acks: -1, compression: this.compression });
         await txn.sendOffsets({ consumerGroupId: this.groupId, ...offsets });
+        // the state writes before the commit: a crash after them redelivers the batch, which the state
+        // recognises (docs/state.md); after the commit they could be lost with the offsets committed
+        await beforeCommit?.();
         if (cur.lost) throw new AssignmentLostError("partition revoked during the transaction");
         await txn.commit();
         break;

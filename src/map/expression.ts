@@ -21,6 +21,7 @@ import {
   type EvaluationLimits,
 } from "./cel-limits.js";
 import { ChangecastError } from "../errors.js";
+import { LOOKUP_FUNCTIONS } from "./lookup.js";
 
 /** The variables a transform expression may use (docs/transforms.md; ts_* are the envelope's timestamps). */
 export const VARIABLES = [
@@ -31,21 +32,40 @@ export const VARIABLES = [
   "source",
   "changed",
   "tx",
+  "keyChange",
   "ts_ms",
   "ts_us",
   "ts_ns",
 ] as const;
 export type VariableName = (typeof VARIABLES)[number];
-export type Bindings = Record<VariableName, unknown>;
+/** keyChange is optional: bindings made before it existed (tests, tools) leave it out, and it reads as absent */
+export type Bindings = Record<Exclude<VariableName, "keyChange">, unknown> & { keyChange?: unknown };
 
 /** What the checker knows of each variable before any data: rows, tx and the ts_* (null when absent) are dyn. */
 const VARIABLE_TYPES: ReadonlyMap<string, StaticType> = new Map<string, StaticType>(
   VARIABLES.map((v) => [v, v === "op" ? "string" : v === "changed" ? "list" : "dyn"]),
 );
 
+// CEL's strings extension and lookup() (table state, lookup.ts)
+const FUNCTIONS = [...strings, ...LOOKUP_FUNCTIONS];
 const variables = Object.fromEntries(VARIABLES.map((v) => [v, CelScalar.DYN]));
-const baseEnv = celEnv({ funcs: strings, variables });
+const baseEnv = celEnv({ funcs: FUNCTIONS, variables });
 const env = celEnv({ funcs: meteredFunctions(baseEnv), variables });
+
+/** The environments of a variable list other than VARIABLES (all dyn), made once per list. */
+const customEnvs = new Map<string, { base: typeof baseEnv; run: typeof env; types: typeof VARIABLE_TYPES }>();
+function customEnv(names: readonly string[]) {
+  const id = names.join("\u0000");
+  let found = customEnvs.get(id);
+  if (!found) {
+    const vars = Object.fromEntries(names.map((v) => [v, CelScalar.DYN]));
+    const base = celEnv({ funcs: FUNCTIONS, variables: vars });
+    const types = new Map<string, StaticType>(names.map((v) => [v, "dyn"]));
+    found = { base, run: celEnv({ funcs: meteredFunctions(base), variables: vars }), types };
+    customEnvs.set(id, found);
+  }
+  return found;
+}
 
 export class ExpressionError extends ChangecastError {
   readonly code = "MAP_EXPRESSION";
@@ -62,64 +82,30 @@ export interface Expression {
  * Compiles an expression; the error says what is wrong (syntax, unknown variable, unknown function, argument
  * types no overload accepts). Evaluations run under `limits`.
  */
-export function compileExpression(text: string, limits: EvaluationLimits = EVALUATION_LIMITS): Expression {
-  return compileWith(text, limits, null);
-}
-
-/** Environments of other variable sets (the sink's `event`, `headers`, …), every variable dyn; made once per set. */
-const customEnvs = new Map<
-  string,
-  { names: readonly string[]; env: typeof env; types: ReadonlyMap<string, StaticType> }
->();
-
-/**
- * Compiles an expression over other variables than a transform's (each one dyn), with the same functions,
- * checks and evaluation limits: the sink's projections (src/sink) use it.
- */
-export function compileExpressionOver(
+export function compileExpression(
   text: string,
-  names: readonly string[],
   limits: EvaluationLimits = EVALUATION_LIMITS,
-): { text: string; evaluate(bindings: Record<string, unknown>): unknown } {
-  const id = names.join(",");
-  let custom = customEnvs.get(id);
-  if (!custom) {
-    const vars = Object.fromEntries(names.map((v) => [v, CelScalar.DYN]));
-    const base = celEnv({ funcs: strings, variables: vars });
-    custom = {
-      names,
-      env: celEnv({ funcs: meteredFunctions(base), variables: vars }),
-      types: new Map(names.map((v) => [v, "dyn" as StaticType])),
-    };
-    customEnvs.set(id, custom);
-  }
-  const compiled = compileWith(text, limits, custom);
-  return { text, evaluate: (bindings) => compiled.evaluate(bindings as Bindings) };
-}
-
-function compileWith(
-  text: string,
-  limits: EvaluationLimits,
-  custom: { names: readonly string[]; env: typeof env; types: ReadonlyMap<string, StaticType> } | null,
+  /** the variables the expression may use (aggregate files: root, member lists, tx; see customEnv) */
+  names: readonly string[] = VARIABLES,
 ): Expression {
-  const allowed: readonly string[] = custom?.names ?? VARIABLES;
+  const envs = names === VARIABLES ? { base: baseEnv, run: env, types: VARIABLE_TYPES } : customEnv(names);
   let parsed: ReturnType<typeof parse>;
   try {
     parsed = parse(text);
   } catch (err) {
     throw new ExpressionError(`expression does not compile: ${firstLine(err)}`);
   }
-  const unknown = freeIdentifiers(parsed.expr).filter((name) => !allowed.includes(name));
+  const unknown = freeIdentifiers(parsed.expr).filter((name) => !names.includes(name));
   if (unknown.length) {
     throw new ExpressionError(
       `unknown variable${unknown.length > 1 ? "s" : ""} ${unknown.map((u) => `"${u}"`).join(", ")} ` +
-        `(available: ${allowed.join(", ")})`,
+        `(available: ${names.join(", ")})`,
     );
   }
-  const problem = typeProblem(baseEnv, parsed.expr, custom?.types ?? VARIABLE_TYPES);
+  const problem = typeProblem(envs.base, parsed.expr, envs.types);
   if (problem) throw new ExpressionError(problem);
   meterLoops(parsed.expr);
-  const run = plan(custom?.env ?? env, parsed);
+  const run = plan(envs.run, parsed);
   const evaluate = (bindings: Bindings): unknown => {
     try {
       return metered(limits, () => {
@@ -133,8 +119,9 @@ function compileWith(
       throw err;
     }
   };
-  // the sink's `event.<field>` takes the same short cut as a transform's `after.<column>`
-  const column = columnSelect(parsed.expr, custom ? EVENT_VARIABLE : ROW_VARIABLES);
+  // a plain column read skips CEL: the row variables of a transform, the sink's `event`
+  const rows = names === VARIABLES ? ROW_VARIABLES : names.includes("event") ? EVENT_VARIABLE : null;
+  const column = rows ? columnSelect(parsed.expr, rows) : undefined;
   if (column === undefined) return { text, evaluate };
   const { variable, name } = column;
   return {

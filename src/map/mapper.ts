@@ -10,6 +10,8 @@ import {
   type RawRows,
 } from "./expression.js";
 import type { EventDeclaration, TransformFile } from "./transform-file.js";
+import type { RequireDeclaration } from "./requires.js";
+import type { AggregateDeclaration } from "./aggregate-file.js";
 import { ChangecastError } from "../errors.js";
 import { LimitExceeded } from "./cel-limits.js";
 
@@ -54,12 +56,24 @@ export class TransformSet {
   private readonly byTable = new Map<string, EventDeclaration[]>();
   private readonly lowestMajor = new Map<string, number>();
   private selection: MajorSelection = new Map();
+  /** the `requires` of each child table (dependencies) */
+  readonly requires = new Map<string, RequireDeclaration[]>();
+  /** the aggregate files (transaction aggregates) */
+  readonly aggregates: AggregateDeclaration[] = [];
   constructor(readonly files: TransformFile[]) {
     for (const file of files) {
+      if (file.requires)
+        this.requires.set(file.table, [...(this.requires.get(file.table) ?? []), ...file.requires]);
+      if (file.aggregate) {
+        // root and member tables are routed (their changes may have no events of their own)
+        this.aggregates.push(file.aggregate);
+        for (const t of [file.aggregate.root, ...file.aggregate.members.map((m) => m.table)])
+          if (!this.byTable.has(t)) this.byTable.set(t, []);
+      }
       const list = this.byTable.get(file.table) ?? [];
       list.push(...file.events);
       this.byTable.set(file.table, list);
-      for (const d of file.events) {
+      for (const d of [...file.events, ...(file.aggregate?.events ?? [])]) {
         const major = d.major ?? 1;
         this.lowestMajor.set(d.name, Math.min(major, this.lowestMajor.get(d.name) ?? major));
       }
@@ -85,13 +99,18 @@ export class TransformSet {
     return [...this.byTable.keys()];
   }
   get declarations(): EventDeclaration[] {
-    return [...this.byTable.values()].flat();
+    return [...this.byTable.values()].flat().concat(this.aggregates.flatMap((a) => a.events));
   }
 }
 
 /** Evaluates every declaration for the change: `when`, then key and fields. All-or-nothing per change. */
-export function mapChange(change: ChangeEvent, declarations: EventDeclaration[]): MappedEvent[] {
-  const vars = bindingsFor(change);
+export function mapChange(
+  change: ChangeEvent,
+  declarations: EventDeclaration[],
+  /** the variables (default: the change's); an aggregate's are root, member lists and tx */
+  bindings?: Bindings,
+): MappedEvent[] {
+  const vars = bindings ?? bindingsFor(change);
   const out: MappedEvent[] = [];
   for (const declaration of declarations) {
     if (declaration.when) {
@@ -209,6 +228,7 @@ class ChangeBindings implements Bindings, RawRows {
   private sourceValue: unknown;
   private changedValue: unknown;
   private txValue: unknown;
+  private keyChangeValue: unknown;
   // the rows as CEL reads them (celRow), and whether each is a plain object (RawRows); null = not yet
   private beforeRow: RowSlot | null = null;
   private afterRow: RowSlot | null = null;
@@ -256,6 +276,10 @@ class ChangeBindings implements Bindings, RawRows {
   }
   get ts_ns(): unknown {
     return this.change.envelopeTimes?.ts_ns ?? null;
+  }
+  get keyChange(): unknown {
+    const kc = this.change.keyChange;
+    return (this.keyChangeValue ??= kc ? celValue({ old: celValue(kc.old), new: celValue(kc.new) }) : null);
   }
   get tx(): unknown {
     const tx = this.change.transaction;

@@ -2,10 +2,15 @@
 import { readConfigText, TextFileProblem } from "../config/read-text.js";
 import { isScalar, type Node } from "yaml";
 import { EventSchema } from "../encode/event-schema.js";
-import { mapEntries, seqItems, YamlSource, type Problem, type YamlNode } from "../config/yaml-source.js";
+import { mapEntries, YamlSource, type Problem, type YamlNode } from "../config/yaml-source.js";
 import { projectPath, topicNameProblem } from "../config/paths.js";
-import { EVENT_SCHEMA, MAJOR_SCHEMA, MAJOR_VERSION, TRANSFORM_SCHEMA } from "../config/schema.js";
+import { EVENT_SCHEMA, MAJOR_SCHEMA, TRANSFORM_SCHEMA, type Section } from "../config/schema.js";
+import { SectionReader, type SectionReaderOptions } from "../config/section-reader.js";
 import { compileExpression, ExpressionError, type Expression } from "./expression.js";
+import { readRequires, type RequireDeclaration } from "./requires.js";
+import type { AggregateDeclaration } from "./aggregate-file.js";
+import { readStateDeclaration } from "./state-declaration.js";
+import type { StateDeclaration } from "./table-state.js";
 
 export interface FieldMapping {
   name: string;
@@ -40,15 +45,23 @@ export interface TransformFile {
   events: EventDeclaration[];
   /** what is valid but most likely not meant (`changecast check` prints them; they never stop a run) */
   warnings?: Problem[];
+  /** `state: rows` (and its `index:`): the table's rows are kept as table state (map/state-declaration.ts) */
+  state?: StateDeclaration;
+  /** `requires:` parents its changes wait for (map/requires.ts) */
+  requires?: RequireDeclaration[];
+  /** an aggregate file (`aggregate:` instead of `table:`, map/aggregate-file.ts); `table` is its root table */
+  aggregate?: AggregateDeclaration;
 }
 
-// the keys (and their documentation) are declared in config/schema.ts
-const FILE_KEYS = Object.keys(TRANSFORM_SCHEMA.fields);
-const EVENT_KEYS = Object.keys(EVENT_SCHEMA.fields);
-const MAJOR_KEYS = Object.keys(MAJOR_SCHEMA.fields);
+/** How transform files are read: no environment expansion, texts trimmed, a blank expression is no expression. */
+const TRANSFORM_READING = (where: string): SectionReaderOptions => ({
+  where,
+  expand: (text) => text.trim(),
+  blankIsMissing: true,
+});
 
 /** The project directory and whether schema files may lie outside it. */
-interface ProjectDirs {
+export interface ProjectDirs {
   baseDir: string;
   allowOutside: boolean;
 }
@@ -74,28 +87,14 @@ export function readTransformFile(
   const { source: yaml, problems } = YamlSource.read(file, text);
   if (!yaml) return { transform: null, problems };
   const root = yaml.doc.contents as YamlNode;
-  const entries = mapEntries(root);
-  if (!entries.length)
+  if (!mapEntries(root).length)
     return { transform: null, problems: [yaml.problem(root, "transform file must be a mapping")] };
-  const get = (node: YamlNode, key: string) => mapEntries(node).find(([k]) => k === key);
-
-  for (const [key, keyNode] of entries) {
-    if (!FILE_KEYS.includes(key))
-      problems.push(yaml.problem(keyNode, `unknown key "${key}" (allowed: ${FILE_KEYS.join(", ")})`));
-  }
-  const tableEntry = get(root, "table");
-  const table = scalarText(tableEntry?.[2]);
-  if (!table)
-    problems.push(yaml.problem(root, 'table is required ("<schema>.<table>", e.g. inventory.customers)'));
-  else if (!/^[^.\s]+\.[^.\s]+$/.test(table)) {
-    problems.push(
-      yaml.problem(tableEntry?.[2], `table "${table}" must be "<schema>.<table>" as Debezium names it`),
-    );
-  }
-  const eventsNode = get(root, "events")?.[2];
-  const eventNodes = seqItems(eventsNode);
-  if (!eventNodes.length)
-    problems.push(yaml.problem(eventsNode ?? root, "events: at least one event is required"));
+  // the keys, their validation and documentation are declared in config/schema.ts (TRANSFORM_SCHEMA)
+  const settings = new SectionReader(yaml, root, problems, TRANSFORM_READING("transform"));
+  settings.unknownKeys(TRANSFORM_SCHEMA);
+  settings.readAll(TRANSFORM_SCHEMA);
+  const table = settings.values.table as string;
+  const eventNodes = (settings.values.events as Node[] | undefined) ?? [];
 
   const events: EventDeclaration[] = [];
   const names = new Set<string>();
@@ -108,7 +107,12 @@ export function readTransformFile(
     events.push(...readMajors(yaml, node, event, dirs, problems));
   }
   const warnings = events.flatMap((event) => epochUnitWarnings(yaml, event));
-  return { transform: { file, table: table ?? "", events, warnings }, problems };
+  const requires = readRequires(yaml, (settings.values.requires as Node[] | undefined) ?? [], problems);
+  const transform: TransformFile = { file, table, events, warnings };
+  const state = readStateDeclaration(yaml, settings, table, eventNodes.length, problems);
+  if (state) transform.state = state;
+  if (requires.length) transform.requires = requires;
+  return { transform, problems };
 }
 
 /** The epoch variables and their unit. */
@@ -169,8 +173,29 @@ function readEvent(
   node: Node,
   dirs: ProjectDirs,
   problems: Problem[],
+  /** the variables its expressions may use (default: a change's) */
+  names?: readonly string[],
 ): EventDeclaration | null {
-  return readDeclaration(yaml, node, dirs, problems, null);
+  return readDeclaration(yaml, node, dirs, problems, null, names);
+}
+
+/** The `events:` of an aggregate file, whose expressions use `names` (root, member lists, tx). */
+export function readEventList(
+  yaml: YamlSource,
+  nodes: readonly Node[],
+  dirs: ProjectDirs,
+  problems: Problem[],
+  names: readonly string[],
+): EventDeclaration[] {
+  const events: EventDeclaration[] = [];
+  for (const node of nodes) {
+    const event = readEvent(yaml, node, dirs, problems, names);
+    if (!event) continue;
+    if (events.some((e) => e.name === event.name))
+      problems.push(yaml.problem(node, `event "${event.name}" is declared twice`));
+    events.push(event);
+  }
+  return events;
 }
 
 /**
@@ -240,6 +265,7 @@ function readDeclaration(
   dirs: ProjectDirs,
   problems: Problem[],
   inherit: MajorBase | null,
+  names?: readonly string[],
 ): EventDeclaration | null {
   const entries = mapEntries(node);
   const what = inherit ? `majors.${inherit.major}` : "event";
@@ -254,8 +280,8 @@ function readDeclaration(
     );
     return null;
   }
-  const reading = new DeclarationReading(yaml, node, entries, what, problems);
-  reading.checkKeys(inherit ? MAJOR_KEYS : EVENT_KEYS);
+  const section = inherit ? MAJOR_SCHEMA : EVENT_SCHEMA;
+  const reading = new DeclarationReading(yaml, node, section, what, problems, names);
   const { name, schemaPath, topic, keyText } = readIdentity(reading, inherit);
   const major = readMajor(reading, inherit);
   const whenText = inherit ? (reading.text("when") ?? inherit.whenText) : reading.text("when");
@@ -282,32 +308,48 @@ function readDeclaration(
   return declaration;
 }
 
-/** One event (or one major of it) being read: its entries, where its problems go, and whether it is still valid. */
+/**
+ * One event (or one major of it) being read: its settings (read and validated against EVENT_SCHEMA or MAJOR_SCHEMA
+ * by the config's section reader), where its problems go, and whether it is still valid.
+ */
 class DeclarationReading {
   ok = true;
-  private readonly byKey: Map<string, { keyNode: YamlNode; value: YamlNode }>;
+  private readonly settings: SectionReader;
   constructor(
     readonly yaml: YamlSource,
     readonly node: Node,
-    private readonly entries: ReturnType<typeof mapEntries>,
+    section: Section,
     /** "event" or "majors.<N>", the prefix of the problems */
     readonly what: string,
     private readonly problems: Problem[],
+    /** the variables expressions may use; undefined: a change's (expression.ts VARIABLES) */
+    private readonly names?: readonly string[],
   ) {
-    this.byKey = new Map(entries.map(([k, keyNode, value]) => [k, { keyNode, value }]));
+    this.settings = new SectionReader(yaml, node, problems, TRANSFORM_READING(what));
+    this.settings.unknownKeys(section);
+    const before = problems.length;
+    this.settings.readAll(section);
+    // a required setting that is missing, or a value its schema refuses, makes the declaration invalid
+    if (problems.length > before) this.ok = false;
   }
 
   has(key: string): boolean {
-    return this.byKey.has(key);
+    return this.settings.has(key);
   }
   keyNode(key: string): YamlNode {
-    return this.byKey.get(key)?.keyNode;
+    return mapEntries(this.node).find(([k]) => k === key)?.[1];
   }
   value(key: string): YamlNode {
-    return this.byKey.get(key)?.value;
+    return this.settings.nodes.get(key);
   }
+  /** A scalar setting's text as written (trimmed); null when the file does not set it. */
   text(key: string): string | null {
-    return scalarText(this.value(key));
+    const value = this.settings.values[key];
+    return this.has(key) && typeof value === "string" && value ? value : null;
+  }
+  /** A setting's value as its schema read it (its default when the file does not set it). */
+  setting(key: string): unknown {
+    return this.settings.values[key];
   }
 
   /** A problem that does not make the declaration invalid. */
@@ -320,23 +362,9 @@ class DeclarationReading {
     this.ok = false;
   }
 
-  checkKeys(allowed: string[]): void {
-    for (const [key, keyNode] of this.entries) {
-      if (!allowed.includes(key)) {
-        this.note(keyNode, `unknown key "${key}" in ${this.what} (allowed: ${allowed.join(", ")})`);
-      }
-    }
-  }
-
-  required(key: string): string | null {
-    const text = this.text(key);
-    if (!text) this.note(this.value(key) ?? this.node, `${this.what}.${key} is required`);
-    return text;
-  }
-
   compile(text: string, at: YamlNode, what: string): Expression | null {
     try {
-      return compileExpression(text);
+      return compileExpression(text, undefined, this.names);
     } catch (err) {
       const message = err instanceof ExpressionError ? err.message : String(err);
       this.fail(at, `${what}: ${message}`);
@@ -350,12 +378,13 @@ function readIdentity(
   reading: DeclarationReading,
   inherit: MajorBase | null,
 ): { name: string | null; schemaPath: string | null; topic: string | null; keyText: string | null } {
-  const name = inherit ? inherit.name : reading.required("name");
-  const schemaPath = reading.required("schema");
+  // a missing required one is a problem already (DeclarationReading)
+  const name = inherit ? inherit.name : reading.text("name");
+  const schemaPath = reading.text("schema");
   const topic = inherit
     ? (reading.text("topic") ?? `${inherit.topic}.v${inherit.major}`)
-    : reading.required("topic");
-  const keyText = inherit ? (reading.text("key") ?? inherit.keyText) : reading.required("key");
+    : reading.text("topic");
+  const keyText = inherit ? (reading.text("key") ?? inherit.keyText) : reading.text("key");
   if (!(name && schemaPath && topic && keyText)) reading.ok = false;
   const topicProblem = topic ? topicNameProblem(topic) : null;
   if (topicProblem)
@@ -365,14 +394,8 @@ function readIdentity(
 
 /** The event's `major:` (default 1); a `majors:` entry has its own. */
 function readMajor(reading: DeclarationReading, inherit: MajorBase | null): number {
-  if (inherit) return inherit.major;
-  if (!reading.has("major")) return 1;
-  const parsed = MAJOR_VERSION.safeParse(reading.text("major") ?? "");
-  if (!parsed.success) {
-    reading.fail(reading.value("major"), "event.major must be a positive integer");
-    return 1;
-  }
-  return parsed.data;
+  // read and checked against EVENT_SCHEMA.major (default 1)
+  return inherit ? inherit.major : (reading.setting("major") as number);
 }
 
 /** The schema file: relative to the config file's directory (docs/configuration.md), inside it unless allowed. */

@@ -13,9 +13,15 @@ export interface ChangeTransport {
   poll(maxRecords: number): Promise<ConsumedBatch | null>;
   /**
    * Makes `outputs` durable, then commits the source positions of `consumed` (a prefix of the last polled
-   * batch, or all of it). Exactly-once transports do both atomically.
+   * batch, or all of it). Exactly-once transports do both atomically. `beforeCommit` (the batch's state writes,
+   * docs/state.md) runs once the outputs are durable (exactly-once: sent in the open transaction) and before
+   * the positions are committed; a delivery given up before it ran does not run it.
    */
-  deliver(consumed: SourceRecord[], outputs: PublishedRecord[]): Promise<void>;
+  deliver(
+    consumed: SourceRecord[],
+    outputs: PublishedRecord[],
+    beforeCommit?: () => Promise<void>,
+  ): Promise<void>;
   close(): Promise<void>;
   /** Line-based transports: input lines skipped so far because they hold no record (blank lines). */
   skippedLines?(): number;

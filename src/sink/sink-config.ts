@@ -10,7 +10,8 @@ import { PROJECTION_SCHEMA, SINK_SCHEMA, type SinkAction } from "../config/sink-
 import { stateUrlProblem } from "../config/urls.js";
 import { mapEntries, seqItems, YamlSource, type Problem, type YamlNode } from "../config/yaml-source.js";
 import type { EventSchema } from "../encode/event-schema.js";
-import { compileExpressionOver } from "../map/expression.js";
+import { compileExpression, type Bindings } from "../map/expression.js";
+import { EVALUATION_LIMITS } from "../map/cel-limits.js";
 import type { TransformSet } from "../map/mapper.js";
 import { loadTransforms } from "../worker/pipeline-setup.js";
 import { columnTypeOf, parseSqlType, type ColumnType } from "./sql-types.js";
@@ -284,7 +285,9 @@ function readProjection(
   }
   const compile = (text: string, at: YamlNode, what: string): SinkExpression | null => {
     try {
-      return compileExpressionOver(text, SINK_VARIABLES);
+      // the same functions, checks and evaluation limits as a transform's expressions, over the sink's variables
+      const compiled = compileExpression(text, EVALUATION_LIMITS, SINK_VARIABLES);
+      return { text, evaluate: (bindings) => compiled.evaluate(bindings as unknown as Bindings) };
     } catch (err) {
       problems.push(yaml.problem(at, `${what}: ${(err as Error).message}`));
       return null;

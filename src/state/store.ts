@@ -28,6 +28,12 @@ export class StateStoreError extends ChangecastError {
   override readonly name = "StateStoreError";
 }
 
+/** The state store could not be reached (a Postgres connection refused or lost): retrying may succeed. */
+export class StateStoreUnavailableError extends ChangecastError {
+  readonly code = "STATE_UNAVAILABLE";
+  override readonly name = "StateStoreUnavailableError";
+}
+
 const SQLITE_HEADER = "SQLite format 3\0";
 
 export interface OpenStateStoreOptions {

@@ -21,7 +21,7 @@ import Database from "better-sqlite3";
 import pg from "pg";
 import { redactText } from "../config/redact.js";
 import { LOCK_HOLDERS_TABLE as HOLDERS } from "./migrations/writer-lock.js";
-import type { StateStore } from "./store.js";
+import { StateStoreError, StateStoreUnavailableError, type StateStore } from "./store.js";
 import { ChangecastError } from "../errors.js";
 
 export type StateLockMode = "shared" | "exclusive";
@@ -113,7 +113,7 @@ async function acquireSqlite(store: StateStore, file: string, opts: StateLockOpt
     db.close();
     const code = (err as { code?: string }).code;
     if (code === "SQLITE_NOTADB" || code === "SQLITE_CORRUPT") {
-      throw new Error(
+      throw new StateStoreError(
         `state lock file ${lockFile} is damaged (${(err as Error).message}); it holds no data: delete it and try again`,
       );
     }
@@ -229,7 +229,7 @@ async function acquirePostgres(store: StateStore, opts: StateLockOptions): Promi
   try {
     await client.connect();
   } catch (err) {
-    throw new Error(`state ${store.location}: ${redactText((err as Error).message)}`);
+    throw new StateStoreUnavailableError(`state ${store.location}: ${redactText((err as Error).message)}`);
   }
   try {
     await tryAdvisoryLock(client, store, opts, key);

@@ -2,6 +2,10 @@
 import type { PipelineConfig } from "../config/pipeline-config.js";
 import type { Problem } from "../config/yaml-source.js";
 import { TransformSet } from "../map/mapper.js";
+import { checkLookups, stateDeclarations } from "../map/state-declaration.js";
+import { captureKeyColumns } from "./capture-keys.js";
+import { checkHeldDeclarations } from "../map/held-checks.js";
+import { readAggregateFile } from "../map/aggregate-file.js";
 import { readTransformFile, type EventDeclaration, type TransformFile } from "../map/transform-file.js";
 import { EmbeddedRegistry } from "../schemas/embedded-registry.js";
 import type { SchemaRegistry } from "../schemas/registry.js";
@@ -14,16 +18,35 @@ import { decodeDebeziumJson } from "../decode/debezium-json.js";
 import { RecordProcessor, type EventRegistration } from "./record-processor.js";
 import { ChangecastError } from "../errors.js";
 
-export function loadTransforms(config: PipelineConfig): { transforms: TransformSet; problems: Problem[] } {
+export function loadTransforms(
+  config: PipelineConfig,
+  options: { captureKeys?: boolean } = {},
+): { transforms: TransformSet; problems: Problem[] } {
   const files: TransformFile[] = [];
   const problems: Problem[] = [];
   for (const file of config.transforms) {
-    const result = readTransformFile(file, config.baseDir, undefined, {
-      allowAbsolutePaths: config.paths.allowAbsolute,
-    });
+    const options = { allowAbsolutePaths: config.paths.allowAbsolute };
+    // an aggregate file (`aggregate:` instead of `table:`) or a table's transform file
+    const result =
+      readAggregateFile(file, config.baseDir, undefined, options) ??
+      readTransformFile(file, config.baseDir, undefined, options);
     problems.push(...result.problems);
     if (result.transform) files.push(result.transform);
   }
+  // lookup() calls name tables with state: rows, their indexes, keys of the index's arity
+  // (check) the key columns of state tables without primaryKey:, from the record keys of the capture files
+  const undeclared = stateDeclarations(files).filter((d) => !d.primaryKey?.length);
+  const keyColumns =
+    options.captureKeys && undeclared.length
+      ? captureKeyColumns(
+          config.source.files,
+          config.source.topicPrefix,
+          undeclared.map((d) => d.table),
+        )
+      : undefined;
+  problems.push(...checkLookups(files, keyColumns));
+  // requires: parents keep table state; aggregates: distinct tables, a transaction topic
+  problems.push(...checkHeldDeclarations(files, config.source));
   return { transforms: new TransformSet(files), problems };
 }
 

@@ -4,6 +4,7 @@ import {
   DecodeError,
   RecordTooLargeError,
   type ChangeEvent,
+  type DecodedRecord,
   type SourceRecord,
 } from "../decode/change-event.js";
 import { decodeDebeziumJson } from "../decode/debezium-json.js";
@@ -16,6 +17,14 @@ import type { EventDeclaration } from "../map/transform-file.js";
 import { CeSources, ChangeHeaders, deadLetterErrorHeaders, headerBytes } from "../publish/headers.js";
 import { DLQ_HEADERS, type PublishedRecord, type RecordView } from "../publish/output-record.js";
 import { ChangecastError, type Stage } from "../errors.js";
+import { withLookups } from "../map/lookup.js";
+import type { TableStateView } from "../map/table-state.js";
+import type { BatchHook } from "./batch-hooks.js";
+import { keyChangeOf } from "./key-change.js";
+import { refOf } from "./table-state-runtime.js";
+import type { HeldChanges, HeldOutcome } from "./held-changes.js";
+import type { AggregateEvaluation } from "./aggregates.js";
+import { AggregateHeaders } from "../publish/aggregate-headers.js";
 
 /** Where each event's schema is registered (resolved once at start-up). */
 export interface EventRegistration {
@@ -46,11 +55,18 @@ export type Outcome =
       kind: "filtered";
       reason: "tombstone" | "heartbeat" | "transaction" | "message" | "no-matching-event";
     }
-  | { kind: "dead-letter"; record: PublishedRecord; stage: ErrorStage; error: Error };
+  | { kind: "dead-letter"; record: PublishedRecord; stage: ErrorStage; error: Error }
+  /** held back (parked for its parent, docs/state.md): counted when it is finally mapped, filtered or dead-lettered */
+  | { kind: "held"; reason: "parked" };
 
 export class RecordProcessor {
   private readonly decode: (record: SourceRecord) => ReturnType<typeof decodeDebeziumJson>;
   private readonly ceSources: CeSources;
+  // the stateful features (docs/state.md): their batch hooks, the table state, records decoded in prepare
+  private readonly hooks: BatchHook[] = [];
+  private tableState: TableStateView | null = null;
+  private held: HeldChanges | null = null;
+  private readonly decodedAhead = new Map<SourceRecord, DecodedRecord>();
   constructor(private readonly options: ProcessorOptions) {
     this.ceSources = new CeSources(options.pipeline);
     this.decode = options.decode ?? ((r) => decodeDebeziumJson(r));
@@ -61,6 +77,79 @@ export class RecordProcessor {
     // records a reader rejected are dead-lettered as they are: nothing of theirs to fetch
     const readable = records.some((r) => r.rejected) ? records.filter((r) => !r.rejected) : records;
     if (readable.length > 0) await this.options.prepare?.(readable);
+    if (this.hooks.length === 0) return;
+    // the stateful features load what the batch's changes need: decoded once here, used by process()
+    const changes = new Map<SourceRecord, ChangeEvent>();
+    this.decodedAhead.clear();
+    for (const record of readable) {
+      const decoded = this.decodeAhead(record);
+      if (decoded?.kind === "change") changes.set(record, decoded.event);
+    }
+    for (const hook of this.hooks) await hook.prepare?.({ records, changes });
+  }
+
+  /** The changes of `records` (the bootstrap of the table state); records that do not decode are left out. */
+  async decodeChanges(records: readonly SourceRecord[]): Promise<Map<SourceRecord, ChangeEvent>> {
+    const readable = records.filter((r) => !r.rejected);
+    if (readable.length > 0) await this.options.prepare?.(readable);
+    const changes = new Map<SourceRecord, ChangeEvent>();
+    for (const record of readable) {
+      try {
+        const decoded = this.decodeWithKeyChange(record);
+        if (decoded.kind === "change") changes.set(record, decoded.event);
+      } catch {
+        // dead-lettered when the worker processes it
+      }
+    }
+    return changes;
+  }
+
+  /** A record decoded (with its key change) for prepare; null when it does not decode (process dead-letters it). */
+  private decodeAhead(record: SourceRecord): DecodedRecord | null {
+    try {
+      const decoded = this.decodeWithKeyChange(record);
+      this.decodedAhead.set(record, decoded);
+      return decoded;
+    } catch {
+      return null;
+    }
+  }
+
+  private decodeWithKeyChange(record: SourceRecord): DecodedRecord {
+    const decoded = this.decode(record);
+    if (decoded.kind === "change" && Object.keys(record.headers).length > 0) {
+      const keyChange = keyChangeOf(record, decoded.event);
+      if (keyChange) decoded.event.keyChange = keyChange;
+    }
+    return decoded;
+  }
+
+  /** Adds a stateful feature's batch hooks (docs/state.md); prepare then decodes each batch ahead. */
+  use(hook: BatchHook): void {
+    this.hooks.push(hook);
+  }
+
+  /** The table state that changes of `state: rows` tables are applied to and lookup() reads. */
+  useTableState(view: TableStateView): void {
+    this.tableState = view;
+  }
+
+  /** Records made during process() for other records (released children, completed aggregates). */
+  takeExtraOutputs(): PublishedRecord[] {
+    const out: PublishedRecord[] = [];
+    for (const hook of this.hooks) if (hook.takeOutputs) out.push(...hook.takeOutputs());
+    return out;
+  }
+
+  /** After the batch's outputs are durable, before its offsets are committed: the state writes. */
+  async beforeCommit(consumed: readonly SourceRecord[]): Promise<void> {
+    for (const hook of this.hooks) await hook.beforeCommit?.(consumed);
+  }
+
+  /** The batch was not committed: its in-memory state effects are undone. */
+  abandon(): void {
+    for (const hook of this.hooks) hook.abandon?.();
+    this.decodedAhead.clear();
   }
 
   /**
@@ -73,16 +162,70 @@ export class RecordProcessor {
       return this.processAt(record, at);
     } catch (err) {
       return this.deadLetter(record, at.stage, asError(err));
+    } finally {
+      // held changes the record released or timed out, aggregates it completed (takeHeldOutcomes)
+      this.held?.after(record);
     }
+  }
+
+  /** Dependencies and transaction aggregates (docs/state.md): held changes, and what became of them. */
+  useHeld(held: HeldChanges): void {
+    this.held = held;
+    this.hooks.push(held);
+    held.attach({
+      process: (record) => this.process(record),
+      deadLetter: (record, stage, error) => this.deadLetter(record, stage, error),
+      decode: (record) => this.decodeWithKeyChange(record),
+      prefetch: async (records) => {
+        await this.options.prepare?.(records);
+      },
+      aggregateRecords: (evaluation, map) => this.aggregateRecords(evaluation, map),
+    });
+  }
+
+  /** How many records are held now (parked, or buffered in incomplete transactions). */
+  heldNow(): number {
+    const held = this.held?.held;
+    return held ? held.parked + held.buffered : 0;
+  }
+
+  /** End of a finite input (replay): whatever is still held times out (takeHeldOutcomes then has it). */
+  finishHeld(): void {
+    this.held?.finish(null);
+  }
+
+  /** Released, timed-out and aggregated records since the last call (the caller counts and publishes them). */
+  takeHeldOutcomes(): HeldOutcome[] {
+    return this.held?.takeOutcomes() ?? [];
+  }
+
+  /** ENCODE: the events of an aggregate evaluation, with the aggregate's ce_id (and partial header). */
+  private aggregateRecords(evaluation: AggregateEvaluation, map: () => MappedEvent[]): PublishedRecord[] {
+    const mapped = this.tableState ? withLookups(this.tableState, map) : map();
+    const { root, txId, rootKey, partial } = evaluation;
+    const headers = new AggregateHeaders(this.options.pipeline, root, txId, rootKey, partial, this.ceSources);
+    return mapped
+      .filter((event) => this.options.transforms.isActive(event.declaration))
+      .map((event) => this.output(root, event, headers));
   }
 
   /** The steps of one record; a step that fails throws, and `at` says which stage it failed in. */
   private processAt(record: SourceRecord, at: { stage: ErrorStage }): Outcome {
     if (record.rejected) return this.deadLetter(record, "DECODE", record.rejected.error);
     this.checkRecordSize(record);
-    const decoded = this.decode(record);
+    const ahead = this.decodedAhead.get(record);
+    if (ahead) this.decodedAhead.delete(record);
+    const decoded = ahead ?? this.decodeWithKeyChange(record);
+    if (this.held) {
+      // a change whose parent row is missing is parked (a require that cannot be evaluated: MAP)
+      at.stage = "MAP";
+      const held = this.held.admit(record, decoded);
+      if (held) return held;
+    }
     if (decoded.kind !== "change") return { kind: "filtered", reason: decoded.kind };
-    const change = decoded.event;
+    // table state: unavailable columns filled and before supplied from the previous image, the row applied
+    const change = this.tableState ? this.tableState.apply(decoded.event, refOf(record)) : decoded.event;
+    this.held?.applied(record, change);
     at.stage = "ROUTE";
     const declarations = this.route(change);
     at.stage = "MAP";
@@ -118,14 +261,18 @@ export class RecordProcessor {
   private map(change: ChangeEvent, declarations: EventDeclaration[]): MappedEvent[] {
     // majors of an event under migration are just more outputs of the same record (same batch, same transaction)
     const transforms = this.options.transforms;
-    return mapChange(
-      change,
-      declarations.filter((d) => transforms.isActive(d)),
-    );
+    const active = declarations.filter((d) => transforms.isActive(d));
+    return this.tableState
+      ? withLookups(this.tableState, () => mapChange(change, active))
+      : mapChange(change, active);
   }
 
   /** ENCODE: one event as the record to publish — Avro value in the wire format, key, headers, size checked. */
-  private output(change: ChangeEvent, event: MappedEvent, changeHeaders: ChangeHeaders): PublishedRecord {
+  private output(
+    change: ChangeEvent,
+    event: MappedEvent,
+    changeHeaders: Pick<ChangeHeaders, "forEvent">,
+  ): PublishedRecord {
     const { declaration } = event;
     const registration = this.options.registrations.get(declaration);
     if (!registration) throw new Error(`internal: schema of ${declaration.name} was not registered`);

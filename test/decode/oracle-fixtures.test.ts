@@ -171,6 +171,7 @@ describe("oracle fixtures", () => {
       id: "0800030066050000",
       eventCount: null,
       dataCollections: [],
+      tsMs: 1710497471000,
     });
     const e = change("15-transaction-data-event.value.json");
     expect(e.transaction).toEqual({ id: "0800030066050000", totalOrder: 1n, dataCollectionOrder: 1n });
@@ -181,6 +182,7 @@ describe("oracle fixtures", () => {
       id: "0800030066050000",
       eventCount: 1n,
       dataCollections: [{ dataCollection: "ORCLPDB1.DEBEZIUM.CUSTOMERS", eventCount: 1n }],
+      tsMs: 1710497471000,
     });
   });
 

@@ -167,6 +167,7 @@ describe("postgres fixtures", () => {
       id: "777:34085120",
       eventCount: null,
       dataCollections: [],
+      tsMs: 1710497520051,
     });
     const e = change("18-transaction-data-event.value.json");
     expect(e.after).toEqual(customer(1006n, "Mary", "Major", "mary.major@example.com"));
@@ -178,6 +179,7 @@ describe("postgres fixtures", () => {
       id: "777:34085464",
       eventCount: 1n,
       dataCollections: [{ dataCollection: "inventory.customers", eventCount: 1n }],
+      tsMs: 1710497520051,
     });
   });
 

@@ -103,6 +103,7 @@ describe("schemaless JSON (schemas.enable=false)", () => {
       id: "777:34085464",
       eventCount: 1n,
       dataCollections: [{ dataCollection: "inventory.customers", eventCount: 1n }],
+      tsMs: 1710497520051,
     });
     expect(schemaless(ora, "14-transaction-begin.value.json")).toMatchObject({
       kind: "transaction",

@@ -94,7 +94,12 @@ export function examplePipeline(opts: {
     .replace("${SCHEMA_REGISTRY_URL:-}", opts.registryUrl)
     .replace("${STATE_URL:-sqlite:.changecast/state.sqlite}", "sqlite:state.sqlite")
     .replace(/^delivery: .*$/m, `delivery: ${opts.delivery}`)
-    .replace(/^\s*files: .*$/m, "");
+    .replace(/^\s*files:.*(?:\n\s+- .*)*$/m, "")
+    // the captures are produced as one backlog of 8 hours of source time and the worker reads the topics at
+    // their own pace: an order's rows can run hours (of source time) ahead of its transaction's END, which would
+    // time the aggregate out (partial) under the default 60 s; the comparison with the offline processor wants
+    // every transaction complete
+    .replace(/^(\s*)transactionTopic: (.*)$/m, "$1transactionTopic: $2\n$1transactionTimeout: 24h");
   const config = join(dir, "changecast.yaml");
   writeFileSync(config, text);
   return { dir, config };

@@ -213,43 +213,49 @@ export async function topicRecords(project: Project, topic: string) {
   );
 }
 
+type EmbeddedRecord = Awaited<ReturnType<typeof readEmbeddedTopic>>[number];
+
 /**
- * A reference consumer group on the embedded topics: processes facts one by one (recording ce_id and customer
- * id), commits its offset after each poll, like a Kafka consumer with manual commits. It never deduplicates:
- * a fact processed twice shows up twice in `processed`.
+ * A reference consumer group on the embedded topics: turns records into facts, commits its offset after each
+ * poll, like a Kafka consumer with manual commits. It never deduplicates: a fact processed twice shows up twice
+ * in `processed`.
  */
-export class ReferenceConsumer {
-  readonly processed: Fact[] = [];
+abstract class EmbeddedConsumer<F> {
+  readonly processed: F[] = [];
   filter: SwitchFilter = createSwitchFilter([]);
   constructor(
     readonly project: Project,
     readonly group: string,
   ) {}
 
-  /** Processes up to `max` facts of CustomerRegistered from the group's committed offset; returns how many were read. */
+  /** The fact of one record, or null to pass over it. */
+  protected abstract toFact(record: EmbeddedRecord, topic: string): F | null;
+
+  /** Processes up to `max` records from the group's committed offset; returns how many were read. */
   async poll(topic: string, max = Number.MAX_SAFE_INTEGER): Promise<number> {
     return withStore(this.project, async (store) => {
       const offsets = await EmbeddedGroupOffsets.open(store.knex);
       const next = (await offsets.fetch(this.group, topic)).get(0) ?? 0n;
-      const records = (
-        await readEmbeddedTopic(
-          store.knex,
-          "inventory",
-          join(this.project.dir, ".changecast", "out"),
-          topic,
-          next,
-        )
-      ).slice(0, max);
+      const out = join(this.project.dir, ".changecast", "out");
+      const records = (await readEmbeddedTopic(store.knex, "inventory", out, topic, next)).slice(0, max);
       for (const r of records) {
-        if (!r.headers.ce_type?.endsWith(`.${EVENT}`)) continue;
-        if (!this.filter.accept(r.headers)) continue;
-        const value = r.value as { customerId: number | string };
-        this.processed.push({ ceId: r.headers.ce_id ?? "", customerId: String(value.customerId), topic });
+        const fact = this.toFact(r, topic);
+        if (fact !== null) this.processed.push(fact);
       }
       if (records.length)
         await offsets.commit(this.group, topic, new Map([[0, next + BigInt(records.length)]]));
       return records.length;
     });
+  }
+}
+
+/** The reference consumer of the migrated event (CustomerRegistered): ce_id and customer id of each fact. */
+export class ReferenceConsumer extends EmbeddedConsumer<Fact> {
+  protected toFact(r: EmbeddedRecord, topic: string): Fact | null {
+    if (!r.headers.ce_type?.endsWith(`.${EVENT}`)) return null;
+    if (!this.filter.accept(r.headers)) return null;
+    const value = r.value as { customerId: number | string };
+    return { ceId: r.headers.ce_id ?? "", customerId: String(value.customerId), topic };
   }
 }
 
@@ -341,35 +347,10 @@ export interface TypedFact {
  * A consumer group of a shared topic on the embedded output files: processes every record of every event type
  * (not only the migrated one), through its switch filter, committing after each poll. Never deduplicates.
  */
-export class SharedTopicConsumer {
-  readonly processed: TypedFact[] = [];
-  filter: SwitchFilter = createSwitchFilter([]);
-  constructor(
-    readonly project: Project,
-    readonly group: string,
-  ) {}
-
-  async poll(topic: string, max = Number.MAX_SAFE_INTEGER): Promise<number> {
-    return withStore(this.project, async (store) => {
-      const offsets = await EmbeddedGroupOffsets.open(store.knex);
-      const next = (await offsets.fetch(this.group, topic)).get(0) ?? 0n;
-      const records = (
-        await readEmbeddedTopic(
-          store.knex,
-          "inventory",
-          join(this.project.dir, ".changecast", "out"),
-          topic,
-          next,
-        )
-      ).slice(0, max);
-      for (const r of records) {
-        if (!this.filter.accept(r.headers, topic)) continue;
-        this.processed.push({ ceId: r.headers.ce_id ?? "", type: r.headers.ce_type ?? "", topic });
-      }
-      if (records.length)
-        await offsets.commit(this.group, topic, new Map([[0, next + BigInt(records.length)]]));
-      return records.length;
-    });
+export class SharedTopicConsumer extends EmbeddedConsumer<TypedFact> {
+  protected toFact(r: EmbeddedRecord, topic: string): TypedFact | null {
+    if (!this.filter.accept(r.headers, topic)) return null;
+    return { ceId: r.headers.ce_id ?? "", type: r.headers.ce_type ?? "", topic };
   }
 
   /** Polls every topic until none has anything left. */

@@ -5,28 +5,25 @@
 import { afterEach, describe, expect, it } from "vitest";
 import { openPipeline } from "../../src/cli/pipeline.js";
 import { backfillKafka } from "../../src/migrate/kafka-backfill.js";
-import { KafkaTopicAccess } from "../../src/migrate/topics.js";
 import { kafkaClientConfig } from "../../src/kafka/kafka-client.js";
-import { startMockKafka, type MockKafka } from "../infra/mock-kafka.js";
-import { EVENT, migrationProject, V1, V2, withStore } from "./harness.js";
+import type { MockKafka } from "../infra/mock-kafka.js";
+import { EVENT, V1, V2, withStore } from "./harness.js";
 import { MigrationStore } from "../../src/migrate/state.js";
+import { KafkaTopicAccess } from "../../src/migrate/topics.js";
 import {
+  cleanUp,
   cli,
+  committedSum,
+  factsOnTopics,
   GROUP_TIMING,
-  killClis,
   produceInserts,
   SOURCE,
-  startWorker,
-  testKafka,
+  startMigrationCluster,
   topicEnd,
   waitFor,
 } from "./kafka-harness.js";
 
-const cleanup: (() => Promise<unknown>)[] = [];
-afterEach(async () => {
-  killClis();
-  for (const step of cleanup.splice(0).reverse()) await step().catch(() => undefined);
-});
+afterEach(cleanUp);
 
 const N = 300;
 const M = 200;
@@ -37,41 +34,20 @@ const TIMING = {
 
 /** The ce_ids on a topic, in partition/offset order (duplicates kept). */
 async function ceIds(mock: MockKafka, topic: string): Promise<string[]> {
-  const access = await KafkaTopicAccess.open({ brokers: mock.brokers, clientId: "backfill-test" });
-  try {
-    return (await access.snapshot(topic)).partitions.flatMap((p) => p.records.map((r) => r.ceId));
-  } finally {
-    await access.close();
-  }
+  return (await factsOnTopics(mock, [topic])).map((f) => f.ceId);
 }
 
 /** Sum of the worker group's committed offsets on the source topic. */
-async function workerCommitted(mock: MockKafka): Promise<number> {
-  const admin = testKafka(mock.brokers).admin();
-  await admin.connect();
-  try {
-    const [t] = await admin.fetchOffsets({ groupId: "changecast.inventory", topics: [SOURCE] });
-    return (t?.partitions ?? []).reduce((sum, p) => sum + Math.max(0, Number(p.offset)), 0);
-  } finally {
-    await admin.disconnect();
-  }
-}
+const workerCommitted = (mock: MockKafka) => committedSum(mock, "changecast.inventory", SOURCE);
 
 describe("migrate backfill on Kafka (mock cluster)", () => {
   it("re-derives the history before the start once; a re-run publishes nothing", async () => {
-    const mock = await startMockKafka({
-      brokers: 3,
-      topics: [
-        { name: SOURCE, partitions: 3 },
-        { name: V1, partitions: 4 },
-        { name: V2, partitions: 4 },
-      ],
-    });
-    cleanup.push(() => mock.stop());
-    const p = migrationProject({ brokers: mock.bootstrap, delivery: "at-least-once" });
-    const kafka = testKafka(mock.brokers);
-    const worker = await startWorker(p);
-    cleanup.push(() => worker.stop());
+    const {
+      mock,
+      project: p,
+      kafka,
+      worker,
+    } = await startMigrationCluster({ old: 4, new: 4 }, "at-least-once", { old: V1, new: V2 });
     const published = async (topic: string, n: number) => {
       await waitFor(`${n} records on ${topic}`, async () => {
         worker.check();

@@ -5,17 +5,20 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import avro from "avsc";
-import { Kafka, logLevel, Partitioners, type Consumer, type IHeaders } from "kafkajs";
+import { Kafka, logLevel, Partitioners, type Consumer, type IHeaders, type KafkaMessage } from "kafkajs";
 import { pino } from "pino";
 import { openPipeline, type OpenPipeline } from "../../src/cli/pipeline.js";
 import { runKafkaWorker } from "../../src/cli/run.js";
 import { fromWireFormat } from "../../src/avro/wire.js";
 import { createSwitchFilter, type SwitchFilter } from "../../src/migrate/switch.js";
+import { KafkaTopicAccess } from "../../src/migrate/topics.js";
+import { startMockKafka, type MockKafka } from "../infra/mock-kafka.js";
 import type { RunStats } from "../../src/worker/run-stats.js";
 import {
   changes,
   EVENT,
   insertRecord,
+  migrationProject,
   ROOT,
   type Captured,
   type Project,
@@ -176,17 +179,20 @@ function header(headers: IHeaders | undefined, name: string): string | null {
   return one === undefined ? null : one.toString();
 }
 
+/** What a reference consumer makes of one record of a batch: its fact, or null to pass over it. */
+type ToFact<F> = (message: KafkaMessage, topic: string, partition: number) => F | null;
+
 /**
- * A reference consumer group on one topic at a time: for each batch it processes the facts (decoding the Avro
- * value of the major it reads), commits the next offset and only then counts the facts as processed — so
- * `processed` is exactly what its committed offsets say, and a fact processed twice shows up twice (it never
- * deduplicates). `limit` stops processing at that many facts in total (the group stays a member, paused).
+ * A reference consumer group: for each batch it turns the records into facts, commits the next offset and only
+ * then counts the facts as processed — so `processed` is exactly what its committed offsets say, and a fact
+ * processed twice shows up twice (it never deduplicates). `limit` stops processing at that many facts in total
+ * (the group stays a member, paused).
  */
-export class KafkaReferenceConsumer {
-  readonly processed: KafkaFact[] = [];
+class CommittingConsumer<F> {
+  readonly processed: F[] = [];
   filter: SwitchFilter = createSwitchFilter([]);
   private consumer: Consumer | null = null;
-  private topic = "";
+  private topics: string[] = [];
   private limit = Number.POSITIVE_INFINITY;
 
   constructor(
@@ -194,10 +200,8 @@ export class KafkaReferenceConsumer {
     readonly group: string,
   ) {}
 
-  async start(topic: string, major: number, limit = Number.POSITIVE_INFINITY): Promise<void> {
-    const type = TYPES.get(major);
-    if (!type) throw new Error(`no schema for major ${major}`);
-    this.topic = topic;
+  protected async consume(topics: string[], limit: number, toFact: ToFact<F>): Promise<void> {
+    this.topics = topics;
     this.limit = limit;
     const consumer = this.kafka.consumer({
       groupId: this.group,
@@ -208,12 +212,12 @@ export class KafkaReferenceConsumer {
     });
     await consumer.connect();
     // fromBeginning only applies where the group has no committed offset
-    await consumer.subscribe({ topic, fromBeginning: true });
+    await consumer.subscribe({ topics, fromBeginning: true });
     await consumer.run({
       autoCommit: false,
       eachBatchAutoResolve: false,
       eachBatch: async ({ batch, resolveOffset, heartbeat, pause, isRunning, isStale }) => {
-        const facts: KafkaFact[] = [];
+        const facts: F[] = [];
         let next: bigint | null = null;
         let complete = true;
         for (const m of batch.messages) {
@@ -227,18 +231,8 @@ export class KafkaReferenceConsumer {
             break;
           }
           next = BigInt(m.offset) + 1n;
-          if (!header(m.headers, "ce_type")?.endsWith(`.${EVENT}`)) continue;
-          if (!this.filter.accept(m.headers ?? {})) continue;
-          const value = type.fromBuffer(fromWireFormat(m.value ?? Buffer.alloc(0)).body) as {
-            customerId: number | string;
-          };
-          facts.push({
-            ceId: header(m.headers, "ce_id") ?? "",
-            customerId: value.customerId,
-            topic: batch.topic,
-            partition: batch.partition,
-            offset: m.offset,
-          });
+          const fact = toFact(m, batch.topic, batch.partition);
+          if (fact !== null) facts.push(fact);
         }
         // a transaction marker at the end of the batch (exactly-once outputs) is passed over with the batch
         if (complete) next = BigInt(batch.lastOffset()) + 1n;
@@ -257,7 +251,7 @@ export class KafkaReferenceConsumer {
   /** Processes up to `limit` facts in total from now on (resuming paused partitions). */
   setLimit(limit: number): void {
     this.limit = limit;
-    this.consumer?.resume([{ topic: this.topic }]);
+    this.consumer?.resume(this.topics.map((topic) => ({ topic })));
   }
 
   /** Leaves the group (nothing is committed on the way out: every processed fact was committed already). */
@@ -267,73 +261,96 @@ export class KafkaReferenceConsumer {
   }
 }
 
+/** A reference consumer of the migrated event on one topic at a time, decoding the Avro value of its major. */
+export class KafkaReferenceConsumer extends CommittingConsumer<KafkaFact> {
+  async start(topic: string, major: number, limit = Number.POSITIVE_INFINITY): Promise<void> {
+    const type = TYPES.get(major);
+    if (!type) throw new Error(`no schema for major ${major}`);
+    await this.consume([topic], limit, (m, topic, partition) => {
+      if (!header(m.headers, "ce_type")?.endsWith(`.${EVENT}`)) return null;
+      if (!this.filter.accept(m.headers ?? {})) return null;
+      const value = type.fromBuffer(fromWireFormat(m.value ?? Buffer.alloc(0)).body) as {
+        customerId: number | string;
+      };
+      const ceId = header(m.headers, "ce_id") ?? "";
+      return { ceId, customerId: value.customerId, topic, partition, offset: m.offset };
+    });
+  }
+}
+
 /**
  * A consumer group of a shared topic on Kafka: subscribed to one or more topics, it processes every record of
- * every event type through its switch filter (`accept(headers, topic)`), commits the next offset of each batch
- * and only then counts the facts — `processed` is what its committed offsets say. Never deduplicates.
+ * every event type through its switch filter (`accept(headers, topic)`).
  */
-export class SharedKafkaConsumer {
-  readonly processed: TypedFact[] = [];
-  filter: SwitchFilter = createSwitchFilter([]);
-  private consumer: Consumer | null = null;
-  private limit = Number.POSITIVE_INFINITY;
-
-  constructor(
-    private readonly kafka: Kafka,
-    readonly group: string,
-  ) {}
-
+export class SharedKafkaConsumer extends CommittingConsumer<TypedFact> {
   async start(topics: string[], limit = Number.POSITIVE_INFINITY): Promise<void> {
-    this.limit = limit;
-    const consumer = this.kafka.consumer({
-      groupId: this.group,
-      sessionTimeout: Number(GROUP_TIMING.KAFKA_SESSION_TIMEOUT_MS),
-      heartbeatInterval: Number(GROUP_TIMING.KAFKA_HEARTBEAT_INTERVAL_MS),
-      maxWaitTimeInMs: 100,
-      allowAutoTopicCreation: false,
+    await this.consume(topics, limit, (m, topic) => {
+      if (!this.filter.accept(m.headers ?? {}, topic)) return null;
+      return { ceId: header(m.headers, "ce_id") ?? "", type: header(m.headers, "ce_type") ?? "", topic };
     });
-    await consumer.connect();
-    await consumer.subscribe({ topics, fromBeginning: true });
-    await consumer.run({
-      autoCommit: false,
-      eachBatchAutoResolve: false,
-      eachBatch: async ({ batch, resolveOffset, heartbeat, pause, isRunning, isStale }) => {
-        const facts: TypedFact[] = [];
-        let next: bigint | null = null;
-        let complete = true;
-        for (const m of batch.messages) {
-          if (!isRunning() || isStale()) {
-            complete = false;
-            break;
-          }
-          if (this.processed.length + facts.length >= this.limit) {
-            pause();
-            complete = false;
-            break;
-          }
-          next = BigInt(m.offset) + 1n;
-          if (!this.filter.accept(m.headers ?? {}, batch.topic)) continue;
-          facts.push({
-            ceId: header(m.headers, "ce_id") ?? "",
-            type: header(m.headers, "ce_type") ?? "",
-            topic: batch.topic,
-          });
-        }
-        if (complete) next = BigInt(batch.lastOffset()) + 1n;
-        if (next === null) return;
-        await consumer.commitOffsets([
-          { topic: batch.topic, partition: batch.partition, offset: next.toString() },
-        ]);
-        resolveOffset((next - 1n).toString());
-        this.processed.push(...facts);
-        await heartbeat();
-      },
-    });
-    this.consumer = consumer;
   }
+}
 
-  async stop(): Promise<void> {
-    await this.consumer?.disconnect();
-    this.consumer = null;
+/** What each Kafka migration test cleans up after itself, last first; also stops the CLIs it started. */
+const cleanups: (() => Promise<unknown>)[] = [];
+export function onCleanup(step: () => Promise<unknown>): void {
+  cleanups.push(step);
+}
+export async function cleanUp(): Promise<void> {
+  killClis();
+  for (const step of cleanups.splice(0).reverse()) await step().catch(() => undefined);
+}
+
+/**
+ * The mock cluster with the source topic (3 partitions) and the old and new majors' topics, a migration project on
+ * it and the worker running in-process — the set-up of every Kafka migration test, cleaned up by `cleanUp`.
+ */
+export async function startMigrationCluster(
+  partitions: { old: number; new: number },
+  delivery: "exactly-once" | "at-least-once",
+  topics: { old: string; new: string },
+): Promise<{ mock: MockKafka; project: Project; kafka: Kafka; worker: RunningWorker }> {
+  const mock = await startMockKafka({
+    brokers: 3,
+    topics: [
+      { name: SOURCE, partitions: 3 },
+      { name: topics.old, partitions: partitions.old },
+      { name: topics.new, partitions: partitions.new },
+    ],
+  });
+  onCleanup(() => mock.stop());
+  const project = migrationProject({ brokers: mock.bootstrap, delivery });
+  const kafka = testKafka(mock.brokers);
+  const worker = await startWorker(project);
+  onCleanup(() => worker.stop());
+  return { mock, project, kafka, worker };
+}
+
+/** Sum of a group's committed offsets on a topic (-1, nothing committed, counts as 0). */
+export async function committedSum(mock: MockKafka, group: string, topic: string): Promise<number> {
+  const admin = testKafka(mock.brokers).admin();
+  await admin.connect();
+  try {
+    const [t] = await admin.fetchOffsets({ groupId: group, topics: [topic] });
+    return (t?.partitions ?? []).reduce((sum, p) => sum + Math.max(0, Number(p.offset)), 0);
+  } finally {
+    await admin.disconnect();
+  }
+}
+
+/** Every record on the topics as (ce_id, ce_type), in partition/offset order (duplicates kept). */
+export async function factsOnTopics(
+  mock: MockKafka,
+  topics: string[],
+): Promise<{ ceId: string; type: string }[]> {
+  const access = await KafkaTopicAccess.open({ brokers: mock.brokers, clientId: "migrate-test" });
+  try {
+    const facts: { ceId: string; type: string }[] = [];
+    for (const t of topics)
+      for (const p of (await access.snapshot(t)).partitions)
+        for (const r of p.records) facts.push({ ceId: r.ceId, type: r.type ?? "" });
+    return facts;
+  } finally {
+    await access.close();
   }
 }

@@ -8,56 +8,32 @@ import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { loadSwitchFilter } from "../../src/migrate/filter.js";
 import { createSwitchFilter } from "../../src/migrate/switch.js";
-import { startMockKafka, type MockKafka } from "../infra/mock-kafka.js";
-import { EVENT, migrationProject, V1, V2, withStore } from "./harness.js";
+import type { MockKafka } from "../infra/mock-kafka.js";
+import { EVENT, V1, V2, withStore } from "./harness.js";
 import {
+  cleanUp,
   cli,
+  committedSum,
+  onCleanup,
+  startMigrationCluster,
   kafkaAccounting,
-  killClis,
   KafkaReferenceConsumer,
   produceInserts,
-  SOURCE,
-  startWorker,
   testKafka,
   topicEnd,
   waitFor,
   type RunningWorker,
 } from "./kafka-harness.js";
 
-const cleanup: (() => Promise<unknown>)[] = [];
-afterEach(async () => {
-  killClis();
-  for (const step of cleanup.splice(0).reverse()) await step().catch(() => undefined);
-});
-
-/** Sum of the group's committed offsets on a topic (-1 counts as nothing). */
-async function committedSum(mock: MockKafka, group: string, topic: string): Promise<number> {
-  const admin = testKafka(mock.brokers).admin();
-  await admin.connect();
-  try {
-    const [t] = await admin.fetchOffsets({ groupId: group, topics: [topic] });
-    return (t?.partitions ?? []).reduce((sum, p) => sum + Math.max(0, Number(p.offset)), 0);
-  } finally {
-    await admin.disconnect();
-  }
-}
+afterEach(cleanUp);
 
 async function setUp(partitions: { old: number; new: number }, delivery: "exactly-once" | "at-least-once") {
-  const mock = await startMockKafka({
-    brokers: 3,
-    topics: [
-      { name: SOURCE, partitions: 3 },
-      { name: V1, partitions: partitions.old },
-      { name: V2, partitions: partitions.new },
-    ],
+  const { mock, project, kafka, worker } = await startMigrationCluster(partitions, delivery, {
+    old: V1,
+    new: V2,
   });
-  cleanup.push(() => mock.stop());
-  const project = migrationProject({ brokers: mock.bootstrap, delivery });
-  const kafka = testKafka(mock.brokers);
-  const worker = await startWorker(project);
-  cleanup.push(() => worker.stop());
   const consumer = new KafkaReferenceConsumer(kafka, "billing");
-  cleanup.push(() => consumer.stop());
+  onCleanup(() => consumer.stop());
   return { mock, project, kafka, worker, consumer };
 }
 

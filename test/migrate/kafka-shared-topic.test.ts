@@ -5,17 +5,18 @@
 // read CustomerRegistered on the new one — every fact of every type once, by ce_id.
 import { afterEach, describe, expect, it } from "vitest";
 import { loadSwitchFilter } from "../../src/migrate/filter.js";
-import { KafkaTopicAccess } from "../../src/migrate/topics.js";
-import { startMockKafka, type MockKafka } from "../infra/mock-kafka.js";
-import { EVENT, migrationProject, typedAccounting, V1, V2, withStore, type Project } from "./harness.js";
+import type { MockKafka } from "../infra/mock-kafka.js";
+import { EVENT, typedAccounting, V1, V2, withStore, type Project } from "./harness.js";
 import {
+  cleanUp,
   cli,
-  killClis,
+  committedSum,
+  factsOnTopics,
+  onCleanup,
   produceChanges,
   SharedKafkaConsumer,
   SOURCE,
-  startWorker,
-  testKafka,
+  startMigrationCluster,
   topicEnd,
   waitFor,
 } from "./kafka-harness.js";
@@ -23,37 +24,14 @@ import {
 const REGISTERED = "io.example.customer.CustomerRegistered";
 const EMAIL = "io.example.customer.CustomerEmailChanged";
 
-const cleanup: (() => Promise<unknown>)[] = [];
-afterEach(async () => {
-  killClis();
-  for (const step of cleanup.splice(0).reverse()) await step().catch(() => undefined);
-});
+afterEach(cleanUp);
 
 /** Every fact (ce_id → ce_type) on the topics. */
 async function factsOn(mock: MockKafka, topics: string[]): Promise<Map<string, string>> {
-  const access = await KafkaTopicAccess.open({ brokers: mock.brokers, clientId: "shared-test" });
-  try {
-    const facts = new Map<string, string>();
-    for (const t of topics)
-      for (const p of (await access.snapshot(t)).partitions)
-        for (const r of p.records) facts.set(r.ceId, r.type ?? "");
-    return facts;
-  } finally {
-    await access.close();
-  }
+  return new Map((await factsOnTopics(mock, topics)).map((f) => [f.ceId, f.type]));
 }
 
-/** Sum of a group's committed offsets on a topic. */
-async function committed(mock: MockKafka, group: string, topic: string): Promise<number> {
-  const admin = testKafka(mock.brokers).admin();
-  await admin.connect();
-  try {
-    const [t] = await admin.fetchOffsets({ groupId: group, topics: [topic] });
-    return (t?.partitions ?? []).reduce((sum, p) => sum + Math.max(0, Number(p.offset)), 0);
-  } finally {
-    await admin.disconnect();
-  }
-}
+const committed = committedSum;
 
 async function useFilter(p: Project, consumer: SharedKafkaConsumer): Promise<void> {
   consumer.filter = await withStore(p, (s) => loadSwitchFilter(s.knex, "inventory", EVENT, consumer.group));
@@ -61,23 +39,16 @@ async function useFilter(p: Project, consumer: SharedKafkaConsumer): Promise<voi
 
 describe("migrating an event on a shared topic (mock Kafka cluster)", () => {
   it("old 4 partitions (shared) → new 6: a group mid-stream and one that read nothing switch; each fact once", async () => {
-    const mock = await startMockKafka({
-      brokers: 3,
-      topics: [
-        { name: SOURCE, partitions: 3 },
-        { name: V1, partitions: 4 },
-        { name: V2, partitions: 6 },
-      ],
-    });
-    cleanup.push(() => mock.stop());
-    const p = migrationProject({ brokers: mock.bootstrap, delivery: "at-least-once" });
-    const kafka = testKafka(mock.brokers);
-    const worker = await startWorker(p);
-    cleanup.push(() => worker.stop());
+    const {
+      mock,
+      project: p,
+      kafka,
+      worker,
+    } = await startMigrationCluster({ old: 4, new: 6 }, "at-least-once", { old: V1, new: V2 });
     const billing = new SharedKafkaConsumer(kafka, "billing");
-    cleanup.push(() => billing.stop());
+    onCleanup(() => billing.stop());
     const crm = new SharedKafkaConsumer(kafka, "crm");
-    cleanup.push(() => crm.stop());
+    onCleanup(() => crm.stop());
     const published = async (topic: string, n: number) => {
       await waitFor(`${n} records on ${topic}`, async () => {
         worker.check();

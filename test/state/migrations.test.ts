@@ -157,7 +157,7 @@ function rawKnex(url: string): Knex {
 async function previousReleaseState(dir: string, scratchUrl: string, oldUrl: string): Promise<void> {
   const first = run(dir, scratchUrl);
   expect(first.code, first.stderr).toBe(0);
-  expect(first.stdout).toMatch(/reconciliation: 2313 records in = \d+ mapped \(1737 events out\)/);
+  expect(first.stdout).toMatch(/reconciliation: 5579 records in = \d+ mapped \(1796 events out\)/);
   const scratch = rawKnex(scratchUrl);
   const old = rawKnex(oldUrl);
   try {
@@ -194,7 +194,7 @@ async function upgradeAndRun(dir: string, url: string): Promise<void> {
   } finally {
     await before.destroy();
   }
-  expect(counts.get("source_offsets")).toBe(5);
+  expect(counts.get("source_offsets")).toBe(8);
   expect(counts.get("registry_versions")).toBeGreaterThan(0);
 
   const store = await openStateStore(url);
@@ -220,7 +220,7 @@ async function upgradeAndRun(dir: string, url: string): Promise<void> {
   const second = run(dir, url);
   expect(second.code, second.stderr).toBe(0);
   expect(second.stdout).toMatch(/reconciliation: 0 records in/);
-  expect(outputLines(dir)).toHaveLength(1737);
+  expect(outputLines(dir)).toHaveLength(1796);
 
   // opening again is a no-op
   const again = await openStateStore(url);

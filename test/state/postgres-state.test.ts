@@ -38,7 +38,7 @@ describe("Postgres state store", () => {
       cpSync(join(ROOT, p), join(dir, p), { recursive: true });
     const first = run(dir);
     expect(first.code, first.stderr).toBe(0);
-    expect(first.stdout).toMatch(/reconciliation: 2313 records in = \d+ mapped \(1737 events out\)/);
+    expect(first.stdout).toMatch(/reconciliation: 5579 records in = \d+ mapped \(1796 events out\)/);
     const second = run(dir);
     expect(second.code, second.stderr).toBe(0);
     expect(second.stdout).toMatch(/reconciliation: 0 records in/);
@@ -46,16 +46,16 @@ describe("Postgres state store", () => {
     const lines = readdirSync(out).flatMap((f) =>
       readFileSync(join(out, f), "utf8").split("\n").filter(Boolean),
     );
-    expect(lines).toHaveLength(1737);
+    expect(lines).toHaveLength(1796);
 
     const store = await openStateStore(pg.url);
     try {
       const subjects = await store.knex("registry_versions").countDistinct({ n: "subject" });
-      expect(Number(subjects[0]!.n)).toBe(14);
+      expect(Number(subjects[0]!.n)).toBe(15);
       const offsets: { topic: string; next_offset: string }[] = await store
         .knex("source_offsets")
         .select("topic", "next_offset");
-      expect(offsets.length).toBe(5);
+      expect(offsets.length).toBe(8);
     } finally {
       await store.close();
     }

@@ -62,18 +62,19 @@ const sleep = (ms: number) => new Promise((done) => setTimeout(done, ms));
 
 // Expected per type, counted independently by the example's author from the generated scenario (docs/example.md).
 const EXPECTED: Record<string, number> = {
-  CustomerRegistered: 141,
+  CustomerRegistered: 143,
   CustomerEmailChanged: 63,
   CustomerNameChanged: 21,
   CustomerDeleted: 14,
-  AddressAdded: 226,
+  AddressAdded: 228,
   AddressChanged: 40,
   AddressRemoved: 51,
   ProductAdded: 24,
   ProductPriceChanged: 80,
-  OrderPlaced: 405,
-  OrderPaid: 318,
-  OrderShipped: 169,
+  ProductDetailsChanged: 43,
+  OrderPlaced: 412,
+  OrderPaid: 322,
+  OrderShipped: 170,
   OrderDelivered: 120,
   OrderCancelled: 65,
 };
@@ -84,7 +85,7 @@ describe("changecast run (embedded)", () => {
     const first = run(dir);
     expect(first.code, first.stderr).toBe(0);
     expect(first.stdout).toMatch(
-      /reconciliation: 2313 records in = \d+ mapped \(1737 events out\) \+ \d+ filtered \+ 0 dead letters ✓/,
+      /reconciliation: 5579 records in = \d+ mapped \(1796 events out\) \+ \d+ filtered \+ 0 dead letters ✓/,
     );
     const lines = outputs(dir);
     const byType = new Map<string, number>();
@@ -192,6 +193,6 @@ describe("changecast run (embedded)", () => {
     expect(again.code, again.stderr).toBe(0);
     const ids = outputs(dir).map((l) => l.headers.ce_id);
     expect(new Set(ids).size).toBe(ids.length);
-    expect(ids).toHaveLength(1737);
+    expect(ids).toHaveLength(1796);
   });
 });

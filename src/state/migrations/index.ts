@@ -9,6 +9,8 @@
 //   src/state/migrations/writer-lock.ts  — the writer lock (src/state/writer-lock.ts)
 //   src/state/migrations/registry.ts     — the embedded registry (src/schemas/embedded-registry.ts)
 //   src/state/migrations/migration.ts    — MigrationStore (src/migrate/state.ts)
+//   src/state/migrations/table-state.ts  — TableStateStore (src/state/table-state-store.ts)
+//   src/state/migrations/held.ts         — HeldStore (src/state/held-store.ts)
 //
 // Rules: a migration that has shipped is never edited, renamed or removed — a change to a table is a new
 // migration appended here. Every step is idempotent (create a table if missing, add a column if missing):
@@ -21,6 +23,8 @@ import { addMigrationEventTypes, createMigrationTables } from "./migration.js";
 import { createRegistryTables } from "./registry.js";
 import { createOffsetTables } from "./offsets.js";
 import { createLockHoldersTable } from "./writer-lock.js";
+import { createTableStateTables } from "./table-state.js";
+import { createHeldTables } from "./held.js";
 
 export const MIGRATIONS_TABLE = "changecast_migrations";
 
@@ -42,6 +46,8 @@ export const STATE_MIGRATIONS: readonly StateMigration[] = [
   },
   { name: "0002_migrations_old_new_type", up: addMigrationEventTypes },
   { name: "0003_state_lock_holders", up: createLockHoldersTable },
+  { name: "0004_table_state", up: createTableStateTables },
+  { name: "0005_held_changes", up: createHeldTables },
 ];
 
 /** knex's migrator reads the list above through this source. */
