@@ -1,6 +1,7 @@
 // The sink's test project: the example pipeline and sink file copied into a temp dir, the CLI as a child process,
 // and a model of the business state the example sink should produce, computed from the published events
 // independently of the sink's code.
+import { sortablePosition } from "../../src/sink/position.js";
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { cpSync, existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -111,7 +112,19 @@ export function model(views: View[]): { customers: CustomerRow[]; orders: OrderR
     applied.set(k, n);
     return String(n);
   };
-  for (const v of views) {
+  // an update of an order not there yet waits for it (the sink parks it)
+  const waiting = new Map<string, string[]>();
+  const setStatus = (oid: string, status: string) => {
+    const o = orders.get(oid);
+    if (o) Object.assign(o, { status, changecast_applied: bump(`o${oid}`) });
+  };
+  // the sink applies each row's events in source order (changecast_position), whatever order they were
+  // published in: a transaction aggregate (OrderPlaced) is published when its transaction completes
+  const ordered = views
+    .map((v, i) => ({ v, i, at: sortablePosition(v.headers.changecast_position ?? "") }))
+    .sort((a, b) => (a.at < b.at ? -1 : a.at > b.at ? 1 : a.i - b.i))
+    .map((x) => x.v);
+  for (const v of ordered) {
     const e = v.value;
     const type = v.headers.ce_type?.split(".").pop();
     const cid = String(e.customerId);
@@ -151,18 +164,19 @@ export function model(views: View[]): { customers: CustomerRow[]; orders: OrderR
           amount: String(e.amount),
           changecast_applied: bump(`o${oid}`),
         });
+        // updates of the order that came before it (same change: an order inserted already paid) apply now
+        for (const status of waiting.get(oid) ?? []) setStatus(oid, status);
+        waiting.delete(oid);
         break;
       }
       case "OrderPaid":
       case "OrderShipped":
       case "OrderDelivered":
       case "OrderCancelled": {
-        const o = orders.get(String(e.orderId));
-        if (o)
-          Object.assign(o, {
-            status: type.slice("Order".length).toUpperCase(),
-            changecast_applied: bump(`o${String(e.orderId)}`),
-          });
+        const oid = String(e.orderId);
+        const status = type.slice("Order".length).toUpperCase();
+        if (orders.has(oid)) setStatus(oid, status);
+        else waiting.set(oid, [...(waiting.get(oid) ?? []), status]);
         break;
       }
     }
