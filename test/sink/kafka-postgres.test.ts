@@ -22,6 +22,8 @@ import {
   quietKafka,
   withProducer,
 } from "../kafka/helpers.js";
+import { heldRecords } from "../../src/worker/held-changes.js";
+import type { PublishedRecord } from "../../src/publish/output-record.js";
 import { cli, connect, exited, model, ROOT, spawnCli, tables, type View } from "./harness.js";
 
 let registry: { close(): Promise<void>; url: string };
@@ -48,6 +50,19 @@ async function expectedViews(config: string): Promise<View[]> {
   const pipeline = await openPipeline(config, { stateUrl: "sqlite::memory:", embeddedRegistry: true });
   try {
     const views: View[] = [];
+    const push = (records: readonly PublishedRecord[]) => {
+      for (const { view } of records)
+        views.push({
+          topic: view.topic,
+          headers: view.headers,
+          value: view.value as Record<string, unknown>,
+        });
+    };
+    // what the records made for other records: released children, completed transaction aggregates
+    const takeHeld = () => {
+      push(pipeline.processor.takeExtraOutputs());
+      for (const held of pipeline.processor.takeHeldOutcomes()) push(heldRecords(held));
+    };
     for (const [topic, messages] of captureMessages())
       messages.forEach((m, i) => {
         const record: SourceRecord = {
@@ -60,14 +75,11 @@ async function expectedViews(config: string): Promise<View[]> {
           value: (m.value as Buffer | null) ?? null,
         };
         const outcome = pipeline.processor.process(record);
-        if (outcome.kind === "events")
-          for (const { view } of outcome.records)
-            views.push({
-              topic: view.topic,
-              headers: view.headers,
-              value: view.value as Record<string, unknown>,
-            });
+        if (outcome.kind === "events") push(outcome.records);
+        takeHeld();
       });
+    pipeline.processor.finishHeld();
+    takeHeld();
     return views;
   } finally {
     await pipeline.close();
