@@ -15,7 +15,7 @@ const INTEGRATION = [
   "test/cli/check-hostile-files.test.ts",
   "test/schemas/registry-embedded.test.ts",
   "test/worker/embedded-*.test.ts",
-  "test/sink/{embedded-sqlite,postgres-*,kafka-*,kill-loop,migration}.test.ts",
+  "test/sink/{acceptance,embedded-sqlite,postgres-*,kafka-*,kill-loop,migration}.test.ts",
   "test/held/kafka.test.ts",
 ];
 

@@ -1,0 +1,343 @@
+// Acceptance of `changecast sink` as a user meets it: a project of its own (pipeline, schemas, captures, sink
+// file), the compiled CLI, embedded mode into SQLite and into Postgres. The event streams hold what real streams
+// hold: Debezium re-deliveries (the same ce_id again), an older change after a newer one, keys interleaved,
+// several events of one change, a delete then a re-create, and bad events.
+import { spawnSync } from "node:child_process";
+import { appendFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
+import type { Knex } from "knex";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { startPostgres, type TestPostgres } from "../infra/postgres.js";
+import { connect, ROOT } from "./harness.js";
+
+const BIN = join(ROOT, "bin", "changecast.js");
+const ENV = { ...process.env, KAFKA_BROKERS: "", SCHEMA_REGISTRY_URL: "", STATE_URL: "" };
+
+function cli(dir: string, ...args: string[]): { code: number; out: string; err: string } {
+  const r = spawnSync(process.execPath, [BIN, ...args], { cwd: dir, encoding: "utf8", env: ENV });
+  return { code: r.status ?? -1, out: r.stdout, err: r.stderr };
+}
+
+const PIPELINE = `pipeline: acc
+source:
+  connector: postgres
+  topicPrefix: srv
+  format: json
+  files: [captures/*.jsonl]
+registry:
+  compatibility: BACKWARD
+  subjectNameStrategy: TopicRecordNameStrategy
+state: sqlite:.changecast/state.sqlite
+delivery: exactly-once
+errors:
+  tolerance: all
+  deadLetterTopic: acc.dlq
+transforms: [transforms/*.yaml]
+`;
+
+const THING_SAVED = {
+  type: "record",
+  name: "ThingSaved",
+  namespace: "io.acc",
+  fields: [
+    { name: "id", type: "long" },
+    { name: "region", type: "string" },
+    { name: "price", type: { type: "bytes", logicalType: "decimal", precision: 12, scale: 4 } },
+    { name: "at", type: { type: "long", logicalType: "timestamp-micros" } },
+    { name: "note", type: ["null", "string"], default: null },
+    { name: "kind", type: { type: "enum", name: "Kind", symbols: ["SMALL", "LARGE"] } },
+    { name: "tags", type: { type: "array", items: "string" } },
+    { name: "attrs", type: { type: "map", values: "string" } },
+    { name: "blob", type: "bytes" },
+    { name: "flag", type: "boolean" },
+    { name: "day", type: { type: "int", logicalType: "date" } },
+  ],
+};
+const THING_NOTED = {
+  type: "record",
+  name: "ThingNoted",
+  namespace: "io.acc",
+  fields: [
+    { name: "id", type: "long" },
+    { name: "region", type: "string" },
+    { name: "note", type: ["null", "string"], default: null },
+  ],
+};
+const THING_DELETED = {
+  type: "record",
+  name: "ThingDeleted",
+  namespace: "io.acc",
+  fields: [
+    { name: "id", type: "long" },
+    { name: "region", type: "string" },
+  ],
+};
+
+// one change of public.things maps to ThingSaved and, when it is an update, also to ThingNoted (same position)
+const TRANSFORM = `table: public.things
+events:
+  - name: ThingSaved
+    schema: schemas/ThingSaved.avsc
+    topic: acc.things
+    when: op != "d"
+    key: string(after.id) + "/" + after.region
+    fields:
+      id: after.id
+      region: after.region
+      price: after.price
+      at: after.at
+      note: after.note
+      kind: after.kind
+      tags: after.tags
+      attrs: after.attrs
+      blob: after.blob
+      flag: after.flag
+      day: after.day
+  - name: ThingNoted
+    schema: schemas/ThingNoted.avsc
+    topic: acc.things
+    when: op == "u"
+    key: string(after.id) + "/" + after.region
+    fields:
+      id: after.id
+      region: after.region
+      note: after.note
+  - name: ThingDeleted
+    schema: schemas/ThingDeleted.avsc
+    topic: acc.things
+    when: op == "d"
+    key: string(before.id) + "/" + before.region
+    fields:
+      id: before.id
+      region: before.region
+`;
+
+const SINK = (url: string, extra = "") => `sink: acc
+pipeline: changecast.yaml
+target:
+  url: ${url}
+${extra}projections:
+  - type: io.acc.ThingSaved
+    table: things
+    action: upsert
+    key:
+      id: event.id
+      region: event.region
+    columns:
+      price: event.price
+      at: event.at
+      note: event.note
+      kind: event.kind
+      tags: event.tags
+      attrs: event.attrs
+      blob: event.blob
+      flag: event.flag
+      day: event.day
+  - type: io.acc.ThingNoted
+    table: things
+    action: update
+    key:
+      id: event.id
+      region: event.region
+    columns:
+      noted: event.note
+  - type: io.acc.ThingDeleted
+    table: things
+    action: delete
+    key:
+      id: event.id
+      region: event.region
+  - type: io.acc.ThingSaved
+    table: large_things
+    action: upsert
+    when: event.kind == "LARGE"
+    key:
+      id: event.id
+    columns:
+      price: event.price
+`;
+
+interface Row {
+  id: number;
+  region: string;
+  price: string;
+  at: string;
+  note: string | null;
+  kind: "SMALL" | "LARGE";
+  tags: string[];
+  attrs: Record<string, string>;
+  blob: string;
+  flag: boolean;
+  day: string;
+}
+
+function row(id: number, region: string, over: Partial<Row> = {}): Row {
+  return {
+    id,
+    region,
+    price: "1.0000",
+    at: "2024-03-15T10:05:11.123456Z",
+    note: null,
+    kind: "SMALL",
+    tags: ["a", "b"],
+    attrs: { x: "1" },
+    blob: "AAEC",
+    flag: true,
+    day: "2024-03-15",
+    ...over,
+  };
+}
+
+/** A capture stream of public.things: Debezium change records as kcat prints them (schemaless JSON). */
+class Captures {
+  lines: string[] = [];
+  constructor(private readonly path: string) {}
+  change(op: "c" | "u" | "d", before: Row | null, after: Row | null, lsn: number): void {
+    const offset = this.lines.length;
+    const ts = 1710000000000 + lsn;
+    const source = {
+      version: "3.6.1.Final",
+      connector: "postgresql",
+      name: "srv",
+      ts_ms: ts,
+      snapshot: "false",
+      db: "db",
+      schema: "public",
+      table: "things",
+      txId: lsn,
+      lsn,
+    };
+    const r = (after ?? before)!;
+    this.lines.push(
+      JSON.stringify({
+        topic: "srv.public.things",
+        partition: 0,
+        offset,
+        ts,
+        headers: [],
+        key: JSON.stringify({ id: r.id, region: r.region }),
+        payload: JSON.stringify({ before, after, source, op, ts_ms: ts }),
+      }),
+    );
+  }
+  /** the line at `index` delivered again (a connector restart), at the next offset */
+  redeliver(index: number): void {
+    const l = JSON.parse(this.lines[index]!) as { offset: number };
+    l.offset = this.lines.length;
+    this.lines.push(JSON.stringify(l));
+  }
+  flush(): void {
+    writeFileSync(this.path, this.lines.map((l) => l + "\n").join(""));
+  }
+}
+
+function project(sinkText: string): { dir: string; captures: Captures } {
+  const dir = mkdtempSync(join(tmpdir(), "changecast-sink-acc-"));
+  const files: Record<string, string> = {
+    "changecast.yaml": PIPELINE,
+    "schemas/ThingSaved.avsc": JSON.stringify(THING_SAVED, null, 2),
+    "schemas/ThingNoted.avsc": JSON.stringify(THING_NOTED, null, 2),
+    "schemas/ThingDeleted.avsc": JSON.stringify(THING_DELETED, null, 2),
+    "transforms/things.yaml": TRANSFORM,
+    "changecast.sink.yaml": sinkText,
+  };
+  for (const [path, text] of Object.entries(files)) {
+    mkdirSync(dirname(join(dir, path)), { recursive: true });
+    writeFileSync(join(dir, path), text);
+  }
+  mkdirSync(join(dir, "captures"));
+  return { dir, captures: new Captures(join(dir, "captures", "things.jsonl")) };
+}
+
+function run(dir: string): void {
+  const r = cli(dir, "run", "--config", "changecast.yaml");
+  expect(r.err + r.out).toContain("dead letters: 0");
+  expect(r.code).toBe(0);
+}
+
+function sink(dir: string, ...extra: string[]): { code: number; out: string; err: string } {
+  return cli(dir, "sink", "--config", "changecast.sink.yaml", ...extra);
+}
+
+function count(out: string, what: RegExp): number {
+  const m = what.exec(out);
+  if (!m) throw new Error(`${String(what)} not in:\n${out}`);
+  return Number(m[1]);
+}
+
+const cleanups: (() => Promise<void>)[] = [];
+afterAll(async () => {
+  for (const c of cleanups.reverse()) await c();
+});
+
+/** The stream every target gets: keys interleaved, a re-delivery, an older change late, a delete and re-create. */
+function stream(c: Captures): void {
+  c.change("c", null, row(1, "eu", { price: "12345678.1234", note: "n1" }), 1000);
+  c.change("c", null, row(1, "us", { price: "0.0001", kind: "LARGE" }), 1010); // same id, other region
+  c.change("c", null, row(2, "eu", { price: "-5.5000", note: "two", flag: false }), 1020);
+  c.change("u", row(1, "eu"), row(1, "eu", { price: "99999999.9999", note: "n2" }), 1100); // 2 events
+  c.redeliver(3); // the same change again: the same ce_ids
+  c.change("d", row(2, "eu"), null, 1200);
+  c.redeliver(0); // an old registration after the row moved on
+  c.change("c", null, row(2, "eu", { price: "7.0700", note: "back", at: "2024-12-31T23:59:59.999999Z" }), 1300);
+  c.redeliver(5); // the delete again, after the re-create
+  c.change("u", row(1, "us"), row(1, "us", { note: "late", kind: "LARGE", price: "3.1400" }), 1400);
+  c.flush();
+}
+
+async function things(knex: Knex): Promise<Record<string, unknown>[]> {
+  return (await knex("things").select("*").orderBy(["id", "region"])) as Record<string, unknown>[];
+}
+
+describe("changecast sink acceptance (embedded → SQLite)", () => {
+  it("applies each fact once per key: re-deliveries and older events skipped, delete then re-create, exact types", async () => {
+    const p = project(SINK("sqlite:.changecast/sink.sqlite"));
+    stream(p.captures);
+    run(p.dir);
+    const r = sink(p.dir);
+    expect(r.code).toBe(0);
+    expect(count(r.out, /records read: (\d+)/)).toBe(13);
+    expect(count(r.out, /dead letters: (\d+)/)).toBe(0);
+    // re-delivery of the update (2 events), the old registration, the delete after the re-create
+    expect(count(r.out, /skipped: (\d+) already applied/)).toBe(4);
+    expect(count(r.out, /(\d+) by when/)).toBe(6); // large_things: the SMALL ones
+    const knex = connect("sqlite:.changecast/sink.sqlite", p.dir);
+    cleanups.push(() => knex.destroy());
+    const rows = await things(knex);
+    expect(rows.map((x) => [x.id, x.region, x.price, x.note, x.noted, x.changecast_applied])).toEqual([
+      [1, "eu", "99999999.9999", "n2", "n2", 3],
+      [1, "us", "3.1400", "late", "late", 3],
+      [2, "eu", "7.0700", "back", null, 3],
+    ]);
+    const one = rows[0]!;
+    expect(one.at).toBe("2024-03-15T10:05:11.123456Z");
+    expect(one.day).toBe("2024-03-15");
+    expect(one.kind).toBe("SMALL");
+    expect(JSON.parse(String(one.tags))).toEqual(["a", "b"]);
+    expect(JSON.parse(String(one.attrs))).toEqual({ x: "1" });
+    expect(Buffer.from(one.blob as Uint8Array).toString()).toBe("AAEC");
+    expect(rows[2]!.at).toBe("2024-12-31T23:59:59.999999Z");
+    expect((await knex("large_things").select("id", "price")) as unknown[]).toEqual([
+      { id: 1, price: "3.1400" },
+    ]);
+
+    // restart: nothing applied again; new changes of the same stream apply
+    const again = sink(p.dir);
+    expect(again.code).toBe(0);
+    expect(count(again.out, /records read: (\d+)/)).toBe(0);
+    p.captures.redeliver(7); // the re-create again
+    p.captures.change("u", row(2, "eu"), row(2, "eu", { note: "after restart" }), 1500);
+    p.captures.flush();
+    run(p.dir);
+    const third = sink(p.dir);
+    expect(count(third.out, /records read: (\d+)/)).toBe(3);
+    expect(count(third.out, /skipped: (\d+) already applied/)).toBe(1);
+    const after = await things(knex);
+    expect(after.map((x) => [x.id, x.region, x.note, x.noted, x.changecast_applied])).toEqual([
+      [1, "eu", "n2", "n2", 3],
+      [1, "us", "late", "late", 3],
+      [2, "eu", "after restart", "after restart", 5],
+    ]);
+  });
+});
