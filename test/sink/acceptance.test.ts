@@ -280,7 +280,12 @@ function stream(c: Captures): void {
   c.redeliver(3); // the same change again: the same ce_ids
   c.change("d", row(2, "eu"), null, 1200);
   c.redeliver(0); // an old registration after the row moved on
-  c.change("c", null, row(2, "eu", { price: "7.0700", note: "back", at: "2024-12-31T23:59:59.999999Z" }), 1300);
+  c.change(
+    "c",
+    null,
+    row(2, "eu", { price: "7.0700", note: "back", at: "2024-12-31T23:59:59.999999Z" }),
+    1300,
+  );
   c.redeliver(5); // the delete again, after the re-create
   c.change("u", row(1, "us"), row(1, "us", { note: "late", kind: "LARGE", price: "3.1400" }), 1400);
   c.flush();
@@ -340,4 +345,137 @@ describe("changecast sink acceptance (embedded → SQLite)", () => {
       [2, "eu", "after restart", "after restart", 5],
     ]);
   });
+});
+
+describe("changecast sink acceptance (embedded → Postgres)", () => {
+  let pg: TestPostgres;
+  beforeAll(async () => {
+    pg = await startPostgres();
+    cleanups.push(() => pg.stop());
+  }, 120_000);
+
+  it("the same stream gives the same rows, with the column types of the Avro fields, exactly", async () => {
+    const p = project(SINK(pg.url));
+    stream(p.captures);
+    run(p.dir);
+    const r = sink(p.dir);
+    expect(r.err).not.toMatch(/Error/);
+    expect(r.code).toBe(0);
+    expect(count(r.out, /records read: (\d+)/)).toBe(13);
+    expect(count(r.out, /skipped: (\d+) already applied/)).toBe(4);
+    const knex = connect(pg.url, p.dir);
+    cleanups.push(() => knex.destroy());
+    const types = (await knex.raw(
+      `select column_name, data_type, numeric_precision, numeric_scale, is_nullable, datetime_precision
+         from information_schema.columns where table_name = 'things' order by column_name`,
+    )) as { rows: Record<string, unknown>[] };
+    const t = Object.fromEntries(types.rows.map((x) => [x.column_name, x]));
+    expect(t.id).toMatchObject({ data_type: "bigint", is_nullable: "NO" });
+    expect(t.region).toMatchObject({ data_type: "text", is_nullable: "NO" });
+    expect(t.price).toMatchObject({ data_type: "numeric", numeric_precision: 12, numeric_scale: 4 });
+    expect(t.at).toMatchObject({ data_type: "timestamp with time zone", datetime_precision: 6 });
+    expect(t.note).toMatchObject({ data_type: "text", is_nullable: "YES" });
+    expect(t.kind!.data_type).toBe("text");
+    expect(t.tags!.data_type).toBe("jsonb");
+    expect(t.attrs!.data_type).toBe("jsonb");
+    expect(t.blob!.data_type).toBe("bytea");
+    expect(t.flag!.data_type).toBe("boolean");
+    expect(t.day!.data_type).toBe("date");
+    const rows = (
+      await knex.raw(
+        `select id, region, price::text as price, to_char(at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US') as at,
+                note, noted, kind, tags, attrs, encode(blob, 'escape') as blob, flag, day::text as day, changecast_applied
+           from things order by id, region`,
+      )
+    ).rows as Record<string, unknown>[];
+    expect(rows.map((x) => [x.id, x.region, x.price, x.note, x.noted, String(x.changecast_applied)])).toEqual(
+      [
+        ["1", "eu", "99999999.9999", "n2", "n2", "3"],
+        ["1", "us", "3.1400", "late", "late", "3"],
+        ["2", "eu", "7.0700", "back", null, "3"],
+      ],
+    );
+    expect(rows[0]).toMatchObject({
+      at: "2024-03-15T10:05:11.123456",
+      kind: "SMALL",
+      tags: ["a", "b"],
+      attrs: { x: "1" },
+      blob: "AAEC",
+      flag: true,
+      day: "2024-03-15",
+    });
+    expect(rows[2]!.at).toBe("2024-12-31T23:59:59.999999");
+    expect(rows[1]!.flag).toBe(true);
+    expect(count(sink(p.dir).out, /records read: (\d+)/)).toBe(0);
+  });
+});
+
+// Postgres keeps identifiers up to 63 bytes: the longest name that means the same in both targets
+const LONG = "a_column_name_that_is_as_long_as_postgres_allows_identifiers_xy";
+const HOSTILE = (url: string) => `sink: select
+pipeline: changecast.yaml
+target:
+  url: ${url}
+projections:
+  - type: io.acc.ThingSaved
+    table: constructor
+    action: upsert
+    key:
+      select: event.id
+      "__proto__": event.region
+    columns:
+      "toString": event.note
+      "from": event.price
+      ${LONG}: event.kind
+  - type: io.acc.ThingDeleted
+    table: constructor
+    action: delete
+    key:
+      select: event.id
+      "__proto__": event.region
+  - type: io.acc.ThingNoted
+    table: "order"
+    action: upsert
+    key:
+      "group": event.id
+    columns:
+      "hasOwnProperty": event.note
+`;
+
+async function hostile(url: string, knexOf: (dir: string) => Knex): Promise<void> {
+  const p = project(HOSTILE(url));
+  stream(p.captures);
+  run(p.dir);
+  const c = cli(p.dir, "check", "--config", "changecast.yaml", "--sink", "changecast.sink.yaml");
+  expect(c.err).toBe("");
+  expect(c.code).toBe(0);
+  const r = sink(p.dir);
+  expect(r.err).not.toMatch(/Error/);
+  expect(r.code).toBe(0);
+  expect(count(r.out, /dead letters: (\d+)/)).toBe(0);
+  const knex = knexOf(p.dir);
+  cleanups.push(() => knex.destroy());
+  const rows = (await knex("constructor").select("*").orderBy(["select", "__proto__"])) as Record<
+    string,
+    unknown
+  >[];
+  expect(rows.map((x) => [String(x.select), x.__proto__, x.toString, String(x.from), x[LONG]])).toEqual([
+    ["1", "eu", "n2", "99999999.9999", "SMALL"],
+    ["1", "us", "late", "3.1400", "LARGE"],
+    ["2", "eu", "back", "7.0700", "SMALL"],
+  ]);
+  const orders = (await knex("order").select("*").orderBy("group")) as Record<string, unknown>[];
+  expect(orders.map((x) => [String(x.group), x.hasOwnProperty])).toEqual([["1", "late"]]);
+  expect(count(sink(p.dir).out, /records read: (\d+)/)).toBe(0);
+}
+
+describe("changecast sink acceptance: hostile names", () => {
+  it("SQLite: table constructor, columns __proto__, toString, SQL keywords, a 63-character name", async () => {
+    await hostile("sqlite:.changecast/sink.sqlite", (dir) => connect("sqlite:.changecast/sink.sqlite", dir));
+  });
+  it("Postgres: the same names", async () => {
+    const pg = await startPostgres();
+    cleanups.push(() => pg.stop());
+    await hostile(pg.url, (dir) => connect(pg.url, dir));
+  }, 120_000);
 });
