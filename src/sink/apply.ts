@@ -135,7 +135,8 @@ async function applyTable(
   const groups = new Map<string, Record<string, unknown>[]>();
   for (const s of touched) {
     if (!s.exists) continue;
-    const row: Record<string, unknown> = {};
+    // no prototype: a column named __proto__ (or constructor) is a column like any other
+    const row = Object.create(null) as Record<string, unknown>;
     table.keyColumns.forEach((c, i) => (row[c] = s.keyValues[i]));
     Object.assign(row, s.set ?? {});
     row.changecast_position = s.mark!.position;
@@ -195,7 +196,7 @@ function apply(
     s.deleted = true;
   } else {
     s.exists = true;
-    s.set = { ...(s.set ?? {}), ...columns };
+    s.set = Object.assign(Object.create(null) as Record<string, unknown>, s.set, columns);
   }
   s.mark = advance(s.mark, position, ceId);
   s.applied++;
@@ -262,8 +263,9 @@ async function loadMarks(
   for (let i = 0; i < all.length; i += CHUNK) {
     const chunk = all.slice(i, i + CHUNK);
     const rows = (await whereKeys(
+      // key columns under aliases: a driver builds its rows by assignment, and `row.__proto__ = …` is no column
       trx(table.name).select([
-        ...table.keyColumns,
+        Object.fromEntries(table.keyColumns.map((c, i) => [`changecast_key_${i}`, c])),
         "changecast_position",
         "changecast_event_ids",
         "changecast_applied",
@@ -272,7 +274,7 @@ async function loadMarks(
       chunk,
     )) as Record<string, unknown>[];
     for (const r of rows) {
-      const s = states.get(keyText(table.keyColumns.map((c) => r[c])));
+      const s = states.get(keyText(table.keyColumns.map((_c, i) => r[`changecast_key_${i}`])));
       if (!s) continue;
       s.exists = s.existed = true;
       s.mark = r.changecast_position

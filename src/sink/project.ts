@@ -107,7 +107,8 @@ export class Projector {
           );
           return toSqlValue(v, table.columns.get(column)!.type, this.dialect);
         });
-        const columns: Record<string, unknown> = {};
+        // no prototype: a column named __proto__ is a column like any other
+        const columns = Object.create(null) as Record<string, unknown>;
         for (const [column, e] of p.columns) {
           const v = this.evaluate(
             p,
