@@ -479,3 +479,113 @@ describe("changecast sink acceptance: hostile names", () => {
     await hostile(pg.url, (dir) => connect(pg.url, dir));
   }, 120_000);
 });
+
+describe("changecast sink acceptance: check on bad sink files", () => {
+  const bad = (lines: string[]) => {
+    const p = project(
+      [
+        "sink: acc",
+        "pipeline: changecast.yaml",
+        "target:",
+        "  url: sqlite:.changecast/sink.sqlite",
+        ...lines,
+        "",
+      ].join("\n"),
+    );
+    p.captures.change("c", null, row(1, "eu"), 1000);
+    p.captures.flush();
+    const r = cli(p.dir, "check", "--config", "changecast.yaml", "--sink", "changecast.sink.yaml");
+    return { ...r, file: join(p.dir, "changecast.sink.yaml") };
+  };
+  const projection = (table: string, key: string, columns: string[] = [], extra: string[] = []) => [
+    "  - type: io.acc.ThingSaved",
+    `    table: ${table}`,
+    ...extra,
+    "    key:",
+    `      ${key}`,
+    ...(columns.length ? ["    columns:", ...columns.map((c) => `      ${c}`)] : []),
+  ];
+
+  it.each([
+    [
+      "an unknown event type",
+      ["projections:", "  - type: io.acc.Nope", "    table: t", "    key:", "      id: event.id"],
+      6,
+      /io\.acc\.Nope/,
+    ],
+    [
+      "a CEL syntax error",
+      ["projections:", ...projection("t", "id: event.id", ["price: event.price +"])],
+      11,
+      /columns\.price/,
+    ],
+    ["a field the event does not have", ["projections:", ...projection("t", "id: event.nope")], 9, /nope/],
+    [
+      "a non-boolean when",
+      ["projections:", ...projection("t", "id: event.id", [], ["    when: event.region"])],
+      8,
+      /when/,
+    ],
+    [
+      "a bad action",
+      ["projections:", ...projection("t", "id: event.id", [], ["    action: merge"])],
+      8,
+      /action/,
+    ],
+    [
+      "a quoted column name",
+      ["projections:", ...projection("t", "id: event.id", ['"we\\"ird": event.note'])],
+      11,
+      /we"ird/,
+    ],
+    [
+      "a 64-character column name",
+      ["projections:", ...projection("t", "id: event.id", [`${"c".repeat(64)}: event.note`])],
+      11,
+      /c{64}/,
+    ],
+    [
+      "a 64-character table name",
+      ["projections:", ...projection("t".repeat(64), "id: event.id")],
+      7,
+      /t{64}/,
+    ],
+    [
+      "a table of the sink's own",
+      ["projections:", ...projection("changecast_sink_positions", "id: event.id")],
+      7,
+      /changecast_sink_positions/,
+    ],
+    [
+      "an unknown declared type",
+      [
+        "tables:",
+        "  t:",
+        "    columns:",
+        "      c: varchar",
+        "projections:",
+        ...projection("t", "id: event.id", ['c: "x"']),
+      ],
+      8,
+      /varchar/,
+    ],
+    [
+      "an undeclared computed column",
+      ["projections:", ...projection("t", "id: event.id", ['c: event.note + "!"'])],
+      11,
+      /c/,
+    ],
+    [
+      "tolerance maybe",
+      ["errors:", "  tolerance: maybe", "projections:", ...projection("t", "id: event.id")],
+      6,
+      /tolerance/,
+    ],
+  ] as [string, string[], number, RegExp][])("%s: file:line and exit 1", (_what, lines, line, message) => {
+    const r = bad(lines);
+    expect(r.code).toBe(1);
+    const at = (r.err + r.out).split("\n").find((l) => l.startsWith(`${r.file}:${line}:`));
+    expect(at, r.err + r.out).toBeDefined();
+    expect(at).toMatch(message);
+  });
+});
