@@ -126,11 +126,25 @@ export const PROJECTION_SCHEMA = section({
     default: "required",
     description: "the event type the projection applies to, e.g. `io.example.customer.CustomerRegistered`",
   }),
-  table: scalar(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/), undefined, {
-    type: "SQL identifier",
-    default: "required",
-    description: "the table written",
-  }),
+  // at most 63 characters: Postgres cuts longer names (two tables could become one); the sink's own tables are
+  // changecast_sink_* (any case: SQLite's names are case-insensitive)
+  table: scalar(
+    z
+      .string()
+      .regex(/^[A-Za-z_][A-Za-z0-9_]{0,62}$/, {
+        error: (iss) =>
+          `"${String(iss.input)}" is not a table name of letters, digits and _ (at most 63 characters)`,
+      })
+      .refine((t) => !t.toLowerCase().startsWith("changecast_sink_"), {
+        error: (iss) => `"${String(iss.input)}": changecast_sink_* tables are the sink's own`,
+      }),
+    undefined,
+    {
+      type: "SQL identifier: letters, digits, `_`, at most 63 characters, not `changecast_sink_…`",
+      default: "required",
+      description: "the table written",
+    },
+  ),
   action: oneOf(SINK_ACTIONS, "upsert", {
     default: "`upsert`",
     description:

@@ -60,7 +60,8 @@ export interface SinkConfig {
   tables: Map<string, TableDef>;
 }
 
-const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]*$/;
+/** A table or column name: at most 63 characters, as Postgres keeps them (it cuts longer ones silently). */
+const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]{0,62}$/;
 
 export function readSinkConfig(
   file: string,
@@ -295,6 +296,18 @@ function readProjection(
   };
   const whenText = String(v.when ?? "true");
   const when = whenText.trim() === "true" ? null : compile(whenText, reader.node(node, "when"), "when");
+  // `event` is dynamic to CEL; a field taken as the condition has its Avro type
+  const whenField = FIELD_REF.exec(whenText)?.[1];
+  const whenAvro = whenField
+    ? schemasByType.get(type)?.[0]?.type.fields.find((f) => f.name === whenField)
+    : undefined;
+  if (when && whenAvro && columnTypeOf(whenAvro.type).type !== "boolean")
+    problems.push(
+      yaml.problem(
+        reader.node(node, "when"),
+        `when: event.${whenField} is a ${columnTypeOf(whenAvro.type).type}, not a bool`,
+      ),
+    );
   const lines = new Map<string, number>();
   const mapping = (key: "key" | "columns"): [string, SinkExpression][] => {
     const m = v[key] as YamlNode;
@@ -304,11 +317,11 @@ function readProjection(
     if (!entries.length && key === "key")
       problems.push(yaml.problem(m, "key must map at least one column to a CEL expression"));
     for (const [column, keyNode, valueNode] of entries) {
-      if (!IDENTIFIER.test(column) || (MARK_COLUMNS as readonly string[]).includes(column)) {
+      if (!IDENTIFIER.test(column) || (MARK_COLUMNS as readonly string[]).includes(column.toLowerCase())) {
         problems.push(
           yaml.problem(
             keyNode,
-            `${key}: "${column}" is not a column name of letters, digits and _ (or is reserved)`,
+            `${key}: "${column}" is not a column name of letters, digits and _ of at most 63 characters (or is reserved)`,
           ),
         );
         continue;
@@ -362,7 +375,12 @@ function readTableTypes(
       }
     }
     if (!IDENTIFIER.test(table))
-      problems.push(yaml.problem(tableKey, `tables: "${table}" is not a table name`));
+      problems.push(
+        yaml.problem(
+          tableKey,
+          `tables: "${table}" is not a table name of letters, digits and _ (at most 63 characters)`,
+        ),
+      );
     out.set(table, cols);
   }
   return out;
