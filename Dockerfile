@@ -25,7 +25,7 @@ COPY schemas ./schemas
 COPY transforms ./transforms
 COPY connectors ./connectors
 COPY captures ./captures
-COPY changecast.yaml changecast.oracle.yaml ./
+COPY changecast.yaml changecast.oracle.yaml changecast.sink.yaml ./
 RUN mkdir -p .changecast && chown node:node .changecast
 USER node
 ENTRYPOINT ["node", "bin/changecast.js"]

@@ -19,6 +19,7 @@ export const LAYERS = [
   ["worker"],
   ["observe"],
   ["migrate"],
+  ["sink"],
   ["cli"],
 ];
 

@@ -16,6 +16,7 @@ const INTEGRATION = [
   "test/schemas/registry-embedded.test.ts",
   "test/worker/embedded-*.test.ts",
   "test/observe/kafka-*.test.ts",
+  "test/sink/{acceptance,embedded-sqlite,postgres-*,kafka-*,kill-loop,migration}.test.ts",
   "test/held/kafka.test.ts",
   // builds the CLI into a temp copy and runs it per case: minutes, not seconds
   "test/acceptance/**/*.test.ts",

@@ -14,7 +14,8 @@ export type Stage =
   | "REGISTRY"
   | "MIGRATE"
   | "CLI"
-  | "WORKER";
+  | "WORKER"
+  | "SINK";
 
 interface CodeInfo {
   stage: Stage;
@@ -61,6 +62,10 @@ export const ERROR_CODES = {
   MIGRATE_GROUP_MOVED: { stage: "MIGRATE", retriable: false },
   CLI_INPUT: { stage: "CLI", retriable: false },
   WORKER_STOPPED: { stage: "WORKER", retriable: false },
+  SINK_DECODE: { stage: "SINK", retriable: false },
+  SINK_PROJECT: { stage: "SINK", retriable: false },
+  SINK_APPLY: { stage: "SINK", retriable: false },
+  SINK_STOPPED: { stage: "SINK", retriable: false },
 } as const satisfies Record<string, CodeInfo>;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

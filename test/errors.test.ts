@@ -30,6 +30,12 @@ import { StateLockedError } from "../src/state/writer-lock.js";
 import { IncompatibleSchemaError } from "../src/worker/pipeline-setup.js";
 import { EncodeError, UnknownTableError } from "../src/worker/record-processor.js";
 import { StoppedOnErrorError } from "../src/worker/worker.js";
+import {
+  SinkApplyError,
+  SinkDecodeError,
+  SinkProjectionError,
+  SinkStoppedError,
+} from "../src/sink/errors.js";
 
 /** One instance per code each class can carry (a class may own several codes; a code belongs to one class). */
 const SAMPLES: Record<string, ChangecastError[]> = {
@@ -76,6 +82,10 @@ const SAMPLES: Record<string, ChangecastError[]> = {
   GroupMovedError: [new GroupMovedError("g", "t")],
   InputError: [new InputError("bad")],
   StoppedOnErrorError: [new StoppedOnErrorError("stopped")],
+  SinkDecodeError: [new SinkDecodeError("bad")],
+  SinkProjectionError: [new SinkProjectionError("bad")],
+  SinkApplyError: [new SinkApplyError("bad")],
+  SinkStoppedError: [new SinkStoppedError("stopped")],
 };
 
 function sourceFiles(dir: string): string[] {

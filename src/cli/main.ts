@@ -15,6 +15,7 @@ import { runSchemasCompat } from "./schemas-compat.js";
 import { schemasCommand } from "./schemas.js";
 import { runRegistryServe } from "./registry-serve.js";
 import { registerMigrateCommands } from "./migrate.js";
+import { checkSinkFile, defaultSinkFile, registerSinkCommands } from "./sink.js";
 
 // `replay … | head`: once the reader is gone there is nobody left to tell, so stop quietly (no EPIPE trace)
 for (const stream of [process.stdout, process.stderr]) {
@@ -79,7 +80,13 @@ program
   .command("check")
   .description("validate config, transforms, schemas and expressions")
   .option(...configOption)
-  .action((o: { config: string }) => finish(checkCommand(o, processIO)));
+  .option("--sink <file>", "also validate a sink file (docs/sink.md)")
+  .action((o: { config: string; sink?: string }) => {
+    const code = checkCommand(o, processIO);
+    // the sink file given, or the default one beside the pipeline file
+    const sink = o.sink ?? defaultSinkFile(o.config);
+    finish(sink ? Math.max(code, checkSinkFile(sink, processIO) ? 1 : 0) : code);
+  });
 
 program
   .command("replay")
@@ -170,6 +177,7 @@ for (const action of ["plan", "apply"] as const) {
 }
 
 registerMigrateCommands(program, finish);
+registerSinkCommands(program, finish);
 
 const registry = program.command("registry").description("the embedded Confluent-compatible Schema Registry");
 registry

@@ -35,6 +35,11 @@ export const ENV_VARS = {
     description:
       "expanded into `state`; the state store of `registry serve` when `--state` is not given (default `sqlite:.changecast/state.sqlite`)",
   },
+  SINK_DATABASE_URL: {
+    usedBy: "the example `changecast.sink.yaml`",
+    description:
+      "expanded into `target.url` (default `sqlite:.changecast/sink.sqlite`); shown with its password masked",
+  },
   KAFKA_SASL_MECHANISM: {
     usedBy: KAFKA,
     description:

@@ -3,6 +3,7 @@
 // the committed file differs. The prose around the tables is the template text below.
 import { ENV_VARS, type EnvVar } from "./env.js";
 import { settings, transformSettings, type Setting } from "./schema.js";
+import { sinkSettings } from "./sink-schema.js";
 
 function settingsTable(rows: [string, Setting][]): string {
   return [
@@ -46,6 +47,13 @@ Topic names (\`errors.deadLetterTopic\`, transform \`topic\`, a major's derived 
 ${settingsTable(transformSettings())}
 
 The variables and functions expressions may use are in docs/transforms.md.
+
+## Sink files
+
+\`changecast sink\` reads a sink file (\`changecast.sink.yaml\` by default; docs/sink.md): where the events' rows go
+and how each event type projects onto a table row.
+
+${settingsTable(sinkSettings())}
 
 ## Environment variables
 

@@ -64,9 +64,9 @@ export interface Section {
   fields: Record<string, Section | Setting<unknown>>;
 }
 
-// -- building blocks ---------------------------------------------------------------------------------------
+// -- building blocks (exported for the other files' schemas, e.g. sink-schema.ts) ------------------------------
 
-function scalar<T>(
+export function scalar<T>(
   schema: z.ZodType<T>,
   def: SettingDefault<T> | undefined,
   doc: SettingDoc,
@@ -75,9 +75,10 @@ function scalar<T>(
   return { setting: true, kind: "scalar", schema, default: def, invalid, doc };
 }
 
-const string = (def: SettingDefault<string> | undefined, doc: SettingDoc) => scalar(z.string(), def, doc);
+export const string = (def: SettingDefault<string> | undefined, doc: SettingDoc) =>
+  scalar(z.string(), def, doc);
 
-function oneOf<const V extends readonly [string, ...string[]]>(
+export function oneOf<const V extends readonly [string, ...string[]]>(
   values: V,
   def: V[number],
   doc: Omit<SettingDoc, "type">,
@@ -90,12 +91,12 @@ function oneOf<const V extends readonly [string, ...string[]]>(
   );
 }
 
-const positiveInt = z
+export const positiveInt = z
   .string()
   .transform(Number)
   .pipe(z.number().int().positive().max(Number.MAX_SAFE_INTEGER));
 
-function integer(def: number, doc: SettingDoc, check: z.ZodType<number> = positiveInt) {
+export function integer(def: number, doc: SettingDoc, check: z.ZodType<number> = positiveInt) {
   return scalar(check, def, doc, (path, text) => `${path}: "${text}" is not a positive integer`);
 }
 
@@ -126,7 +127,7 @@ function duration(def: string, doc: SettingDoc): Setting<number> {
   );
 }
 
-function list(def: string[] | undefined, doc: SettingDoc): Setting<string[]> {
+export function list(def: string[] | undefined, doc: SettingDoc): Setting<string[]> {
   return { setting: true, kind: "list", schema: z.array(z.string()), default: def, doc };
 }
 
@@ -135,7 +136,7 @@ export interface SectionOf<F extends Section["fields"]> extends Section {
   fields: F;
 }
 
-const section = <F extends Section["fields"]>(fields: F, required = false): SectionOf<F> => ({
+export const section = <F extends Section["fields"]>(fields: F, required = false): SectionOf<F> => ({
   setting: false,
   required,
   fields,

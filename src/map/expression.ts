@@ -135,7 +135,13 @@ export function compileExpression(
       },
     };
   }
-  const column = fast ? columnSelect(parsed.expr) : undefined;
+  // a plain column read skips CEL: the row variables of a transform, the sink's `event`
+  const rows = fast
+    ? ROW_VARIABLES
+    : options.compiled !== false && names.includes("event")
+      ? EVENT_VARIABLE
+      : null;
+  const column = rows ? columnSelect(parsed.expr, rows) : undefined;
   if (column === undefined) return { text, evaluate };
   const { variable, name } = column;
   return {
@@ -166,6 +172,7 @@ export function compileExpression(
 /** The variables that hold a row (a plain object of column values). */
 type RowVariable = "before" | "after" | "key" | "source";
 const ROW_VARIABLES: ReadonlySet<string> = new Set<RowVariable>(["before", "after", "key", "source"]);
+const EVENT_VARIABLE: ReadonlySet<string> = new Set(["event"]);
 
 /**
  * Bindings that also hand out the rows themselves, for variables whose binding is their CEL form already
@@ -193,7 +200,10 @@ export function isPlainObject(value: unknown): value is Record<string, unknown> 
 }
 
 /** `before.x`, `after.x`, `key.x`, `source.x` (not `has(…)`): the variable and the column name. */
-function columnSelect(expr: unknown): { variable: RowVariable; name: string } | undefined {
+function columnSelect(
+  expr: unknown,
+  rows: ReadonlySet<string>,
+): { variable: RowVariable; name: string } | undefined {
   const kind = (expr as AstNode | undefined)?.exprKind;
   if (kind?.case !== "selectExpr") return undefined;
   const select = kind.value as { operand?: unknown; field?: unknown; testOnly?: unknown };
@@ -202,7 +212,7 @@ function columnSelect(expr: unknown): { variable: RowVariable; name: string } | 
     return undefined;
   if (operand?.case !== "identExpr") return undefined;
   const variable = (operand.value as { name?: unknown }).name;
-  if (typeof variable !== "string" || !ROW_VARIABLES.has(variable)) return undefined;
+  if (typeof variable !== "string" || !rows.has(variable)) return undefined;
   return { variable: variable as RowVariable, name: select.field };
 }
 
