@@ -2,6 +2,10 @@
 import { EnvError, envText } from "../config/env.js";
 import type { PipelineConfig } from "../config/pipeline-config.js";
 import { startWorkerOps, type WorkerOps } from "../observe/worker-ops.js";
+import { exportCounters } from "../observe/counters.js";
+import { createMetricsRegistry, METRIC_PREFIX } from "../observe/metrics.js";
+import { startOpsServer, type OpsServer } from "../observe/server.js";
+import type { SinkStats } from "../sink/stats.js";
 import type { Logger } from "./log.js";
 
 /** Port and host in force, or null when the endpoint is off. */
@@ -39,4 +43,49 @@ export async function openWorkerOps(
     `changecast: serving /metrics, /healthz and /readyz on ${ops.server.url}`,
   );
   return ops;
+}
+
+/**
+ * `changecast sink`'s endpoint: its counters (SinkStats) as Prometheus counters, with /healthz and /readyz. Only
+ * where CHANGECAST_OPS_PORT is set for the sink's process: a sink often runs beside the worker on one host, which
+ * takes `ops.port` of changecast.yaml.
+ */
+export async function openSinkOps(
+  config: Pick<PipelineConfig, "ops">,
+  sink: string,
+  stats: SinkStats,
+  env: NodeJS.ProcessEnv,
+): Promise<OpsServer | null> {
+  const address = opsAddress({ ops: { ...config.ops, port: null } }, env);
+  if (!address) return null;
+  const registry = createMetricsRegistry({ sink });
+  const p = `${METRIC_PREFIX}sink_`;
+  exportCounters(registry, [
+    {
+      name: `${p}records_read_total`,
+      help: "records read from the event topics (files)",
+      read: () => stats.read,
+    },
+    { name: `${p}applied_total`, help: "row operations applied", read: () => stats.applied },
+    {
+      name: `${p}skipped_total`,
+      help: "row operations skipped: the row already holds this event or a later one",
+      read: () => stats.skippedOlder,
+    },
+    { name: `${p}filtered_total`, help: "projections whose `when` was false", read: () => stats.filtered },
+    {
+      name: `${p}no_projection_total`,
+      help: "records whose ce_type no projection handles",
+      read: () => stats.noProjection,
+    },
+    { name: `${p}parked_total`, help: "updates parked until their row exists", read: () => stats.parked },
+    {
+      name: `${p}dead_letters_total`,
+      help: "records dead-lettered, by error code",
+      read: () => stats.deadLettersByCode,
+      label: "code",
+    },
+    { name: `${p}batches_total`, help: "database transactions committed", read: () => stats.batches },
+  ]);
+  return startOpsServer({ ...address, registry });
 }

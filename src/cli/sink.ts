@@ -11,6 +11,7 @@ import { SinkStats } from "../sink/stats.js";
 import { sinkSwitch } from "../sink/switch.js";
 import { SinkStoppedError } from "../sink/errors.js";
 import { processIO, type CommandIO } from "./io.js";
+import { openSinkOps } from "./ops.js";
 
 export const DEFAULT_SINK_FILE = "changecast.sink.yaml";
 
@@ -27,6 +28,8 @@ export async function sinkCommand(
 ): Promise<number> {
   const config = await loadSinkConfig(opts.config);
   const ctx = await openSink(config, stats);
+  const ops = await openSinkOps(config.pipeline, config.sink, stats, process.env);
+  if (ops) io.err(`changecast sink: serving /metrics, /healthz and /readyz on ${ops.url}`);
   const controller = new AbortController();
   const stop = () => {
     io.err("changecast sink: stopping after the current batch");
@@ -66,6 +69,7 @@ export async function sinkCommand(
   } finally {
     process.off("SIGTERM", stop);
     process.off("SIGINT", stop);
+    await ops?.close();
     await ctx.close();
   }
 }
