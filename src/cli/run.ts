@@ -1,28 +1,35 @@
 // `changecast run`: the worker. Embedded mode without kafka.brokers (docs/architecture.md); with brokers, the same processor
 // and worker loop over the Kafka transport (consumer group changecast.<pipeline>, docs/kafka.md).
-import { hostname } from "node:os";
 import { destination, pino, type Logger } from "pino";
 import { envText } from "../config/env.js";
 import type { PipelineConfig } from "../config/pipeline-config.js";
 import { EmbeddedTransport } from "../embedded/embedded-transport.js";
-import { consumerTiming, kafkaClientConfig } from "../kafka/kafka-client.js";
-import { KafkaTransport } from "../kafka/kafka-transport.js";
+import { openKafkaTransport } from "../kafka/open-transport.js";
 import { OffsetStore } from "../state/offsets.js";
 import type { TransformSet } from "../map/mapper.js";
 import type { RunStats } from "../worker/run-stats.js";
 import { runWorker } from "../worker/worker.js";
 import { DEAD_LETTERS_EXIT_CODE, type CommandIO } from "./io.js";
 import { openPipeline, type OpenPipeline } from "./pipeline.js";
+import { runWorkers, workersProblem } from "./workers.js";
 import { Progress, type ProgressOptions } from "./progress.js";
 
 /** Records per worker batch in Kafka mode: a kafkajs fetch batch is cut into slices of this size. */
 export const KAFKA_BATCH_SIZE = 2_000;
 
 export async function runCommand(
-  opts: { config: string; batchSize?: number; failOnDeadLetters?: boolean },
+  opts: { config: string; batchSize?: number; failOnDeadLetters?: boolean; workers?: number },
   io: CommandIO,
   options: { progress?: ProgressOptions } = {},
 ): Promise<number> {
+  if (opts.workers !== undefined) {
+    const problem = workersProblem(opts.config, opts.workers);
+    if (problem) {
+      io.err(`changecast: ${problem}`);
+      return 2;
+    }
+    if (opts.workers > 1) return runWorkers(opts.workers, io);
+  }
   // one writer per state store (docs/operations.md): workers of one Kafka consumer group share a Postgres
   // state; an embedded run reads every source file and appends to the output files, so it runs alone
   const pipeline = await openPipeline(opts.config, {
@@ -157,24 +164,22 @@ export async function runKafkaWorker(pipeline: OpenPipeline, options: KafkaWorke
       destination(2),
     );
   const topics = sourceTopics(config, pipeline.transforms);
-  const transport = await KafkaTransport.open({
-    client: kafkaClientConfig({
-      brokers: config.kafka.brokers,
-      clientId: `${config.kafka.clientId}-${hostname()}-${process.pid}`,
-      env,
-      log: (level, message, fields) => log[level](fields, message),
-    }),
-    pipeline: config.pipeline,
+  const transport = await openKafkaTransport({
+    config,
     topics,
-    delivery: config.delivery,
-    compression: config.kafka.compression,
+    env,
     signal: options.signal,
-    ...consumerTiming(env),
     log: (level, message, fields) => log[level](fields, message),
   });
   log.info(
-    { group: transport.groupId, topics, delivery: config.delivery, brokers: config.kafka.brokers },
-    `changecast: pipeline ${config.pipeline} consuming ${topics.length} topics as ${transport.groupId} (${config.delivery})`,
+    {
+      group: transport.groupId,
+      topics,
+      delivery: config.delivery,
+      client: config.kafka.client,
+      brokers: config.kafka.brokers,
+    },
+    `changecast: pipeline ${config.pipeline} consuming ${topics.length} topics as ${transport.groupId} (${config.delivery}, ${config.kafka.client})`,
   );
   try {
     const stats = await runWorker({
