@@ -160,7 +160,11 @@ export async function runKafkaWorker(pipeline: OpenPipeline, options: KafkaWorke
   const log =
     options.logger ??
     pino(
-      { name: "changecast", level: envText(env, "LOG_LEVEL") ?? "info", base: { pipeline: config.pipeline } },
+      {
+        name: "changecast",
+        level: envText(env, "LOG_LEVEL") ?? "info",
+        base: { pipeline: config.pipeline, pid: process.pid },
+      },
       destination(2),
     );
   const topics = sourceTopics(config, pipeline.transforms);
