@@ -141,6 +141,25 @@ function startCli(config: string, env: NodeJS.ProcessEnv, args: string[] = []): 
   );
 }
 
+/** CPU seconds (user + system) used so far by a process and its direct children (the --workers processes). */
+function cpuSecondsOf(pid: number): number {
+  const ticks = (p: number | string) => {
+    try {
+      const fields = readFileSync(`/proc/${p}/stat`, "utf8").split(") ")[1]!.split(" ");
+      return Number(fields[11]) + Number(fields[12]); // utime, stime (fields 14 and 15 of stat)
+    } catch {
+      return 0;
+    }
+  };
+  let children: string[] = [];
+  try {
+    children = readFileSync(`/proc/${pid}/task/${pid}/children`, "utf8").trim().split(/\s+/).filter(Boolean);
+  } catch {
+    // no children file: the process itself only
+  }
+  return (ticks(pid) + children.reduce((n, c) => n + ticks(c), 0)) / 100;
+}
+
 /** Latest assignment per worker pid from the workers' JSON logs: the group is settled when `workers` hold all. */
 function assignmentWatcher(child: ChildProcess): { holding: () => Map<number, number> } {
   const held = new Map<number, number>();
@@ -171,7 +190,9 @@ interface RunRate extends Rate {
   client: KafkaClientName;
   delivery: string;
   workers: number;
-  cpuSeconds?: number;
+  /** CPU time of the worker process(es) during the measurement, and records per CPU second (less load-dependent) */
+  cpuSeconds: number;
+  recordsPerCpuSecond: number;
 }
 
 /**
@@ -206,6 +227,8 @@ async function cliThroughput(
     let startNs = 0n;
     let startCommitted = 0;
     let seconds = 0;
+    let startCpu = 0;
+    let cpuSeconds = 0;
     try {
       const deadline = Date.now() + 300_000;
       for (;;) {
@@ -217,11 +240,13 @@ async function cliThroughput(
           if (held.filter((n) => n > 0).length < workers || held.reduce((a, b) => a + b, 0) < PARTITIONS)
             continue;
           startNs = process.hrtime.bigint();
+          startCpu = cpuSecondsOf(child.pid!);
           startCommitted = await committedTotal(admin);
           continue;
         }
         if ((await committedTotal(admin)) >= THROUGHPUT_RECORDS) {
           seconds = Number(process.hrtime.bigint() - startNs) / 1e9;
+          cpuSeconds = cpuSecondsOf(child.pid!) - startCpu;
           break;
         }
       }
@@ -239,6 +264,8 @@ async function cliThroughput(
       records,
       seconds: Number(seconds.toFixed(2)),
       recordsPerSecond: Math.round(records / seconds),
+      cpuSeconds: Number(cpuSeconds.toFixed(2)),
+      recordsPerCpuSecond: Math.round(records / cpuSeconds),
     };
   } finally {
     await mock.stop();
@@ -447,7 +474,7 @@ if (part("modes"))
       const target = delivery === "at-least-once" ? 0.5 : 0.3;
       modes.push({ ...r, ratioToKcat: ratio, target });
       console.error(
-        `[bench] run ${client} ${delivery}: ${r.recordsPerSecond} records/s = ${ratio}× kcat (target ${target}×)`,
+        `[bench] run ${client} ${delivery}: ${r.recordsPerSecond} records/s = ${ratio}× kcat (target ${target}×); ${r.recordsPerCpuSecond} records/CPU-s`,
       );
     }
 const scale: RunRate[] = [];

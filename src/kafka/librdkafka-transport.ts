@@ -52,7 +52,7 @@ export interface LibrdkafkaTransportOptions {
 }
 
 /** Prefetch bound: librdkafka's queue of fetched, not yet consumed records (KB), the fetch sizes. */
-export const LIBRDKAFKA_QUEUE_KB = 16 * 1024;
+export const LIBRDKAFKA_QUEUE_KB = 4 * 1024;
 
 const ERR = {
   ASSIGN: -175,
@@ -158,6 +158,8 @@ export class LibrdkafkaTransport implements ChangeTransport {
   private stopRequestedAt: number | null = null;
   private closed = false;
   private delivery: DeliveryWait | null = null;
+  /** at-least-once: the previous batch, still being acknowledged and committed */
+  private pending: Promise<void> = Promise.resolve();
 
   private constructor(private readonly options: LibrdkafkaTransportOptions) {
     this.groupId = consumerGroupId(options.pipeline);
@@ -189,10 +191,10 @@ export class LibrdkafkaTransport implements ChangeTransport {
         "session.timeout.ms": sessionTimeout,
         "heartbeat.interval.ms": o.heartbeatInterval ?? 3_000,
         "fetch.wait.max.ms": o.maxWaitTimeInMs ?? Math.min(500, Math.floor(sessionTimeout / 3)),
-        "fetch.max.bytes": 8 * 1024 * 1024,
-        "max.partition.fetch.bytes": 2 * 1024 * 1024,
+        "fetch.max.bytes": 4 * 1024 * 1024,
+        "max.partition.fetch.bytes": 1024 * 1024,
         "queued.max.messages.kbytes": LIBRDKAFKA_QUEUE_KB,
-        "queued.min.messages": 10_000,
+        "queued.min.messages": 4_000,
         // upstream transactional producers' aborted records are never mapped
         "isolation.level": "read_committed",
         "partition.assignment.strategy": "range,roundrobin",
@@ -390,16 +392,23 @@ export class LibrdkafkaTransport implements ChangeTransport {
     }
   }
 
-  private lost(): boolean {
-    return this.polledUnder !== this.revocations;
+  /** Whether a rebalance revoked the partitions since the batch polled under `epoch`. */
+  private lost(epoch = this.polledUnder): boolean {
+    return epoch !== this.revocations;
   }
 
-  private mayRetry(): boolean {
-    if (this.lost() || this.closed) return false;
+  private mayRetry(epoch = this.polledUnder): boolean {
+    if (this.lost(epoch) || this.closed) return false;
     return (
       this.stopRequestedAt === null ||
       Date.now() - this.stopRequestedAt <= (this.options.stopGraceMs ?? 15_000)
     );
+  }
+
+  /** Waits for the at-least-once batch still being acknowledged; its failure surfaces here. */
+  private async settlePending(): Promise<void> {
+    await this.pending;
+    if (this.failure) throw this.failure;
   }
 
   async deliver(consumed: SourceRecord[], outputs: PublishedRecord[]): Promise<void> {
@@ -412,18 +421,29 @@ export class LibrdkafkaTransport implements ChangeTransport {
       if (!seen || seen.offset < offset) next.set(key, { topic: r.topic, partition: r.partition, offset });
     }
     const offsets = [...next.values()];
-    const committed =
-      this.transactional && outputs.length > 0
-        ? await this.deliverTransaction(outputs, offsets)
-        : await this.deliverThenCommit(outputs, offsets);
-    if (committed) this.stats.committed += consumed.length;
-    else this.stats.givenUp++;
+    const epoch = this.polledUnder;
+    const account = (committed: boolean) => {
+      if (committed) this.stats.committed += consumed.length;
+      else this.stats.givenUp++;
+    };
+    // at most one batch in flight, and commits in batch order
+    await this.settlePending();
+    if (this.transactional && outputs.length > 0) {
+      account(await this.deliverTransaction(outputs, offsets));
+      return;
+    }
+    // at-least-once: the acknowledgements and the commit of this batch overlap the worker's processing of the
+    // next one (which is not published before this one is committed: still one uncommitted batch at most)
+    this.pending = this.deliverThenCommit(outputs, offsets, epoch).then(account, (err: unknown) =>
+      this.fail(err as Error),
+    );
   }
 
   /** at-least-once: outputs acknowledged by all in-sync replicas, then the offsets committed. */
   private async deliverThenCommit(
     outputs: PublishedRecord[],
     offsets: RdTopicPartitionOffset[],
+    epoch: number,
   ): Promise<boolean> {
     let pending: number[] | null = null;
     let sent = outputs.length === 0;
@@ -433,7 +453,7 @@ export class LibrdkafkaTransport implements ChangeTransport {
           await this.publish(outputs, pending);
           sent = true;
         }
-        if (this.lost()) throw new AssignmentLostError("partition revoked during the batch");
+        if (this.lost(epoch)) throw new AssignmentLostError("partition revoked during the batch");
         await this.commitSync(offsets);
         return true;
       } catch (err) {
@@ -452,7 +472,7 @@ export class LibrdkafkaTransport implements ChangeTransport {
           code: (err as RdError).code,
         });
         await sleep(backoff(attempt));
-        if (!this.mayRetry()) return false;
+        if (!this.mayRetry(epoch)) return false;
       }
     }
   }
@@ -534,6 +554,9 @@ export class LibrdkafkaTransport implements ChangeTransport {
 
   async close(): Promise<void> {
     if (this.closed) return;
+    // the last batch's acknowledgements and commit (retries stop after stopGraceMs once stopping)
+    this.stopRequestedAt ??= Date.now();
+    await this.pending;
     this.closed = true;
     // leaves the group, so the partitions move to the other workers at once
     if (this.consumer?.isConnected())
