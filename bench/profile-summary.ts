@@ -44,7 +44,8 @@ for (const file of process.argv.slice(2)) {
   }
   const pct = (us: number) => ((100 * us) / total).toFixed(1).padStart(5) + "%";
   console.log(`\n${file}: ${(total / 1e6).toFixed(1)} s sampled`);
-  for (const [k, us] of [...parts].sort((a, b) => b[1] - a[1]).slice(0, 14)) console.log(`  ${pct(us)}  ${k}`);
+  for (const [k, us] of [...parts].sort((a, b) => b[1] - a[1]).slice(0, 14))
+    console.log(`  ${pct(us)}  ${k}`);
   console.log("  top functions (self):");
   for (const [k, us] of [...fns].sort((a, b) => b[1] - a[1]).slice(0, 15)) console.log(`  ${pct(us)}  ${k}`);
 }
