@@ -17,7 +17,8 @@
 // Environment: BENCH_KAFKA_RECORDS (default 100 000), BENCH_KAFKA_BACKLOG (default 1 000 000),
 // BENCH_KAFKA_ONLY=kcat,modes,scale,stages,backlog (a subset), BENCH_KAFKA_CLIENTS=kafkajs,librdkafka,
 // BENCH_KAFKA_BACKLOG_CLIENTS (default: every client), BENCH_KAFKA_SKIP_BACKLOG=1, BENCH_KAFKA_PROFILE=1 (the CLI
-// workers run with `node --cpu-prof`; profiles in bench/results/profiles/).
+// workers run with `node --cpu-prof`; profiles in bench/results/profiles/), BENCH_KAFKA_BATCH_SIZE (the workers'
+// --batch-size; default KAFKA_BATCH_SIZE, 2000).
 import { spawn, type ChildProcess } from "node:child_process";
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { cpus, loadavg } from "node:os";
@@ -217,7 +218,10 @@ async function cliThroughput(
     const child = startCli(
       files.config,
       { KAFKA_BROKERS: mock.bootstrap, KAFKA_SESSION_TIMEOUT_MS: "6000", KAFKA_HEARTBEAT_INTERVAL_MS: "500" },
-      workers > 1 ? ["--workers", String(workers)] : [],
+      [
+        ...(workers > 1 ? ["--workers", String(workers)] : []),
+        ...(process.env.BENCH_KAFKA_BATCH_SIZE ? ["--batch-size", process.env.BENCH_KAFKA_BATCH_SIZE] : []),
+      ],
     );
     const watcher = assignmentWatcher(child);
     let tail = "";
