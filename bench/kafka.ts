@@ -405,7 +405,10 @@ async function backlogRss(client: KafkaClientName): Promise<{
     // node itself (no tsx wrapper process): the pid sampled is the worker
     const child = spawn(
       process.execPath,
-      ["--import", "tsx", join(root, "src", "cli", "main.ts"), "run", "--config", files.config],
+      // the compiled CLI, as installed (`npm run bench` builds dist/ first); BENCH_KAFKA_CLI=tsx runs src/ instead
+      process.env.BENCH_KAFKA_CLI === "tsx"
+        ? ["--import", "tsx", join(root, "src", "cli", "main.ts"), "run", "--config", files.config]
+        : [join(root, "bin", "changecast.js"), "run", "--config", files.config],
       {
         env: { ...process.env, KAFKA_BROKERS: mock.bootstrap, LOG_LEVEL: "warn" },
         stdio: ["ignore", "ignore", "inherit"],
