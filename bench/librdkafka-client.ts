@@ -1,6 +1,7 @@
 // Probe, not part of `npm run bench`: how fast librdkafka-based clients (@confluentinc/kafka-javascript) move the
 // worker's record shapes through the same mock cluster, to compare with kafkajs (bench/kafka.ts "stagesAlone").
-// The package needs a native build and is not a dependency of changecast; install it in a scratch directory:
+// (The package is now changecast's optional dependency and the librdkafka transport's client: with it installed,
+// CHANGECAST_CKJS_DIR=. runs this probe. Originally it was installed in a scratch directory:)
 //
 //   apt-get install -y libssl-dev zlib1g-dev libzstd-dev liblz4-dev libsasl2-dev libcurl4-openssl-dev
 //   mkdir -p /tmp/ckjs && cd /tmp/ckjs && npm init -y && CKJS_LINKING=dynamic npm install @confluentinc/kafka-javascript@1.10.1

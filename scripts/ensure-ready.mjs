@@ -18,7 +18,10 @@ const root = new URL("..", import.meta.url).pathname;
 const mtime = (p) => (existsSync(p) ? statSync(p).mtimeMs : 0);
 
 function run(cmd, args) {
-  const res = spawnSync(cmd, args, { cwd: root, stdio: "inherit", shell: process.platform === "win32" });
+  // CKJS_LINKING=dynamic: where no prebuilt binary of the optional native Kafka client can be downloaded, it is
+  // built against the system's OpenSSL/zlib/zstd instead of downloading their sources (docs/kafka.md)
+  const env = { ...process.env, CKJS_LINKING: process.env.CKJS_LINKING ?? "dynamic" };
+  const res = spawnSync(cmd, args, { cwd: root, stdio: "inherit", env, shell: process.platform === "win32" });
   if (res.status !== 0) process.exit(res.status ?? 1);
 }
 

@@ -47,6 +47,7 @@ export const ERROR_CODES = {
   PUBLISH_COMPRESSION_CODEC: { stage: "PUBLISH", retriable: false },
   PUBLISH_BATCH_DECOMPRESSION: { stage: "PUBLISH", retriable: false },
   PUBLISH_ASSIGNMENT_LOST: { stage: "PUBLISH", retriable: true },
+  PUBLISH_KAFKA_FATAL: { stage: "PUBLISH", retriable: false },
   REGISTRY_UNAVAILABLE: { stage: "REGISTRY", retriable: true },
   REGISTRY_AUTH: { stage: "REGISTRY", retriable: false },
   REGISTRY_REJECTED: { stage: "REGISTRY", retriable: false },

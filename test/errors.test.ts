@@ -23,6 +23,7 @@ import { GroupBusyError, GroupMovedError } from "../src/migrate/topics.js";
 import { BatchDecompressionError, CompressionCodecError } from "../src/kafka/compression.js";
 import { KafkaClientConfigError } from "../src/kafka/kafka-client.js";
 import { AssignmentLostError } from "../src/kafka/kafka-transport.js";
+import { KafkaClientFatalError } from "../src/kafka/librdkafka-transport.js";
 import { InvalidSchemaError } from "../src/schemas/compat-parse.js";
 import { CompatibilityError, RegistryError } from "../src/schemas/remote-registry.js";
 import { StateStoreError, StateStoreUnavailableError } from "../src/state/store.js";
@@ -65,6 +66,9 @@ const SAMPLES: Record<string, ChangecastError[]> = {
   CompressionCodecError: [new CompressionCodecError("zstd", "compress", "bad")],
   BatchDecompressionError: [new BatchDecompressionError("t", 0, "1", null, "zstd", "bad")],
   AssignmentLostError: [new AssignmentLostError("revoked")],
+  KafkaClientFatalError: [
+    new KafkaClientFatalError("delivery: Broker: Message size too large (librdkafka error 10)"),
+  ],
   RegistryError: [
     new RegistryError("down", 0, 0),
     new RegistryError("no", 401, 401),

@@ -72,7 +72,10 @@ program
   .option(...configOption)
   .option("--batch-size <n>", "records per batch", (v) => Number(v))
   .option(...failOnDeadLettersOption)
-  .action(async (o: { config: string; batchSize?: number; failOnDeadLetters?: boolean }) =>
+  .option("--workers <n>", "Kafka mode: N worker processes in the consumer group (docs/kafka.md)", (v) =>
+    Number(v),
+  )
+  .action(async (o: { config: string; batchSize?: number; failOnDeadLetters?: boolean; workers?: number }) =>
     finish(await runCommand(o, processIO)),
   );
 

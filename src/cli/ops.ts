@@ -22,6 +22,9 @@ export function opsAddress(
     port = n;
   }
   if (port === null) return null;
+  // `run --workers N`: each worker process serves its own endpoint, on the port plus its number
+  const index = Number(envText(env, "CHANGECAST_WORKER_INDEX") ?? 0);
+  if (port !== 0 && Number.isInteger(index) && index > 0) port += index;
   return { port, host: envText(env, "CHANGECAST_OPS_HOST")?.trim() || config.ops.host };
 }
 

@@ -2,9 +2,9 @@
 // and worker loop over the Kafka transport (consumer group changecast.<pipeline>, docs/kafka.md).
 import { hostname } from "node:os";
 import { loadPipelineConfig, type PipelineConfig } from "../config/pipeline-config.js";
+import { kafkaClientConfig } from "../kafka/kafka-client.js";
 import { EmbeddedTransport } from "../embedded/embedded-transport.js";
-import { consumerTiming, kafkaClientConfig } from "../kafka/kafka-client.js";
-import { KafkaTransport } from "../kafka/kafka-transport.js";
+import { openKafkaTransport } from "../kafka/open-transport.js";
 import { OffsetStore } from "../state/offsets.js";
 import type { TransformSet } from "../map/mapper.js";
 import type { RunStats } from "../worker/run-stats.js";
@@ -14,6 +14,7 @@ import { DEAD_LETTERS_EXIT_CODE, type CommandIO } from "./io.js";
 import { createLogger, type Logger, type LogStream } from "./log.js";
 import { openWorkerOps } from "./ops.js";
 import { openPipeline, type OpenPipeline } from "./pipeline.js";
+import { runWorkers, workersProblem } from "./workers.js";
 import { Progress, type ProgressOptions } from "./progress.js";
 import { bootstrapTableState } from "../worker/table-state-setup.js";
 import { readToCurrentEnd } from "../kafka/state-bootstrap.js";
@@ -23,7 +24,7 @@ import type { SourceRecord } from "../decode/change-event.js";
 export const KAFKA_BATCH_SIZE = 2_000;
 
 export async function runCommand(
-  opts: { config: string; batchSize?: number; failOnDeadLetters?: boolean },
+  opts: { config: string; batchSize?: number; failOnDeadLetters?: boolean; workers?: number },
   io: CommandIO,
   options: {
     progress?: ProgressOptions;
@@ -33,6 +34,14 @@ export async function runCommand(
     logStream?: LogStream;
   } = {},
 ): Promise<number> {
+  if (opts.workers !== undefined) {
+    const problem = workersProblem(opts.config, opts.workers);
+    if (problem) {
+      io.err(`changecast: ${problem}`);
+      return 2;
+    }
+    if (opts.workers > 1) return runWorkers(opts.workers, io);
+  }
   // the log and the operations endpoint come first: probes answer while start-up (schemas, group join) runs
   const settings = loadPipelineConfig(opts.config);
   const log = createLogger({
@@ -274,24 +283,22 @@ export async function runKafkaWorker(pipeline: OpenPipeline, options: KafkaWorke
     options.logger ?? createLogger({ settings: config.log, env, base: { pipeline: config.pipeline } });
   const topics = sourceTopics(config, pipeline.transforms);
   await bootstrapKafka(pipeline, env, log);
-  const transport = await KafkaTransport.open({
-    client: kafkaClientConfig({
-      brokers: config.kafka.brokers,
-      clientId: `${config.kafka.clientId}-${hostname()}-${process.pid}`,
-      env,
-      log: (level, message, fields) => log[level](fields, message),
-    }),
-    pipeline: config.pipeline,
+  const transport = await openKafkaTransport({
+    config,
     topics,
-    delivery: config.delivery,
-    compression: config.kafka.compression,
+    env,
     signal: options.signal,
-    ...consumerTiming(env),
     log: (level, message, fields) => log[level](fields, message),
   });
   log.info(
-    { group: transport.groupId, topics, delivery: config.delivery, brokers: config.kafka.brokers },
-    `changecast: pipeline ${config.pipeline} consuming ${topics.length} topics as ${transport.groupId} (${config.delivery})`,
+    {
+      group: transport.groupId,
+      topics,
+      delivery: config.delivery,
+      client: config.kafka.client,
+      brokers: config.kafka.brokers,
+    },
+    `changecast: pipeline ${config.pipeline} consuming ${topics.length} topics as ${transport.groupId} (${config.delivery}, ${config.kafka.client})`,
   );
   if (options.ops) {
     options.ops.watchConsumer(transport);

@@ -145,6 +145,11 @@ export const ENV_VARS = {
     usedBy: "`run`",
     description: "address the operations endpoint binds; overrides `ops.host`",
   },
+  CHANGECAST_WORKER_INDEX: {
+    usedBy: "`run --workers N` (set for each worker process)",
+    description:
+      "the worker's number, 0 to N-1, which `run --workers` gives each process; its operations endpoint listens on the port plus this number",
+  },
 } satisfies Record<string, EnvVar>;
 
 export type EnvName = keyof typeof ENV_VARS;

@@ -19,6 +19,10 @@ export type CompatibilityLevel = (typeof COMPATIBILITY_LEVELS)[number];
 export const KAFKA_COMPRESSIONS = ["none", "gzip", "snappy", "lz4", "zstd"] as const;
 export type KafkaCompression = (typeof KAFKA_COMPRESSIONS)[number];
 
+/** Kafka client libraries of the Kafka transport (`kafka.client`, docs/kafka.md). */
+export const KAFKA_CLIENTS = ["kafkajs", "librdkafka"] as const;
+export type KafkaClientName = (typeof KAFKA_CLIENTS)[number];
+
 export const SUBJECT_NAME_STRATEGIES = [
   "TopicNameStrategy",
   "RecordNameStrategy",
@@ -228,6 +232,11 @@ export const PIPELINE_SCHEMA = section({
       default: "`none` (docs/kafka.md)",
       description:
         "compression of the record batches changecast publishes; batches it consumes may use any of them",
+    }),
+    client: oneOf(KAFKA_CLIENTS, "kafkajs", {
+      default: "`kafkajs` (docs/kafka.md, Kafka clients)",
+      description:
+        "the Kafka client library: `kafkajs` (pure JavaScript) or `librdkafka` (the optional native dependency @confluentinc/kafka-javascript; KIP-447 transactions)",
     }),
   }),
   registry: section({

@@ -113,7 +113,8 @@ function toFileRecord(
     if (parsed.kind === "schema") return null;
     // a line without an offset (hand-written captures): its line number orders it, as an offset would (the table
     // state tells a later change from a redelivery by source position, then offset)
-    const record = parsed.record.offset === "-1" ? { ...parsed.record, offset: String(lineNo) } : parsed.record;
+    const record =
+      parsed.record.offset === "-1" ? { ...parsed.record, offset: String(lineNo) } : parsed.record;
     return { record, cursor, ts: record.timestamp ?? 0 };
   } catch (err) {
     // Not even a kcat line: still a record of the file, dead-lettered with the reason.

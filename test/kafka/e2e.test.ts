@@ -19,6 +19,7 @@ import {
   captureMessages,
   consumeUntil,
   examplePipeline,
+  KAFKA_CLIENTS_UNDER_TEST,
   quietKafka,
   withProducer,
 } from "./helpers.js";
@@ -74,7 +75,11 @@ async function expectedViews(config: string): Promise<Map<string, RecordView>> {
   }
 }
 
-describe.each(["at-least-once", "exactly-once"] as const)("Kafka worker end to end (%s)", (delivery) => {
+const CASES = KAFKA_CLIENTS_UNDER_TEST.flatMap((client) =>
+  (["at-least-once", "exactly-once"] as const).map((delivery) => ({ client, delivery })),
+);
+
+describe.each(CASES)("Kafka worker end to end ($client, $delivery)", ({ client, delivery }) => {
   let mock: MockKafka;
   afterAll(async () => {
     await mock?.stop();
@@ -82,7 +87,7 @@ describe.each(["at-least-once", "exactly-once"] as const)("Kafka worker end to e
 
   it("publishes every event of the example captures, decodable through the registry, with docs/records.md headers", async () => {
     mock = await startMockKafka({ brokers: 3 });
-    const files = examplePipeline({ brokers: mock.bootstrap, registryUrl: registry.url, delivery });
+    const files = examplePipeline({ brokers: mock.bootstrap, registryUrl: registry.url, delivery, client });
     const expected = await expectedViews(files.config);
     expect(expected.size).toBeGreaterThan(1000);
     const kafka = quietKafka(mock.brokers);
@@ -112,7 +117,7 @@ describe.each(["at-least-once", "exactly-once"] as const)("Kafka worker end to e
     expect(tally.duplicates).toBe(0);
     expect(stats.balanced).toBe(true);
 
-    const client = new SchemaRegistry({ host: registry.url });
+    const registryClient = new SchemaRegistry({ host: registry.url });
     for (const r of received) {
       const view = expected.get(r.headers.ce_id!)!;
       expect(r.topic).toBe(view.topic);
@@ -120,7 +125,7 @@ describe.each(["at-least-once", "exactly-once"] as const)("Kafka worker end to e
       expect(r.headers).toMatchObject(view.headers);
       expect(r.headers["content-type"]).toBe("application/avro");
       expect(Number(r.timestamp)).toBe(Date.parse(view.headers.ce_time!));
-      const decoded = (await client.decode(r.value!)) as Record<string, unknown>;
+      const decoded = (await registryClient.decode(r.value!)) as Record<string, unknown>;
       expect(Object.keys(decoded).sort()).toEqual(Object.keys(view.value as object).sort());
       for (const [field, value] of Object.entries(view.value as Record<string, unknown>)) {
         if (typeof value === "string" && typeof decoded[field] === "string")

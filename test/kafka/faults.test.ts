@@ -11,6 +11,7 @@ import {
   consumeUntil,
   EVENT_TOPIC,
   expectedItemIds,
+  KAFKA_CLIENTS_UNDER_TEST,
   lastAssignment,
   produceItems,
   quietKafka,
@@ -21,7 +22,11 @@ import {
 
 const N = 30_000;
 
-describe.each(["at-least-once", "exactly-once"] as const)("faults while the worker runs (%s)", (delivery) => {
+const CASES = KAFKA_CLIENTS_UNDER_TEST.flatMap((client) =>
+  (["at-least-once", "exactly-once"] as const).map((delivery) => ({ client, delivery })),
+);
+
+describe.each(CASES)("faults while the worker runs ($client, $delivery)", ({ client, delivery }) => {
   let mock: MockKafka;
   afterAll(async () => {
     await mock?.stop();
@@ -35,7 +40,7 @@ describe.each(["at-least-once", "exactly-once"] as const)("faults while the work
         { name: EVENT_TOPIC, partitions: 4 },
       ],
     });
-    const files = syntheticPipeline({ brokers: mock.bootstrap, delivery });
+    const files = syntheticPipeline({ brokers: mock.bootstrap, delivery, client });
     const expected = await expectedItemIds(files.config, 0, N);
     const kafka = quietKafka(mock.brokers);
     await produceItems(kafka, 0, N);
@@ -105,7 +110,7 @@ describe.each(["at-least-once", "exactly-once"] as const)("faults while the work
 
     const tally = account(received, expected);
     console.log(
-      `[faults ${delivery}] ${received.length} records, ${tally.distinct} distinct ce_id, ${tally.duplicates} duplicates`,
+      `[faults ${client} ${delivery}] ${received.length} records, ${tally.distinct} distinct ce_id, ${tally.duplicates} duplicates`,
     );
     expect(tally.missing).toEqual([]);
     expect(tally.unexpected).toBe(0);

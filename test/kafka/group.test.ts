@@ -13,6 +13,7 @@ import {
   DLQ_TOPIC,
   EVENT_TOPIC,
   expectedItemIds,
+  KAFKA_CLIENTS_UNDER_TEST,
   lastAssignment,
   produceItems,
   quietKafka,
@@ -24,7 +25,7 @@ import {
 const N = 20_000;
 const POISON_AFTER = 7_777;
 
-describe("two workers in one consumer group", () => {
+describe.each(KAFKA_CLIENTS_UNDER_TEST)("two workers in one consumer group (%s)", (client) => {
   let mock: MockKafka;
   afterAll(async () => {
     await mock?.stop();
@@ -38,7 +39,7 @@ describe("two workers in one consumer group", () => {
         { name: EVENT_TOPIC, partitions: 4 },
       ],
     });
-    const files = syntheticPipeline({ brokers: mock.bootstrap, delivery: "exactly-once" });
+    const files = syntheticPipeline({ brokers: mock.bootstrap, delivery: "exactly-once", client });
     const expected = await expectedItemIds(files.config, 0, N);
     const kafka = quietKafka(mock.brokers);
 

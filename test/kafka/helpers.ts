@@ -7,6 +7,19 @@ import { globSync } from "tinyglobby";
 import { CompressionTypes, Kafka, logLevel, Partitioners, type Message, type Producer } from "kafkajs";
 import { pino as pinoLogger } from "pino";
 import { parseKcatLine } from "../../src/decode/kcat.js";
+import type { KafkaClientName } from "../../src/config/schema.js";
+import { librdkafkaAvailable } from "../../src/kafka/librdkafka-api.js";
+import { registerCompressionCodecs } from "../../src/kafka/compression.js";
+
+/**
+ * The Kafka clients every transport suite runs with. librdkafka is an optional native dependency: where it is not
+ * installed (its build failed) its cases are skipped with a warning instead of failing.
+ */
+export const KAFKA_CLIENTS_UNDER_TEST: KafkaClientName[] = librdkafkaAvailable()
+  ? ["kafkajs", "librdkafka"]
+  : ["kafkajs"];
+if (!librdkafkaAvailable())
+  console.warn("@confluentinc/kafka-javascript is not installed: the librdkafka transport is not tested");
 
 export const repoRoot = join(import.meta.dirname, "..", "..");
 export const SOURCE_TOPIC = "dbserver1.test.items";
@@ -47,6 +60,7 @@ export function syntheticPipeline(opts: {
   delivery: "exactly-once" | "at-least-once";
   registryUrl?: string;
   pipeline?: string;
+  client?: KafkaClientName;
 }): PipelineFiles {
   const dir = mkdtempSync(join(tmpdir(), "changecast-kafka-"));
   mkdirSync(join(dir, "schemas"));
@@ -64,6 +78,7 @@ export function syntheticPipeline(opts: {
       "  format: json",
       "kafka:",
       `  brokers: ${opts.brokers}`,
+      `  client: ${opts.client ?? "kafkajs"}`,
       "registry:",
       `  url: ${opts.registryUrl ?? ""}`,
       "  compatibility: BACKWARD",
@@ -85,6 +100,7 @@ export function examplePipeline(opts: {
   brokers: string;
   registryUrl: string;
   delivery: "exactly-once" | "at-least-once";
+  client?: KafkaClientName;
 }): PipelineFiles {
   const dir = mkdtempSync(join(tmpdir(), "changecast-kafka-example-"));
   cpSync(join(repoRoot, "transforms"), join(dir, "transforms"), { recursive: true });
@@ -94,6 +110,7 @@ export function examplePipeline(opts: {
     .replace("${SCHEMA_REGISTRY_URL:-}", opts.registryUrl)
     .replace("${STATE_URL:-sqlite:.changecast/state.sqlite}", "sqlite:state.sqlite")
     .replace(/^delivery: .*$/m, `delivery: ${opts.delivery}`)
+    .replace(/^kafka:\n/m, `kafka:\n  client: ${opts.client ?? "kafkajs"}\n`)
     .replace(/^\s*files:.*(?:\n\s+- .*)*$/m, "")
     // the captures are produced as one backlog of 8 hours of source time and the worker reads the topics at
     // their own pace: an order's rows can run hours (of source time) ahead of its transaction's END, which would
@@ -173,6 +190,8 @@ export interface ProduceOptions {
   extra?: (seq: number) => Message | null;
   /** gzip the source batches (kafkajs decompresses them; keeps big streams under the mock's 5 MB per partition) */
   gzip?: boolean;
+  /** lz4 source batches (Kafka's LZ4 frames, as Debezium with compression.type=lz4 writes them) */
+  lz4?: boolean;
   /** items per produce request (default 2000) */
   chunk?: number;
   /** pause after each request: a stream arriving over time instead of a backlog */
@@ -189,6 +208,7 @@ export async function produceItems(
   const o: ProduceOptions =
     typeof extraOrOptions === "function" ? { extra: extraOrOptions } : (extraOrOptions ?? {});
   const chunk = o.chunk ?? 2_000;
+  if (o.lz4) registerCompressionCodecs();
   await withProducer(kafka, async (p) => {
     for (let start = from; start < to; start += chunk) {
       const messages: Message[] = [];
@@ -202,6 +222,7 @@ export async function produceItems(
         messages,
         acks: -1,
         ...(o.gzip ? { compression: CompressionTypes.GZIP } : {}),
+        ...(o.lz4 ? { compression: CompressionTypes.LZ4 } : {}),
       });
       if (o.pauseMs) await new Promise((r) => setTimeout(r, o.pauseMs));
     }

@@ -12,6 +12,7 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { join } from "node:path";
 import { expect } from "vitest";
 import { KAFKA_BATCH_SIZE } from "../../src/cli/run.js";
+import type { KafkaClientName } from "../../src/config/schema.js";
 import { startMockKafka } from "../infra/mock-kafka.js";
 import {
   account,
@@ -87,7 +88,10 @@ export function startWorker(config: string, brokers: string, env: Record<string,
   return { child, exited, joined, stderr: () => tail, redeliveries: () => redeliveries };
 }
 
-export async function killLoop(delivery: "at-least-once" | "exactly-once"): Promise<void> {
+export async function killLoop(
+  delivery: "at-least-once" | "exactly-once",
+  client: KafkaClientName = "kafkajs",
+): Promise<void> {
   const mock = await startMockKafka({
     brokers: 3,
     topics: [
@@ -97,7 +101,7 @@ export async function killLoop(delivery: "at-least-once" | "exactly-once"): Prom
   });
   const runs: Run[] = [];
   try {
-    const files = syntheticPipeline({ brokers: "${KAFKA_BROKERS}", delivery });
+    const files = syntheticPipeline({ brokers: "${KAFKA_BROKERS}", delivery, client });
     const expected = await expectedItemIds(files.config, 0, N);
     const kafka = quietKafka(mock.brokers);
     // the stream: the first half is a backlog, the second half arrives while the worker is being killed
@@ -131,7 +135,7 @@ export async function killLoop(delivery: "at-least-once" | "exactly-once"): Prom
     const source = await partitionReport(kafka, SOURCE_TOPIC, "changecast.items");
     const events = await partitionReport(kafka, EVENT_TOPIC);
     const report =
-      `[kill loop ${delivery}] ${kills} kills; ${received.length} records, ${tally.distinct} distinct ce_id, ` +
+      `[kill loop ${client} ${delivery}] ${kills} kills; ${received.length} records, ${tally.distinct} distinct ce_id, ` +
       `${tally.missing.length} missing, ${tally.unexpected} unexpected, ${tally.duplicates} duplicates ` +
       `(${(tally.duplicates / kills).toFixed(0)} per kill; ${redeliveries} batches given up or aborted)\n` +
       `source partitions: ${JSON.stringify(source)}`;
