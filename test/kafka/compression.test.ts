@@ -7,12 +7,12 @@ import { execFile, spawn } from "node:child_process";
 import { readFileSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { join } from "node:path";
+import { globSync } from "tinyglobby";
 import { promisify } from "node:util";
 import kafkajs, { CompressionTypes, Partitioners, type Message } from "kafkajs";
 import { pino } from "pino";
 import { afterEach, beforeAll, describe, expect, it } from "vitest";
 import { openPipeline } from "../../src/cli/pipeline.js";
-import { replayCommand } from "../../src/cli/replay.js";
 import { runKafkaWorker } from "../../src/cli/run.js";
 import { ConfigError } from "../../src/config/yaml-source.js";
 import {
@@ -31,6 +31,7 @@ import { classifyFailure, consumerGroupId } from "../../src/kafka/kafka-transpor
 import { startMockKafka, type MockKafka } from "../infra/mock-kafka.js";
 import {
   examplePipeline,
+  expectedViews,
   KAFKA_CLIENTS_UNDER_TEST,
   partitionReport,
   quietKafka,
@@ -46,9 +47,9 @@ const TYPE: Record<CodecName, CompressionTypes> = {
   lz4: CompressionTypes.LZ4,
   zstd: CompressionTypes.ZSTD,
 };
-const CAPTURES = ["addresses", "customers", "orders", "products"].map((t) =>
-  join(repoRoot, "captures", "postgres", `dbserver1.inventory.${t}.jsonl`),
-);
+// every captured topic: orders are transaction aggregates (their lines and the transaction topic) and wait for
+// their customers
+const CAPTURES = globSync("captures/postgres/dbserver1.*.jsonl", { cwd: repoRoot, absolute: true }).sort();
 
 interface KafkajsCodec {
   compress(encoder: { buffer: Buffer }): Promise<Buffer>;
@@ -303,17 +304,10 @@ interface Output {
 
 /** `changecast replay` of the capture files: the reference outputs, by ce_id. */
 async function replayReference(config: string): Promise<Map<string, Output>> {
-  const byId = new Map<string, Output>();
-  for (const input of CAPTURES) {
-    const lines: string[] = [];
-    const code = await replayCommand({ config, input }, { out: (l) => lines.push(l), err: () => undefined });
-    expect(code).toBe(0);
-    for (const line of lines) {
-      const r = JSON.parse(line) as { topic: string; key: string | null; headers: Record<string, string> };
-      byId.set(r.headers.ce_id!, { topic: r.topic, key: r.key, headers: r.headers });
-    }
-  }
-  return byId;
+  // the offline processor over every captured topic, as replay does (aggregates complete once END is read)
+  // kcat -P sends no record headers: the key-change headers of the captures are not produced either
+  const views = await expectedViews(config, { headers: false });
+  return new Map([...views].map(([id, v]) => [id, { topic: v.topic, key: v.key, headers: v.headers }]));
 }
 
 /** Produces a capture file with kcat: keys and values as captured, tombstones as null values. */
@@ -565,7 +559,7 @@ describe.each(KAFKA_CLIENTS_UNDER_TEST)("a source batch that cannot be decompres
         .map((l) => JSON.parse(l) as Record<string, unknown>)
         .filter((l) => l.level === 50 && l.codec !== undefined);
       // and the worker's error log carries the same as fields
-      expect(logged).toHaveLength(1);
+      expect(logged, stderr.slice(-3_000)).toHaveLength(1);
       expect(logged[0]).toMatchObject({
         topic: "dbserver1.inventory.customers",
         partition: 0,

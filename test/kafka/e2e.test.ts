@@ -10,11 +10,9 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { openPipeline } from "../../src/cli/pipeline.js";
 import { runRegistryServe } from "../../src/cli/registry-serve.js";
 import { runKafkaWorker, sourceTopics } from "../../src/cli/run.js";
-import { heldRecords } from "../../src/worker/held-changes.js";
-import type { SourceRecord } from "../../src/decode/change-event.js";
-import type { RecordView } from "../../src/publish/output-record.js";
 import { startMockKafka, type MockKafka } from "../infra/mock-kafka.js";
 import {
+  expectedViews,
   account,
   captureMessages,
   consumeUntil,
@@ -37,43 +35,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await registry?.close();
 });
-
-/** What the example captures must turn into: the offline processor's records, by ce_id. */
-async function expectedViews(config: string): Promise<Map<string, RecordView>> {
-  const pipeline = await openPipeline(config, {
-    stateUrl: "sqlite::memory:",
-    embeddedRegistry: true,
-    tableState: "memory",
-  });
-  try {
-    const views = new Map<string, RecordView>();
-    // as replay does: state written per record; released children and completed aggregates are held outcomes
-    // (an order's aggregate completes once its transaction's END, on another topic, has been read)
-    for (const [topic, messages] of captureMessages()) {
-      for (const [i, m] of messages.entries()) {
-        const record: SourceRecord = {
-          topic,
-          partition: 0,
-          offset: String(i),
-          timestamp: m.timestamp ? Number(m.timestamp) : null,
-          headers: Object.fromEntries(Object.entries(m.headers ?? {}).map(([k, v]) => [k, String(v)])),
-          key: (m.key as Buffer | null) ?? null,
-          value: (m.value as Buffer | null) ?? null,
-        };
-        await pipeline.processor.prepare([record]);
-        const outcome = pipeline.processor.process(record);
-        if (outcome.kind === "events")
-          for (const { view } of outcome.records) views.set(view.headers.ce_id!, view);
-        for (const held of pipeline.processor.takeHeldOutcomes())
-          for (const { view } of heldRecords(held)) views.set(view.headers.ce_id!, view);
-        await pipeline.processor.beforeCommit([record]);
-      }
-    }
-    return views;
-  } finally {
-    await pipeline.close();
-  }
-}
 
 const CASES = KAFKA_CLIENTS_UNDER_TEST.flatMap((client) =>
   (["at-least-once", "exactly-once"] as const).map((delivery) => ({ client, delivery })),

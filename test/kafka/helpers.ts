@@ -7,6 +7,10 @@ import { globSync } from "tinyglobby";
 import { CompressionTypes, Kafka, logLevel, Partitioners, type Message, type Producer } from "kafkajs";
 import { pino as pinoLogger } from "pino";
 import { parseKcatLine } from "../../src/decode/kcat.js";
+import type { SourceRecord } from "../../src/decode/change-event.js";
+import { openPipeline } from "../../src/cli/pipeline.js";
+import type { RecordView } from "../../src/publish/output-record.js";
+import { heldRecords } from "../../src/worker/held-changes.js";
 import type { KafkaClientName } from "../../src/config/schema.js";
 import { librdkafkaAvailable } from "../../src/kafka/librdkafka-api.js";
 import { registerCompressionCodecs } from "../../src/kafka/compression.js";
@@ -422,5 +426,49 @@ export async function waitFor(
   while (!(await cond())) {
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+/** What the example captures must turn into: the offline processor's records, by ce_id. */
+export async function expectedViews(
+  config: string,
+  /** false: as a producer that sends no headers (kcat -P) would leave the records */
+  options: { headers?: boolean } = {},
+): Promise<Map<string, RecordView>> {
+  const pipeline = await openPipeline(config, {
+    stateUrl: "sqlite::memory:",
+    embeddedRegistry: true,
+    tableState: "memory",
+  });
+  try {
+    const views = new Map<string, RecordView>();
+    // as replay does: state written per record; released children and completed aggregates are held outcomes
+    // (an order's aggregate completes once its transaction's END, on another topic, has been read)
+    for (const [topic, messages] of captureMessages()) {
+      for (const [i, m] of messages.entries()) {
+        const record: SourceRecord = {
+          topic,
+          partition: 0,
+          offset: String(i),
+          timestamp: m.timestamp ? Number(m.timestamp) : null,
+          headers:
+            options.headers === false
+              ? {}
+              : Object.fromEntries(Object.entries(m.headers ?? {}).map(([k, v]) => [k, String(v)])),
+          key: (m.key as Buffer | null) ?? null,
+          value: (m.value as Buffer | null) ?? null,
+        };
+        await pipeline.processor.prepare([record]);
+        const outcome = pipeline.processor.process(record);
+        if (outcome.kind === "events")
+          for (const { view } of outcome.records) views.set(view.headers.ce_id!, view);
+        for (const held of pipeline.processor.takeHeldOutcomes())
+          for (const { view } of heldRecords(held)) views.set(view.headers.ce_id!, view);
+        await pipeline.processor.beforeCommit([record]);
+      }
+    }
+    return views;
+  } finally {
+    await pipeline.close();
   }
 }
