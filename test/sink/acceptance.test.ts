@@ -484,6 +484,54 @@ async function hostile(url: string, knexOf: (dir: string) => Knex): Promise<void
   expect(count(sink(p.dir).out, /records read: (\d+)/)).toBe(0);
 }
 
+const BY_TIME = `  - type: io.acc.ThingSaved
+    table: by_time
+    key:
+      id: event.id
+      region: event.region
+      day: event.day
+      at: event.at
+    columns:
+      price: event.price
+`;
+
+describe("changecast sink acceptance: keys of dates and timestamps", () => {
+  it.each([["sqlite"], ["postgres"]])(
+    "%s: a row keyed by a date and a microsecond timestamp is found again (re-deliveries skipped, counts kept)",
+    async (target) => {
+      let url = "sqlite:.changecast/sink.sqlite";
+      if (target === "postgres") {
+        const pg = await startPostgres();
+        cleanups.push(() => pg.stop());
+        url = pg.url;
+      }
+      const p = project(SINK(url) + BY_TIME);
+      stream(p.captures);
+      run(p.dir);
+      const r = sink(p.dir);
+      expect(r.code, r.err).toBe(0);
+      expect(count(r.out, /dead letters: (\d+)/)).toBe(0);
+      const knex = connect(url, p.dir);
+      cleanups.push(() => knex.destroy());
+      const rows = (await knex("by_time").select("id", "region", "price", "changecast_applied")) as Record<
+        string,
+        unknown
+      >[];
+      expect(
+        rows.map((x) => [Number(x.id), x.region, String(x.price), Number(x.changecast_applied)]).sort(),
+      ).toEqual(
+        [
+          [1, "eu", "99999999.9999", 2],
+          [1, "us", "3.1400", 2],
+          [2, "eu", "-5.5000", 1],
+          [2, "eu", "7.0700", 1],
+        ].sort(),
+      );
+    },
+    120_000,
+  );
+});
+
 describe("changecast sink acceptance: hostile names", () => {
   it("SQLite: table constructor, columns __proto__, toString, SQL keywords, a 63-character name", async () => {
     await hostile("sqlite:.changecast/sink.sqlite", (dir) => connect("sqlite:.changecast/sink.sqlite", dir));
