@@ -67,6 +67,7 @@ const THING_SAVED = {
     { name: "blob", type: "bytes" },
     { name: "flag", type: "boolean" },
     { name: "day", type: { type: "int", logicalType: "date" } },
+    { name: "code", type: ["null", "string", "long"], default: null },
   ],
 };
 const THING_NOTED = {
@@ -109,6 +110,7 @@ events:
       blob: after.blob
       flag: after.flag
       day: after.day
+      code: after.note
   - name: ThingNoted
     schema: schemas/ThingNoted.avsc
     topic: acc.things
@@ -149,6 +151,7 @@ ${extra}projections:
       blob: event.blob
       flag: event.flag
       day: event.day
+      code: event.code
   - type: io.acc.ThingNoted
     table: things
     action: update
@@ -336,6 +339,8 @@ describe("changecast sink acceptance (embedded → SQLite)", () => {
     expect(one.kind).toBe("SMALL");
     expect(JSON.parse(String(one.tags))).toEqual(["a", "b"]);
     expect(JSON.parse(String(one.attrs))).toEqual({ x: "1" });
+    // a union of several types is JSON text: a string in it too
+    expect(JSON.parse(String(one.code))).toBe("n2");
     expect(Buffer.from(one.blob as Uint8Array).toString()).toBe("AAEC");
     expect(rows[2]!.at).toBe("2024-12-31T23:59:59.999999Z");
     expect((await knex("large_things").select("id", "price")) as unknown[]).toEqual([
@@ -399,7 +404,7 @@ describe("changecast sink acceptance (embedded → Postgres)", () => {
     const rows = (
       await knex.raw(
         `select id, region, price::text as price, to_char(at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US') as at,
-                note, noted, kind, tags, attrs, encode(blob, 'escape') as blob, flag, day::text as day, changecast_applied
+                note, noted, kind, tags, attrs, code, encode(blob, 'escape') as blob, flag, day::text as day, changecast_applied
            from things order by id, region`,
       )
     ).rows as Record<string, unknown>[];
@@ -415,6 +420,7 @@ describe("changecast sink acceptance (embedded → Postgres)", () => {
       kind: "SMALL",
       tags: ["a", "b"],
       attrs: { x: "1" },
+      code: "n2",
       blob: "AAEC",
       flag: true,
       day: "2024-03-15",
