@@ -122,8 +122,8 @@ export function addColumn(
 /** A projected value as the driver binds it into a column of `type`. */
 export function toSqlValue(value: unknown, type: SqlType, dialect: Dialect): unknown {
   if (value === null || value === undefined) return null;
-  if (type === "json")
-    return typeof value === "string" && dialect === "sqlite" ? value : stringifyJson(value);
+  // JSON text in both targets: a string (a union's string branch) too, so the column always parses as JSON
+  if (type === "json") return stringifyJson(value);
   if (type === "binary" && typeof value === "string") return Buffer.from(value, "base64");
   if (value instanceof Uint8Array) return Buffer.from(value);
   if (typeof value === "object") return stringifyJson(value);
