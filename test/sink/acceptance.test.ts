@@ -538,6 +538,55 @@ describe("changecast sink acceptance: keys of dates and timestamps", () => {
   );
 });
 
+describe("changecast sink acceptance: a declared decimal narrower than the value", () => {
+  it("Postgres: a value with more fraction digits than the declared scale is dead-lettered, not rounded", async () => {
+    const pg = await startPostgres();
+    cleanups.push(() => pg.stop());
+    const p = project(
+      `sink: acc
+pipeline: changecast.yaml
+target:
+  url: ${pg.url}
+tables:
+  cents:
+    columns:
+      price: decimal(14,2)
+projections:
+  - type: io.acc.ThingSaved
+    table: cents
+    key:
+      id: event.id
+      region: event.region
+    columns:
+      price: event.price
+`,
+    );
+    stream(p.captures);
+    run(p.dir);
+    const r = sink(p.dir);
+    expect(r.code, r.err).toBe(0);
+    const knex = connect(pg.url, p.dir);
+    cleanups.push(() => knex.destroy());
+    const rows = (await knex.raw("select id, region, price::text as price from cents order by 1, 2"))
+      .rows as Record<string, unknown>[];
+    // 12345678.1234, 99999999.9999 (each delivered twice) and 0.0001 do not fit two decimals; 3.1400, -5.5000,
+    // 7.0700 do
+    expect(rows.map((x) => [x.id, x.region, x.price])).toEqual([
+      ["1", "us", "3.14"],
+      ["2", "eu", "7.07"],
+    ]);
+    const dead = letters(p.dir);
+    expect(dead.map((l) => [l.key, l.headers.changecast_error_code])).toEqual([
+      ["1/eu", "SINK_PROJECT"],
+      ["1/us", "SINK_PROJECT"],
+      ["1/eu", "SINK_PROJECT"],
+      ["1/eu", "SINK_PROJECT"],
+      ["1/eu", "SINK_PROJECT"],
+    ]);
+    expect(dead[0]!.headers["__connect.errors.exception.message"]).toMatch(/12345678\.1234.*decimal\(14,2\)/);
+  }, 120_000);
+});
+
 describe("changecast sink acceptance: hostile names", () => {
   it("SQLite: table constructor, columns __proto__, toString, SQL keywords, a 63-character name", async () => {
     await hostile("sqlite:.changecast/sink.sqlite", (dir) => connect("sqlite:.changecast/sink.sqlite", dir));
