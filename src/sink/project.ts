@@ -8,7 +8,7 @@ import type { SchemaRegistry } from "../schemas/registry.js";
 import { SinkDecodeError, SinkProjectionError } from "./errors.js";
 import { sortablePosition } from "./position.js";
 import type { Projection, SinkConfig, TableDef } from "./sink-config.js";
-import { toSqlValue, type Dialect } from "./sql-types.js";
+import { toSqlValue, type Dialect, type SqlType } from "./sql-types.js";
 
 /** A record as the sink reads it, from Kafka or an embedded output file. */
 export interface SinkRecord {
@@ -105,7 +105,7 @@ export class Projector {
             () => e.evaluate(bindings),
             (x) => x !== null && x !== undefined,
           );
-          return toSqlValue(v, table.columns.get(column)!.type, this.dialect);
+          return this.sqlValue(p, `key.${column}`, v, table.columns.get(column)!.type);
         });
         // no prototype: a column named __proto__ is a column like any other
         const columns = Object.create(null) as Record<string, unknown>;
@@ -116,7 +116,7 @@ export class Projector {
             () => e.evaluate(bindings),
             () => true,
           );
-          columns[column] = toSqlValue(v, table.columns.get(column)!.type, this.dialect);
+          columns[column] = this.sqlValue(p, `columns.${column}`, v, table.columns.get(column)!.type);
         }
         ops.push({
           table,
@@ -133,6 +133,17 @@ export class Projector {
       return { kind: "dead", error: err as Error };
     }
     return { kind: "ops", ops, filtered };
+  }
+
+  /** The value as the column takes it; one it cannot take unchanged is the projection's error. */
+  private sqlValue(p: Projection, what: string, v: unknown, type: SqlType): unknown {
+    try {
+      return toSqlValue(v, type, this.dialect);
+    } catch (err) {
+      throw new SinkProjectionError(`projection ${p.type} → ${p.table}: ${what}: ${(err as Error).message}`, {
+        cause: err,
+      });
+    }
   }
 
   private evaluate(p: Projection, what: string, run: () => unknown, ok: (v: unknown) => boolean): unknown {

@@ -122,8 +122,11 @@ export function addColumn(
 /** A projected value as the driver binds it into a column of `type`. */
 export function toSqlValue(value: unknown, type: SqlType, dialect: Dialect): unknown {
   if (value === null || value === undefined) return null;
-  if (type === "json")
-    return typeof value === "string" && dialect === "sqlite" ? value : stringifyJson(value);
+  const decimal = /^decimal\((\d+),(\d+)\)$/.exec(type);
+  if (decimal && (typeof value === "string" || typeof value === "number" || typeof value === "bigint"))
+    checkDecimal(String(value), Number(decimal[1]), Number(decimal[2]));
+  // JSON text in both targets: a string (a union's string branch) too, so the column always parses as JSON
+  if (type === "json") return stringifyJson(value);
   if (type === "binary" && typeof value === "string") return Buffer.from(value, "base64");
   if (value instanceof Uint8Array) return Buffer.from(value);
   if (typeof value === "object") return stringifyJson(value);
@@ -132,4 +135,23 @@ export function toSqlValue(value: unknown, type: SqlType, dialect: Dialect): unk
   if (typeof value === "bigint")
     return dialect === "sqlite" && Number.isSafeInteger(Number(value)) ? Number(value) : value.toString();
   return value;
+}
+
+/**
+ * A declared decimal(P,S) narrower than the value: Postgres would round the extra fraction digits silently, so the
+ * value is refused here (in both targets) rather than changed.
+ */
+function checkDecimal(text: string, precision: number, scale: number): void {
+  const m = /^[+-]?(\d*)(?:\.(\d*))?$/.exec(text.trim());
+  if (!m) return; // not plain decimal text (an exponent, NaN): the database says whether it takes it
+  const fraction = (m[2] ?? "").replace(/0+$/, "");
+  const integer = (m[1] ?? "").replace(/^0+/, "");
+  if (fraction.length > scale)
+    throw new RangeError(
+      `${text} does not fit decimal(${precision},${scale}): it has more than ${scale} fraction digits`,
+    );
+  if (integer.length > precision - scale)
+    throw new RangeError(
+      `${text} does not fit decimal(${precision},${scale}): it has more than ${precision - scale} integer digits`,
+    );
 }

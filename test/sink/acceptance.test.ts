@@ -2,18 +2,32 @@
 // file), the compiled CLI, embedded mode into SQLite and into Postgres. The event streams hold what real streams
 // hold: Debezium re-deliveries (the same ce_id again), an older change after a newer one, keys interleaved,
 // several events of one change, a delete then a re-create, and bad events.
-import { spawnSync } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { appendFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
+import avro from "avsc";
 import type { Knex } from "knex";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { runRegistryServe } from "../../src/cli/registry-serve.js";
+import { startMockKafka } from "../infra/mock-kafka.js";
 import { startPostgres, type TestPostgres } from "../infra/postgres.js";
+import { consumeUntil, quietKafka, withProducer } from "../kafka/helpers.js";
 import { appendChanges, migrationProject } from "../migrate/harness.js";
 import { connect, ROOT } from "./harness.js";
 
 const BIN = join(ROOT, "bin", "changecast.js");
 const ENV = { ...process.env, KAFKA_BROKERS: "", SCHEMA_REGISTRY_URL: "", STATE_URL: "" };
+
+/** The CLI without blocking this process (its registry server must answer the child). */
+function cliAsync(dir: string, ...args: string[]): Promise<{ code: number; out: string; err: string }> {
+  const child = spawn(process.execPath, [BIN, ...args], { cwd: dir, env: ENV });
+  let out = "";
+  let err = "";
+  child.stdout.on("data", (d: Buffer) => (out += d.toString()));
+  child.stderr.on("data", (d: Buffer) => (err += d.toString()));
+  return new Promise((done) => child.on("close", (code) => done({ code: code ?? -1, out, err })));
+}
 
 function cli(dir: string, ...args: string[]): { code: number; out: string; err: string } {
   const r = spawnSync(process.execPath, [BIN, ...args], { cwd: dir, encoding: "utf8", env: ENV });
@@ -53,6 +67,7 @@ const THING_SAVED = {
     { name: "blob", type: "bytes" },
     { name: "flag", type: "boolean" },
     { name: "day", type: { type: "int", logicalType: "date" } },
+    { name: "code", type: ["null", "string", "long"], default: null },
   ],
 };
 const THING_NOTED = {
@@ -95,6 +110,7 @@ events:
       blob: after.blob
       flag: after.flag
       day: after.day
+      code: after.note
   - name: ThingNoted
     schema: schemas/ThingNoted.avsc
     topic: acc.things
@@ -135,6 +151,7 @@ ${extra}projections:
       blob: event.blob
       flag: event.flag
       day: event.day
+      code: event.code
   - type: io.acc.ThingNoted
     table: things
     action: update
@@ -322,6 +339,8 @@ describe("changecast sink acceptance (embedded → SQLite)", () => {
     expect(one.kind).toBe("SMALL");
     expect(JSON.parse(String(one.tags))).toEqual(["a", "b"]);
     expect(JSON.parse(String(one.attrs))).toEqual({ x: "1" });
+    // a union of several types is JSON text: a string in it too
+    expect(JSON.parse(String(one.code))).toBe("n2");
     expect(Buffer.from(one.blob as Uint8Array).toString()).toBe("AAEC");
     expect(rows[2]!.at).toBe("2024-12-31T23:59:59.999999Z");
     expect((await knex("large_things").select("id", "price")) as unknown[]).toEqual([
@@ -385,7 +404,7 @@ describe("changecast sink acceptance (embedded → Postgres)", () => {
     const rows = (
       await knex.raw(
         `select id, region, price::text as price, to_char(at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US') as at,
-                note, noted, kind, tags, attrs, encode(blob, 'escape') as blob, flag, day::text as day, changecast_applied
+                note, noted, kind, tags, attrs, code, encode(blob, 'escape') as blob, flag, day::text as day, changecast_applied
            from things order by id, region`,
       )
     ).rows as Record<string, unknown>[];
@@ -401,6 +420,7 @@ describe("changecast sink acceptance (embedded → Postgres)", () => {
       kind: "SMALL",
       tags: ["a", "b"],
       attrs: { x: "1" },
+      code: "n2",
       blob: "AAEC",
       flag: true,
       day: "2024-03-15",
@@ -469,6 +489,103 @@ async function hostile(url: string, knexOf: (dir: string) => Knex): Promise<void
   expect(orders.map((x) => [String(x.group), x.hasOwnProperty])).toEqual([["1", "late"]]);
   expect(count(sink(p.dir).out, /records read: (\d+)/)).toBe(0);
 }
+
+const BY_TIME = `  - type: io.acc.ThingSaved
+    table: by_time
+    key:
+      id: event.id
+      region: event.region
+      day: event.day
+      at: event.at
+    columns:
+      price: event.price
+`;
+
+describe("changecast sink acceptance: keys of dates and timestamps", () => {
+  it.each([["sqlite"], ["postgres"]])(
+    "%s: a row keyed by a date and a microsecond timestamp is found again (re-deliveries skipped, counts kept)",
+    async (target) => {
+      let url = "sqlite:.changecast/sink.sqlite";
+      if (target === "postgres") {
+        const pg = await startPostgres();
+        cleanups.push(() => pg.stop());
+        url = pg.url;
+      }
+      const p = project(SINK(url) + BY_TIME);
+      stream(p.captures);
+      run(p.dir);
+      const r = sink(p.dir);
+      expect(r.code, r.err).toBe(0);
+      expect(count(r.out, /dead letters: (\d+)/)).toBe(0);
+      const knex = connect(url, p.dir);
+      cleanups.push(() => knex.destroy());
+      const rows = (await knex("by_time").select("id", "region", "price", "changecast_applied")) as Record<
+        string,
+        unknown
+      >[];
+      expect(
+        rows.map((x) => [Number(x.id), x.region, String(x.price), Number(x.changecast_applied)]).sort(),
+      ).toEqual(
+        [
+          [1, "eu", "99999999.9999", 2],
+          [1, "us", "3.1400", 2],
+          [2, "eu", "-5.5000", 1],
+          [2, "eu", "7.0700", 1],
+        ].sort(),
+      );
+    },
+    120_000,
+  );
+});
+
+describe("changecast sink acceptance: a declared decimal narrower than the value", () => {
+  it("Postgres: a value with more fraction digits than the declared scale is dead-lettered, not rounded", async () => {
+    const pg = await startPostgres();
+    cleanups.push(() => pg.stop());
+    const p = project(
+      `sink: acc
+pipeline: changecast.yaml
+target:
+  url: ${pg.url}
+tables:
+  cents:
+    columns:
+      price: decimal(14,2)
+projections:
+  - type: io.acc.ThingSaved
+    table: cents
+    key:
+      id: event.id
+      region: event.region
+    columns:
+      price: event.price
+`,
+    );
+    stream(p.captures);
+    run(p.dir);
+    const r = sink(p.dir);
+    expect(r.code, r.err).toBe(0);
+    const knex = connect(pg.url, p.dir);
+    cleanups.push(() => knex.destroy());
+    const rows = (await knex.raw("select id, region, price::text as price from cents order by 1, 2"))
+      .rows as Record<string, unknown>[];
+    // 12345678.1234, 99999999.9999 (each delivered twice) and 0.0001 do not fit two decimals; 3.1400, -5.5000,
+    // 7.0700 do
+    expect(rows.map((x) => [x.id, x.region, x.price])).toEqual([
+      ["1", "us", "3.14"],
+      ["2", "eu", "7.07"],
+    ]);
+    const dead = letters(p.dir);
+    expect(dead.map((l) => [l.key, l.headers.changecast_error_code])).toEqual([
+      ["1/eu", "SINK_PROJECT"],
+      ["1/us", "SINK_PROJECT"],
+      ["1/eu", "SINK_PROJECT"],
+      ["1/eu", "SINK_PROJECT"],
+      ["1/eu", "SINK_PROJECT"],
+    ]);
+    expect(dead[0]!.headers["__connect.errors.exception.message"]).toMatch(/12345678\.1234.*decimal\(14,2\)/);
+  }, 120_000);
+});
 
 describe("changecast sink acceptance: hostile names", () => {
   it("SQLite: table constructor, columns __proto__, toString, SQL keywords, a 63-character name", async () => {
@@ -828,4 +945,135 @@ projections:
     }
     expect(go("sink")).toContain("records read: 0");
   }, 300_000);
+});
+
+describe("changecast sink acceptance: Kafka (mock cluster) through the registry", () => {
+  it("records produced by hand — duplicates, an older one late, keys on several partitions, undecodable ones — apply once each", async () => {
+    const registryDir = mkdtempSync(join(tmpdir(), "changecast-acc-registry-"));
+    const registry = await runRegistryServe({
+      port: 0,
+      stateUrl: `sqlite:${join(registryDir, "registry.sqlite")}`,
+      baseDir: registryDir,
+    });
+    cleanups.push(() => registry.close());
+    const mock = await startMockKafka({ brokers: 1 });
+    cleanups.push(() => mock.stop());
+    const p = project(`sink: acc
+pipeline: changecast.yaml
+target:
+  url: sqlite:.changecast/sink.sqlite
+batch:
+  maxEvents: 3
+projections:
+  - type: io.acc.ThingNoted
+    table: notes
+    key:
+      id: event.id
+      region: event.region
+    columns:
+      note: event.note
+  - type: io.acc.ThingDeleted
+    table: notes
+    action: delete
+    key:
+      id: event.id
+      region: event.region
+`);
+    writeFileSync(
+      join(p.dir, "changecast.yaml"),
+      PIPELINE.replace(
+        "registry:\n",
+        `kafka:\n  brokers: '${mock.bootstrap}'\nregistry:\n  url: '${registry.url}'\n`,
+      ),
+    );
+    const register = async (schema: object, subject: string): Promise<number> => {
+      const r = await fetch(`${registry.url}/subjects/${subject}/versions`, {
+        method: "POST",
+        headers: { "content-type": "application/vnd.schemaregistry.v1+json" },
+        body: JSON.stringify({ schema: JSON.stringify(schema) }),
+      });
+      expect(r.status).toBe(200);
+      return ((await r.json()) as { id: number }).id;
+    };
+    const noted = await register(THING_NOTED, "acc.things-io.acc.ThingNoted");
+    const deleted = await register(THING_DELETED, "acc.things-io.acc.ThingDeleted");
+    const wire = (id: number, schema: object, value: object) => {
+      const head = Buffer.alloc(5);
+      head.writeInt32BE(id, 1);
+      return Buffer.concat([head, avro.Type.forSchema(schema as avro.Schema).toBuffer(value)]);
+    };
+    let n = 0;
+    const event = (
+      partition: number,
+      id: number,
+      position: number,
+      body: { note?: string | null; deleted?: true },
+      ceId = `00000000-0000-8000-8000-${String(++n).padStart(12, "0")}`,
+    ) => ({
+      partition,
+      key: `${id}/eu`,
+      value: body.deleted
+        ? wire(deleted, THING_DELETED, { id, region: "eu" })
+        : wire(noted, THING_NOTED, { id, region: "eu", note: body.note ?? null }),
+      headers: {
+        ce_specversion: "1.0",
+        ce_id: ceId,
+        ce_type: body.deleted ? "io.acc.ThingDeleted" : "io.acc.ThingNoted",
+        ce_source: "changecast/acc/public.things",
+        "content-type": "application/avro",
+        changecast_position: `postgresql:${position}:${position}:0`,
+      },
+    });
+    const a2 = event(0, 1, 200, { note: "a2" });
+    const messages = [
+      event(0, 1, 100, { note: "a1" }),
+      event(1, 2, 110, { note: "b1" }),
+      a2,
+      { ...a2 }, // the same record again (at least once)
+      { partition: 2, key: "3/eu", value: Buffer.from("not the wire format"), headers: a2.headers },
+      event(1, 2, 210, { note: "b2" }),
+      event(0, 1, 150, { note: "stale" }), // older than the row, another change
+      {
+        ...event(2, 3, 120, { note: "c0" }),
+        value: wire(9999, THING_NOTED, { id: 3, region: "eu", note: "x" }),
+      },
+      event(0, 1, 300, { deleted: true }),
+      event(2, 3, 120, { note: "c1" }),
+      event(1, 2, 110, { note: "b1" }, "00000000-0000-8000-8000-000000000002"), // b1 again, after b2
+      event(0, 1, 400, { note: "a3" }), // re-created
+      event(0, 1, 200, { note: "a2" }, a2.headers.ce_id), // the old a2 again, after the delete
+    ];
+    await mock.createTopic("acc.things", 3);
+    const kafka = quietKafka(mock.brokers);
+    await withProducer(kafka, async (producer) => {
+      for (const m of messages) await producer.send({ topic: "acc.things", messages: [m], acks: -1 });
+    });
+    const r = await cliAsync(p.dir, "sink", "--config", "changecast.sink.yaml", "--idle-exit", "4");
+    expect(r.code, r.err).toBe(0);
+    expect(count(r.out, /records read: (\d+)/)).toBe(13);
+    expect(r.out).toMatch(/dead letters: 2 \(SINK_DECODE: 2\)/);
+    expect(count(r.out, /skipped: (\d+) already applied/)).toBe(4);
+    const knex = connect("sqlite:.changecast/sink.sqlite", p.dir);
+    cleanups.push(() => knex.destroy());
+    const rows = (await knex("notes").select("id", "note", "changecast_applied").orderBy("id")) as Record<
+      string,
+      unknown
+    >[];
+    expect(rows.map((x) => [Number(x.id), x.note, Number(x.changecast_applied)])).toEqual([
+      [1, "a3", 4],
+      [2, "b2", 2],
+      [3, "c1", 1],
+    ]);
+    const dead = await consumeUntil(kafka, ["changecast-sink-acc.dlq"], (all) => all.length >= 2);
+    expect(
+      dead.map((d) => [d.key, d.headers.changecast_error_code, d.headers["__connect.errors.partition"]]),
+    ).toEqual([
+      ["3/eu", "SINK_DECODE", "2"],
+      ["3/eu", "SINK_DECODE", "2"],
+    ]);
+    expect(dead[1]!.headers["__connect.errors.exception.message"]).toMatch(/9999/);
+    // restarted: nothing read again
+    const again = await cliAsync(p.dir, "sink", "--config", "changecast.sink.yaml", "--idle-exit", "3");
+    expect(count(again.out, /records read: (\d+)/)).toBe(0);
+  }, 180_000);
 });
