@@ -209,6 +209,32 @@ export class Aggregates {
   finish(b: TxBuffer, sourceNow: number): void {
     this.buffers.delete(b.key);
     this.done.set(b.key, sourceNow);
+    const roots = new Set<string>();
+    for (const c of b.changes) if (c.change && this.isRoot(c.table)) roots.add(rootKey(c.change));
+    this.doneRoots.set(b.key, b.spilled ? "*" : roots);
+  }
+
+  /** The root rows each evaluated transaction had ("*": all, unknown which) */
+  readonly doneRoots = new Map<string, Set<string> | "*">();
+
+  /**
+   * A root change that arrives after its transaction was evaluated (timed out before it came): evaluated alone,
+   * partial, unless its row was part of the evaluation (a redelivery). Null when there is nothing to do.
+   */
+  late(root: ChangeEvent): AggregateEvaluation[] | null {
+    const key = root.transaction ? transactionKey(root.transaction.id) : null;
+    if (key === null || !this.done.has(key) || !this.isRoot(root.table)) return null;
+    const roots = this.doneRoots.get(key) ?? "*";
+    const pk = rootKey(root);
+    if (roots === "*" || roots.has(pk)) return null;
+    roots.add(pk);
+    const tx = celMap(
+      new Map<string, CelInput>([
+        ["id", root.transaction?.id ?? key],
+        ["event_count", 0n],
+      ]),
+    );
+    return this.alone(root).map((e) => ({ ...e, vars: { ...e.vars, tx }, txId: key, partial: true }));
   }
 
   /** The evaluations of a transaction: per aggregate, one per root row (its last change), members matched. */

@@ -154,10 +154,11 @@ export class HeldChanges implements BatchHook {
     if (!first) return;
     // parents applied by other workers (or by the start-up bootstrap), and timeouts by the clock: released before
     // the batch's first record, which is their trigger
-    const owns = this.owner(first);
-    const sweep = this.options.sharedStore || fresh ? this.dependencies.sweep(owns) : [];
+    // every parked change whose parent is present now goes, whichever partition it came from: a partition
+    // may get no further batch (if another worker releases it at the same moment: the same ce_id twice)
+    const sweep = this.options.sharedStore || fresh ? this.dependencies.sweep() : [];
     const wall = this.options.wallClock ? this.now() : null;
-    const expired = wall !== null ? this.dependencies.expire(this.clock(), wall, owns) : [];
+    const expired = wall !== null ? this.dependencies.expire(this.clock(), wall) : [];
     if (store) await this.loadForBatch(store, batch.records, wall);
     // made now, so that their events come before the batch's own (takeOutcomes right after prepare)
     this.emitReleases(first, [...sweep, ...expired]);
@@ -271,7 +272,11 @@ export class HeldChanges implements BatchHook {
     if (this.aggregates.declarations.length && this.sourceNow > 0) {
       const cutoff = this.sourceNow - DONE_TIMEOUTS * this.aggregates.timeoutMs;
       await store.forgetDone(cutoff);
-      for (const [key, at] of [...this.aggregates.done]) if (at < cutoff) this.aggregates.done.delete(key);
+      for (const [key, at] of [...this.aggregates.done]) {
+        if (at >= cutoff) continue;
+        this.aggregates.done.delete(key);
+        this.aggregates.doneRoots.delete(key);
+      }
     }
     // the same in memory: releases whose trigger lies below a batch start are final
     for (const [by, list] of [...this.byTrigger]) {
@@ -363,7 +368,12 @@ export class HeldChanges implements BatchHook {
     }
     const id = this.idOf("tx", record);
     const buffer = this.aggregates.addChange(change, id);
-    if (!buffer) return;
+    if (!buffer) {
+      // a root row of a transaction evaluated before it came: published alone, partial
+      const late = this.aggregates.late(change);
+      if (late) this.emitLate(late, record, change);
+      return;
+    }
     this.hold("tx", id, record, {
       group: buffer.key,
       item: change.table,
@@ -496,6 +506,45 @@ export class HeldChanges implements BatchHook {
     else this.evaluate(buffer, trigger, !complete);
   }
 
+  /** A late root's evaluation, and its row remembered as evaluated (a `txdone` row of its own). */
+  private emitLate(late: AggregateEvaluation[], record: SourceRecord, change: ChangeEvent): void {
+    this.emitAggregates(late, record, [], true);
+    if (!this.options.store || !change.transaction) return;
+    const key = transactionKey(change.transaction.id);
+    this.writes.inserts.push({
+      kind: "txdone",
+      topic: "late",
+      partition: record.partition,
+      offset: `${record.offset}`.slice(0, 32),
+      group: key,
+      item: JSON.stringify([rootKey(change)]),
+      sourceTimeMs: this.aggregates.done.get(key) ?? this.sourceNow,
+      heldAtMs: this.now(),
+      record: null,
+      releasedBy: null,
+      releasedAs: null,
+    });
+  }
+
+  /** The root rows of an evaluated transaction, from its `txdone` row(s). */
+  private rememberRoots(key: string, item: string): void {
+    const known = this.aggregates.doneRoots.get(key);
+    if (known === "*") return;
+    let roots: string[] | null = null;
+    try {
+      roots = item.startsWith("[") ? (JSON.parse(item) as string[]) : null;
+    } catch {
+      roots = null;
+    }
+    if (!roots) {
+      this.aggregates.doneRoots.set(key, "*");
+      return;
+    }
+    const set = known ?? new Set<string>();
+    for (const r of roots) set.add(r);
+    this.aggregates.doneRoots.set(key, set);
+  }
+
   /** Evaluates a transaction's aggregates, marks its records released by `trigger`, remembers it as done. */
   private evaluate(buffer: TxBuffer, trigger: SourceRecord, partial: boolean): void {
     const ids = [...buffer.changes.map((c) => c.id), ...buffer.others];
@@ -510,7 +559,7 @@ export class HeldChanges implements BatchHook {
         partition: 0,
         offset: buffer.key.slice(0, 32),
         group: buffer.key,
-        item: "",
+        item: rootsText(this.aggregates.doneRoots.get(buffer.key)),
         sourceTimeMs: this.sourceNow,
         heldAtMs: this.now(),
         record: null,
@@ -711,7 +760,8 @@ export class HeldChanges implements BatchHook {
     for (const r of rows) {
       const id = heldId(r.kind, r.topic, r.partition, r.offset);
       if (r.kind === "txdone") {
-        this.aggregates.done.set(r.group, r.sourceTimeMs);
+        this.aggregates.done.set(r.group, Math.max(r.sourceTimeMs, this.aggregates.done.get(r.group) ?? 0));
+        this.rememberRoots(r.group, r.item);
         continue;
       }
       const entry = this.entries.get(id);
@@ -741,11 +791,15 @@ export class HeldChanges implements BatchHook {
 
   /** Whether the stored rows are exactly the held rows (and their releases) and evaluated transactions in memory. */
   private sameAsMemory(rows: readonly HeldRow[]): boolean {
-    const stored = rows.map((r) =>
-      r.kind === "txdone"
-        ? `done|${r.group}`
-        : `${heldId(r.kind, r.topic, r.partition, r.offset)}|${r.releasedBy ?? ""}`,
-    );
+    const stored = [
+      ...new Set(
+        rows.map((r) =>
+          r.kind === "txdone"
+            ? `done|${r.group}`
+            : `${heldId(r.kind, r.topic, r.partition, r.offset)}|${r.releasedBy ?? ""}`,
+        ),
+      ),
+    ];
     const memory = [...this.entries].map(([id, e]) => `${id}|${e.row.releasedBy ?? ""}`);
     for (const key of this.aggregates.done.keys()) memory.push(`done|${key}`);
     if (stored.length !== memory.length) return false;
@@ -772,6 +826,13 @@ export class HeldChanges implements BatchHook {
         entry.row.sourceTimeMs,
       );
   }
+}
+
+/** The root rows of an evaluated transaction as stored (`*`: unknown which, or too many to keep). */
+function rootsText(roots: Set<string> | "*" | undefined): string {
+  if (!roots || roots === "*") return "*";
+  const text = JSON.stringify([...roots]);
+  return text.length <= 1900 ? text : "*";
 }
 
 /** The stored form of a source record. */
