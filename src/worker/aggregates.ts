@@ -51,6 +51,8 @@ export interface AggregateEvaluation {
   partial: boolean;
   /** the held row of the root change (null: evaluated alone as it arrived) */
   rootId: string | null;
+  /** a member's match that could not be evaluated: this root's evaluation is a dead letter, not the batch's end */
+  error?: MappingError;
 }
 
 /** Debezium's transaction id → the key its data records can be correlated on (Postgres ids are `txId:LSN`). */
@@ -310,6 +312,7 @@ export class Aggregates {
   ): Omit<AggregateEvaluation, "rootId"> {
     const rootValue = changeValue(root);
     const vars: Record<string, unknown> = { root: rootValue, tx };
+    let error: MappingError | undefined;
     for (const [name, changes] of members) {
       const m = aggregate.members.find((x) => x.name === name);
       const matched: unknown[] = [];
@@ -319,8 +322,8 @@ export class Aggregates {
         try {
           ok = m?.match.evaluate({ member: memberValue, root: rootValue } as never);
         } catch (err) {
-          throw new MappingError(
-            `aggregate ${aggregate.root}: members.${name}.match: ${(err as Error).message}`,
+          error ??= new MappingError(
+            `aggregate ${aggregate.root}: members.${name}.match: ${(err as Error).message} (member ${change.table} op ${change.op})`,
             aggregate.events[0]?.name ?? aggregate.root,
             null,
             { cause: err },
@@ -330,7 +333,7 @@ export class Aggregates {
       }
       vars[name] = celList(matched as CelInput[]);
     }
-    return { aggregate, root, rootKey: pk, vars, txId, partial };
+    return { aggregate, root, rootKey: pk, vars, txId, partial, ...(error ? { error } : {}) };
   }
 }
 

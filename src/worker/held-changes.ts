@@ -578,6 +578,7 @@ export class HeldChanges implements BatchHook {
     const host = this.requireHost();
     for (const evaluation of evaluations) {
       try {
+        if (evaluation.error) throw evaluation.error;
         const records = host.aggregateRecords(evaluation, () =>
           mapChange(evaluation.root, evaluation.aggregate.events, evaluation.vars as unknown as Bindings),
         );
