@@ -82,12 +82,17 @@ function replay(dir: string, lines: string[]) {
   };
 }
 
-/** Embedded `run` over captures/run.jsonl (appended to between runs): the new output records of this run. */
-function run(dir: string, lines: string[]) {
+/**
+ * Embedded `run` over captures/run.jsonl (appended to between runs; or, with an object, one file per name, as kcat
+ * dumps of each topic are): the new output records of this run.
+ */
+function run(dir: string, lines: string[] | Record<string, string[]>) {
   mkdirSync(join(dir, "captures"), { recursive: true });
-  const file = join(dir, "captures", "run.jsonl");
-  const before = existsSync(file) ? readFileSync(file, "utf8") : "";
-  writeFileSync(file, before + lines.map((l) => l + "\n").join(""));
+  for (const [name, ls] of Object.entries(Array.isArray(lines) ? { "run.jsonl": lines } : lines)) {
+    const file = join(dir, "captures", name);
+    const before = existsSync(file) ? readFileSync(file, "utf8") : "";
+    writeFileSync(file, before + ls.map((l) => l + "\n").join(""));
+  }
   const seen = outputs(dir);
   const r = cli(dir, ["run", "--config", join(dir, "changecast.yaml")]);
   if (r.code !== 0) throw new Error(`run exit ${r.code}: ${r.stderr}`);
@@ -648,6 +653,77 @@ describe("requires: children before parents", () => {
     ).toEqual(["crm.person-events 5 Eve", "crm.person-events 77 Zed", "crm.phone-events 10 a2"]);
   });
 
+  it("the require's when: decides which changes wait; a key behind a parked change still waits", () => {
+    const f = PG_SCHEMALESS;
+    const r = rows(f);
+    const dir = heldProject(f, { requires: ['    when: op == "c"'] });
+    const { events } = replay(dir, [
+      r.phone(10, 1, "a1", 1), // a create: waits for person 1
+      r.phone(20, 2, "b2", 2, "u"), // an update does not wait
+      r.phone(10, 1, "a2", 3, "u"), // an update, but behind the parked create of 10
+      r.person(1, "Ann", 4),
+    ]);
+    expect(
+      events.map((e) => `${e.topic} ${String(e.value?.id)} ${String(e.value?.number ?? e.value?.name)}`),
+    ).toEqual([
+      "crm.phone-events 20 b2",
+      "crm.person-events 1 Ann",
+      "crm.phone-events 10 a1",
+      "crm.phone-events 10 a2",
+    ]);
+  });
+
+  it("embedded run over one capture file per topic (children's file first): released, nothing timed out", () => {
+    const f = PG;
+    const r = rows(f);
+    const dir = heldProject(f, { requires: ["    timeout: 1m"] });
+    // ten minutes of phones and persons; each phone 2 s before its person; files read in time order
+    const phones: string[] = [];
+    const persons: string[] = [];
+    for (let i = 0; i < 10; i++) {
+      phones.push(r.phone(100 + i, i, `n${i}`, i * 60 + 1));
+      persons.push(r.person(i, `P${i}`, i * 60 + 3));
+    }
+    const { out, stderr } = run(dir, { "a-phones.jsonl": phones, "b-persons.jsonl": persons });
+    expect(out.filter((o) => o.topic === DLQ)).toHaveLength(0);
+    expect(phoneEvents(out).map((e) => e.value?.personName)).toEqual(persons.map((_, i) => `P${i}`));
+    expect(stderr).toMatch(/held \(requires\): 10 parked, 10 released, 0 timed out/);
+    // a phone is never published before its person: each phone is written after its person's event
+    const order = readFileSync(join(dir, ".changecast", "out", "crm.phone-events.jsonl"), "utf8");
+    expect(order.split("\n").filter(Boolean)).toHaveLength(10);
+  });
+
+  it("embedded run: a released child sees its parent as it was when it arrived, not its later changes", () => {
+    const f = PG;
+    const r = rows(f);
+    const dir = heldProject(f);
+    const first = run(dir, [r.phone(10, 1, "a1", 1)]);
+    expect(first.out).toHaveLength(0);
+    // the next run: the person is created, then renamed; the phone goes right after the create
+    const second = run(dir, [
+      r.phone(11, 1, "b1", 2),
+      r.person(1, "Ann", 3),
+      r.person(1, "Anna", 4, "u"),
+      r.phone(12, 1, "c1", 5),
+    ]);
+    expect(
+      phoneEvents(second.out).map((e) => `${String(e.value?.id)} ${String(e.value?.personName)}`),
+    ).toEqual(["10 Ann", "11 Ann", "12 Anna"]);
+  });
+
+  it("embedded run: a parked change held longer than its timeout by the clock times out in the next run", async () => {
+    const f = PG;
+    const r = rows(f);
+    const dir = heldProject(f, { requires: ["    timeout: 1s"] });
+    const first = run(dir, [r.phone(10, 1, "a1", 1)]);
+    expect(first.out).toHaveLength(0);
+    await new Promise((res) => setTimeout(res, 1500));
+    const second = run(dir, [r.person(5, "Eve", 2)]);
+    const dead = second.out.filter((o) => o.topic === DLQ);
+    expect(dead).toHaveLength(1);
+    expect(dead[0]!.headers.changecast_error_code).toBe("MAP_DEPENDENCY_TIMEOUT");
+  });
+
   it("embedded run keeps what is parked for the next run and releases it when the parent arrives then", () => {
     const f = PG;
     const r = rows(f);
@@ -852,6 +928,43 @@ describe("transaction aggregates", () => {
     const e = orderEvents(run(dir, input).out);
     expect(ids(e)).toEqual(ids(a));
     expect(Number(e[0]!.wire?.timestamp)).toBe(tsOf(9));
+  });
+
+  it("embedded run over one capture file per topic: transactions over ten minutes complete, none partial", () => {
+    const f = PG;
+    const r = rows(f);
+    const dir = heldProject(f);
+    const files: Record<string, string[]> = { "lines.jsonl": [], "orders.jsonl": [], "tx.jsonl": [] };
+    for (let i = 0; i < 10; i++) {
+      const p = i * 60 + 1;
+      const T = (order: number): TxRef => ({ n: 1000 + i, order, ts: tsOf(p + 4) });
+      files["tx.jsonl"]!.push(r.begin(1000 + i, p));
+      files["orders.jsonl"]!.push(r.order(i, p + 1, T(1)));
+      files["lines.jsonl"]!.push(
+        r.line(100 + i, i, 500 + i, 1, p + 2, T(2)),
+        r.line(200 + i, i, 600 + i, 2, p + 3, T(3)),
+      );
+      files["tx.jsonl"]!.push(r.end(1000 + i, p + 4, 1, 2));
+    }
+    const { out, stderr } = run(dir, files);
+    expect(orderEvents(out).map(summary)).toEqual(
+      Array.from({ length: 10 }, (_, i) => `${i}:${500 + i},${600 + i}`),
+    );
+    expect(stderr).toMatch(/aggregates: 10 published \(0 partial\)/);
+  });
+
+  it("a root row changed twice in its transaction is evaluated once, with its last change", () => {
+    const f = PG_SCHEMALESS;
+    const r = rows(f);
+    const dir = heldProject(f, { aggregateWhen: 'root.op == "u"' });
+    const T = (order: number): TxRef => ({ n: 1200, order, ts: tsOf(5) });
+    const { events } = replay(dir, [
+      r.order(1, 1, T(1)),
+      r.line(11, 1, 101, 1, 2, T(2)),
+      r.order(1, 3, T(3), "u", { status: "PAID" }),
+      r.end(1200, 5, 2, 1),
+    ]);
+    expect(orderEvents(events).map(summary)).toEqual(["1:101"]);
   });
 
   it("embedded run keeps an incomplete transaction for the next run", () => {
