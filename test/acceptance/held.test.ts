@@ -844,18 +844,31 @@ describe("transaction aggregates", () => {
     const r = rows(f);
     const dir = heldProject(f);
     const T = (n: number, order: number): TxRef => ({ n, order, ts: tsOf(10) });
-    const { events, dead, stderr } = replay(dir, [
+    const lines = [
       r.order(1, 1, T(600, 1), "u"),
       r.line(11, 1, 101, 1, 2, T(600, 2), "d"),
       r.end(600, 3, 1, 1),
       r.order(2, 4, T(601, 1)),
       r.line(21, 2, 201, 1, 5, T(601, 2)),
       r.end(601, 6, 1, 1),
-    ]);
+    ];
+    const { events, dead, stderr } = replay(dir, lines);
     expect(orderEvents(events).map(summary)).toEqual(["2:201"]);
     expect(dead).toHaveLength(1);
     expect(dead[0]!.headers["__connect.errors.exception.message"]).toContain("members.lines.match");
     expect(stderr).toMatch(/aggregates: 1 published \(0 partial\), 1 dead letters/);
+    // a CI run with --fail-on-dead-letters notices it
+    const input = join(dir, "again.jsonl");
+    writeFileSync(input, lines.join("\n") + "\n");
+    const ci = cli(dir, [
+      "replay",
+      "--config",
+      join(dir, "changecast.yaml"),
+      "--input",
+      input,
+      "--fail-on-dead-letters",
+    ]);
+    expect(ci.code).toBe(3);
     expect(stderr).toMatch(/reconciliation: 6 records in = .* ✓/);
   });
 
