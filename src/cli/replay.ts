@@ -50,7 +50,7 @@ export async function replayCommand(
     const held = stats.heldLine();
     if (held) io.err(held);
     io.err(stats.reconciliation());
-    return opts.failOnDeadLetters && stats.deadLetters > 0 ? DEAD_LETTERS_EXIT_CODE : 0;
+    return opts.failOnDeadLetters && stats.anyDeadLetters ? DEAD_LETTERS_EXIT_CODE : 0;
   } finally {
     await pipeline.close();
   }

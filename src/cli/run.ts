@@ -83,7 +83,7 @@ function runExitCode(
     ? 2
     : !stats.balanced
       ? 1
-      : failOnDeadLetters && stats.deadLetters > 0
+      : failOnDeadLetters && stats.anyDeadLetters
         ? DEAD_LETTERS_EXIT_CODE
         : 0;
 }
