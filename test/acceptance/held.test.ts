@@ -603,6 +603,48 @@ describe("requires: children before parents", () => {
     });
   }
 
+  it("a composite parent key; a parent snapshot row releases; a null foreign key waits for nothing", () => {
+    const f = PG;
+    const dir = heldProject(f, {
+      extra: {
+        "transforms/accounts.yaml": ["table: crm.accounts", "state: rows", "events: []"].join("\n"),
+        "transforms/contacts.yaml": [
+          "table: crm.contacts",
+          "requires:",
+          "  - table: crm.accounts",
+          "    key: '[after.tenant, after.account_id]'",
+          "events:",
+          "  - name: PhoneChanged",
+          "    schema: schemas/PhoneChanged.avsc",
+          "    topic: crm.phone-events",
+          "    key: after.id",
+          "    fields:",
+          "      id: after.id",
+          "      op: op",
+          "      number: after.num",
+          '      personName: \'lookup("crm.accounts", [after.tenant, after.account_id]) == null ? null : lookup("crm.accounts", [after.tenant, after.account_id]).name\'',
+        ].join("\n"),
+      },
+    });
+    const account = (tenant: string, id: number, name: string, pos: number, op: "r" | "c") =>
+      change(f, "crm.accounts", op, { tenant, id, name }, pos, { keyCols: ["tenant", "id"] });
+    const contact = (id: number, tenant: string, accountId: number | null, num: string, pos: number) =>
+      change(f, "crm.contacts", "c", { id, tenant, account_id: accountId, num }, pos);
+    const { events, dead } = replay(dir, [
+      contact(1, "t1", 7, "a", 1), // waits for (t1, 7)
+      contact(2, "t2", 7, "b", 2), // waits for (t2, 7): another parent
+      contact(3, "t1", null, "c", 3), // no account: waits for nothing
+      account("t1", 7, "Seven", 4, "r"), // a snapshot row of the parent releases contact 1
+      account("t2", 7, "Sieben", 5, "c"),
+    ]);
+    expect(dead.map((d) => d.headers["__connect.errors.exception.message"])).toEqual([]);
+    expect(phoneEvents(events).map((e) => `${String(e.value?.id)} ${String(e.value?.personName)}`)).toEqual([
+      "3 null",
+      "1 Seven",
+      "2 Sieben",
+    ]);
+  });
+
   it("timeout in source time: a heartbeat later than the parked change by the timeout publishes it (onTimeout: publish)", () => {
     const f = PG_SCHEMALESS;
     const r = rows(f);
