@@ -1034,6 +1034,46 @@ describe("transaction aggregates", () => {
     expect(orderEvents(events).map(summary)).toEqual(["1:101"]);
   });
 
+  it("embedded run: a transaction held longer than transactionTimeout by the clock is published partial in the next run", async () => {
+    const f = PG;
+    const r = rows(f);
+    const dir = heldProject(f, { txTimeout: "1s" });
+    const T = (order: number): TxRef => ({ n: 960, order, ts: tsOf(5) });
+    const first = run(dir, [r.order(1, 1, T(1)), r.line(11, 1, 101, 1, 2, T(2))]); // END never comes
+    expect(orderEvents(first.out)).toHaveLength(0);
+    await new Promise((res) => setTimeout(res, 1500));
+    const second = run(dir, [r.person(5, "Eve", 3)]);
+    expect(orderEvents(second.out).map(summary)).toEqual(["1:101 partial"]);
+  });
+
+  it("a root table with a transform of its own: its changes are mapped as usual too", () => {
+    const f = PG_SCHEMALESS;
+    const r = rows(f);
+    const dir = heldProject(f, {
+      extra: {
+        "transforms/orders.yaml": [
+          "table: inventory.orders",
+          "events:",
+          "  - name: PersonChanged",
+          "    schema: schemas/PersonChanged.avsc",
+          "    topic: crm.person-events",
+          "    key: after.id",
+          "    fields: { id: after.id, name: after.status }",
+        ].join("\n"),
+      },
+    });
+    const T = (order: number): TxRef => ({ n: 970, order, ts: tsOf(5) });
+    const { events, stderr } = replay(dir, [
+      r.order(1, 1, T(1)),
+      r.line(11, 1, 101, 1, 2, T(2)),
+      r.end(970, 3, 1, 1),
+    ]);
+    expect(
+      events.map((e) => (e.topic === "order-events" ? summary(e) : `row ${String(e.value?.name)}`)),
+    ).toEqual(["row NEW", "1:101"]);
+    expect(stderr).toMatch(/reconciliation: 3 records in = 1 mapped \(2 events out\) \+ 2 filtered/);
+  });
+
   it("embedded run keeps an incomplete transaction for the next run", () => {
     const f = PG;
     const r = rows(f);
