@@ -1108,6 +1108,25 @@ describe("check", () => {
           "    match: after.return_id == root.after.id",
           "events: []",
         ].join("\n"),
+        "transforms/bad-fields.yaml": [
+          "aggregate: inventory.invoices",
+          "requires:",
+          "  - table: crm.persons",
+          "    key: root.after.person_id",
+          "members:",
+          "  same:",
+          "    table: inventory.invoices",
+          "    match: member.after.id == root.after.id",
+          "events:",
+          "  - name: OrderPlaced",
+          "    schema: schemas/OrderPlaced.avsc",
+          "    topic: order-events",
+          "    key: root.after.id",
+          "    fields:",
+          "      orderId: after.id",
+          "      lines: '[]'",
+          "      placedAt: root.source.ts_ms",
+        ].join("\n"),
         "transforms/no-state.yaml": [
           "table: crm.addresses",
           "requires:",
@@ -1126,6 +1145,9 @@ describe("check", () => {
     expect(out).toMatch(/bad-agg\.yaml:3: .*root/);
     expect(out).toMatch(/bad-match\.yaml:5: .*after/);
     expect(out).toMatch(/no-state\.yaml:3: .*state: rows/);
+    expect(out).toMatch(/bad-fields\.yaml:2: .*requires/);
+    expect(out).toMatch(/bad-fields\.yaml:7: .*(root|member)/);
+    expect(out).toMatch(/bad-fields\.yaml:15: .*after/);
     // without source.transactionTopic an aggregate file is an error
     writeFileSync(
       join(dir, "changecast.yaml"),
