@@ -1074,6 +1074,22 @@ describe("transaction aggregates", () => {
     expect(stderr).toMatch(/reconciliation: 3 records in = 1 mapped \(2 events out\) \+ 2 filtered/);
   });
 
+  it("oracle: a long transaction (changes minutes before its commit, emitted at commit) is not partial", () => {
+    const f = ORA;
+    const r = rows(f);
+    const dir = heldProject(f);
+    // LogMiner emits a transaction's changes at its commit, each with its own change time (source.ts_ms)
+    const T = (order: number, pos: number): TxRef => ({ n: 990, order, ts: tsOf(pos) });
+    const { events } = replay(dir, [
+      r.person(1, "short transaction committed meanwhile", 60),
+      r.order(1, 1, T(1, 1)), // changed at t+1 s
+      r.line(11, 1, 101, 1, 100, T(2, 100)), // changed at t+100 s
+      r.line(12, 1, 102, 1, 119, T(3, 119)),
+      r.end(990, 120, 1, 2), // committed at t+120 s
+    ]);
+    expect(orderEvents(events).map(summary)).toEqual(["1:101,102"]);
+  });
+
   it("a member change that its own table's file parks still counts for its transaction", () => {
     const f = PG_SCHEMALESS;
     const r = rows(f);
