@@ -107,7 +107,10 @@ export class Aggregates {
       };
       this.buffers.set(key, b);
     }
-    b.firstSourceMs = Math.min(b.firstSourceMs, sourceMs);
+    // the transaction's own time is the latest source time at which one of its data records arrived (Oracle
+    // changes carry their change time, minutes before the commit that emits them; END alone does not start it)
+    if (Number.isFinite(sourceMs))
+      b.firstSourceMs = Number.isFinite(b.firstSourceMs) ? Math.max(b.firstSourceMs, sourceMs) : sourceMs;
     return b;
   }
 
@@ -135,12 +138,12 @@ export class Aggregates {
   }
 
   /** A root or member change in a transaction: returns its buffer (null when evaluated already). */
-  addChange(change: ChangeEvent, heldId: string): TxBuffer | null {
+  addChange(change: ChangeEvent, heldId: string, arrivedMs = change.commitTimeMs): TxBuffer | null {
     const tx = change.transaction;
     if (!tx) return null;
     const key = transactionKey(tx.id);
     if (this.done.has(key)) return null;
-    const b = this.buffer(key, tx.id, change.commitTimeMs);
+    const b = this.buffer(key, tx.id, arrivedMs);
     if (!b.end) b.commitTimeMs = change.commitTimeMs;
     if (!b.ids.has(heldId)) {
       b.ids.add(heldId);
@@ -192,7 +195,7 @@ export class Aggregates {
     return null;
   }
 
-  /** Buffers still incomplete `timeoutMs` after their first change (source time), or all of them (`all`). */
+  /** Buffers still incomplete `timeoutMs` after their latest change arrived (source time), or all (`all`). */
   expired(
     sourceNow: number,
     wallNow: number | null,

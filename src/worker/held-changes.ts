@@ -330,7 +330,9 @@ export class HeldChanges implements BatchHook {
       childTable: change.table,
       child: wait.child,
       parent: wait.parent,
-      sourceTimeMs: change.commitTimeMs,
+      // its own time: when it arrived in source time (an Oracle change carries its change time, which can be
+      // long before the commit that emits it)
+      sourceTimeMs: Math.max(change.commitTimeMs, this.clock()),
       heldAtMs: this.now(),
     };
     this.dependencies.park(parked);
@@ -367,7 +369,8 @@ export class HeldChanges implements BatchHook {
       return;
     }
     const id = this.idOf("tx", record);
-    const buffer = this.aggregates.addChange(change, id);
+    const arrived = Math.max(change.commitTimeMs, this.clock());
+    const buffer = this.aggregates.addChange(change, id, arrived);
     if (!buffer) {
       // a root row of a transaction evaluated before it came: published alone, partial
       const late = this.aggregates.late(change);
@@ -377,7 +380,7 @@ export class HeldChanges implements BatchHook {
     this.hold("tx", id, record, {
       group: buffer.key,
       item: change.table,
-      sourceTimeMs: change.commitTimeMs,
+      sourceTimeMs: arrived,
       heldAtMs: this.now(),
     });
     if (!this.txHeldAt.has(buffer.key)) this.txHeldAt.set(buffer.key, this.now());
@@ -817,7 +820,7 @@ export class HeldChanges implements BatchHook {
       return;
     }
     const decoded = this.requireHost().decode(entry.record);
-    if (decoded.kind === "change") this.aggregates.addChange(decoded.event, id);
+    if (decoded.kind === "change") this.aggregates.addChange(decoded.event, id, entry.row.sourceTimeMs);
     else if (decoded.kind === "transaction")
       this.aggregates.addEnd(
         decoded.id,
