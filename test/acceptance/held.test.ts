@@ -1088,6 +1088,8 @@ describe("transaction aggregates", () => {
       r.end(990, 120, 1, 2), // committed at t+120 s
     ]);
     expect(orderEvents(events).map(summary)).toEqual(["1:101,102"]);
+    // the record timestamp is the commit time (END), not the root's change time
+    expect(orderEvents(events)[0]!.headers.ce_time).toBe(new Date(tsOf(120)).toISOString());
   });
 
   it("a member change that its own table's file parks still counts for its transaction", () => {
