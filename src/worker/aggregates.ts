@@ -51,6 +51,8 @@ export interface AggregateEvaluation {
   partial: boolean;
   /** the held row of the root change (null: evaluated alone as it arrived) */
   rootId: string | null;
+  /** the transaction's commit time (its END's ts_ms) when known: the events' timestamp (else the root's) */
+  commitTimeMs?: number;
   /** a member's match that could not be evaluated: this root's evaluation is a dead letter, not the batch's end */
   error?: MappingError;
 }
@@ -269,6 +271,7 @@ export class Aggregates {
         out.push({
           ...this.evaluation(aggregate, root, pk, members, txValue, transactionKey(b.id), partial),
           rootId: id,
+          ...(b.end && Number.isFinite(b.commitTimeMs) ? { commitTimeMs: b.commitTimeMs } : {}),
         });
       }
     }
