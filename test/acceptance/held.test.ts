@@ -944,10 +944,12 @@ describe("transaction aggregates", () => {
       heartbeat(f, 20), // 19 s: still waiting
       heartbeat(f, 40), // 39 s: partial now
       r.person(1, "A", 41),
+      r.line(12, 1, 102, 1, 41, T(800, 3, tsOf(1))), // the missing line, too late: no second event
       r.order(2, 42, T(801, 1, tsOf(42))), // no END ever: partial at the end of the input
     ]);
     const seq = events.map((e) => (e.topic === "order-events" ? summary(e) : "person"));
     expect(seq).toEqual(["1:101 partial", "person", "2: partial"]);
+    expect(stderr).toMatch(/reconciliation: 8 records in = .* ✓/);
     expect(stderr).toMatch(/aggregates: 2 published \(2 partial\)/);
   });
 
