@@ -914,6 +914,32 @@ describe("transaction aggregates", () => {
     expect(stderr).toMatch(/reconciliation: 6 records in = .* ✓/);
   });
 
+  it("a primary-key update of the root counts twice: one event, for the new key", () => {
+    const f = PG;
+    const r = rows(f);
+    const dir = heldProject(f);
+    const T = (order: number): TxRef => ({ n: 710, order, ts: tsOf(10) });
+    const { events, dead } = replay(dir, [
+      change(f, "inventory.orders", "d", { id: 1, status: "NEW" }, 1, {
+        tx: T(1),
+        headers: ["__debezium.newkey", JSON.stringify({ id: 2 })],
+      }),
+      kcat("dbserver1.inventory.orders", 2, JSON.stringify({ id: 1 }), null),
+      change(f, "inventory.orders", "c", { id: 2, status: "NEW" }, 3, {
+        tx: T(2),
+        headers: ["__debezium.oldkey", JSON.stringify({ id: 1 })],
+      }),
+      r.line(21, 2, 201, 1, 4, T(3)),
+      r.end(710, 10, 2, 1), // complete here
+      r.person(1, "after", 11),
+    ]);
+    expect(dead).toHaveLength(0);
+    expect(events.map((e) => (e.topic === "order-events" ? summary(e) : "person"))).toEqual([
+      "2:201",
+      "person",
+    ]);
+  });
+
   it("snapshot root rows are evaluated alone with empty members; tx is null", () => {
     const f = PG;
     const r = rows(f);
