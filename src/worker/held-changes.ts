@@ -581,15 +581,22 @@ export class HeldChanges implements BatchHook {
     const host = this.requireHost();
     for (const evaluation of evaluations) {
       try {
-        if (evaluation.error) throw evaluation.error;
-        const records = host.aggregateRecords(evaluation, () =>
-          mapChange(evaluation.root, evaluation.aggregate.events, evaluation.vars as unknown as Bindings),
-        );
+        const records = host.aggregateRecords(evaluation, () => {
+          const events = mapChange(
+            evaluation.root,
+            evaluation.aggregate.events,
+            evaluation.vars as unknown as Bindings,
+          );
+          // a member's match failed: with no event whose `when` holds it is no fact (a deleted root row under a
+          // match over root.after); events would miss that member: a dead letter
+          if (evaluation.error && events.length > 0) throw evaluation.error;
+          return events;
+        });
         this.outcomes.push({ kind: "aggregate", records, partial: evaluation.partial });
       } catch (err) {
         // an aggregate whose events cannot be made is a dead letter of its root record
         const root = evaluation.rootId ? this.entries.get(evaluation.rootId)?.record : trigger;
-        const deadLetter = host.deadLetter(root ?? trigger, "MAP", err as Error);
+        const deadLetter = host.deadLetter(root ?? trigger, "MAP", evaluation.error ?? (err as Error));
         this.outcomes.push({ kind: "aggregate", records: [], partial: evaluation.partial, deadLetter });
       }
     }
