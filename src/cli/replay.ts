@@ -68,7 +68,7 @@ export async function replayCommand(
       "changecast replay: finished",
     );
     output.err(stats.reconciliation());
-    return opts.failOnDeadLetters && stats.deadLetters > 0 ? DEAD_LETTERS_EXIT_CODE : 0;
+    return opts.failOnDeadLetters && stats.anyDeadLetters ? DEAD_LETTERS_EXIT_CODE : 0;
   } finally {
     output.flush();
     await pipeline.close();

@@ -14,6 +14,9 @@ export interface AggregateMember {
   /** CEL over `member` and `root` → bool */
   match: Expression;
   line: number;
+  /** lines of its `table:` and `match:` (check's problems point at them) */
+  tableLine?: number;
+  matchLine?: number;
 }
 
 export interface AggregateDeclaration {
@@ -95,7 +98,16 @@ function readMembers(yaml: YamlSource, node: YamlNode, problems: Problem[]): Agg
       problems.push(yaml.problem(reader.nodes.get("match") ?? value, `members.${name}.match: ${message}`));
       continue;
     }
-    out.push({ name, table: reader.values.table as string, match, line: yaml.lineOf(keyNode) });
+    const tableNode = reader.nodes.get("table");
+    const matchNode = reader.nodes.get("match");
+    out.push({
+      name,
+      table: reader.values.table as string,
+      match,
+      line: yaml.lineOf(keyNode),
+      ...(tableNode ? { tableLine: yaml.lineOf(tableNode) } : {}),
+      ...(matchNode ? { matchLine: yaml.lineOf(matchNode) } : {}),
+    });
   }
   return out;
 }

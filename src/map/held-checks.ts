@@ -27,14 +27,16 @@ export function checkHeldDeclarations(
     if (!aggregate) continue;
     const seen = new Set([aggregate.root]);
     for (const m of aggregate.members) {
-      const at = { file: file.file, line: m.line };
       if (seen.has(m.table))
         problems.push({
-          ...at,
+          file: file.file,
+          line: m.tableLine ?? m.line,
           message: `members.${m.name}: table ${m.table} is the root or another member`,
         });
       seen.add(m.table);
-      problems.push(...checkLookupText(m.match.text, files, at));
+      problems.push(
+        ...checkLookupText(m.match.text, files, { file: file.file, line: m.matchLine ?? m.line }),
+      );
     }
     if (!source.transactionTopic) {
       problems.push({

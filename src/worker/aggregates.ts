@@ -51,6 +51,10 @@ export interface AggregateEvaluation {
   partial: boolean;
   /** the held row of the root change (null: evaluated alone as it arrived) */
   rootId: string | null;
+  /** the transaction's commit time (its END's ts_ms) when known: the events' timestamp (else the root's) */
+  commitTimeMs?: number;
+  /** a member's match that could not be evaluated: this root's evaluation is a dead letter, not the batch's end */
+  error?: MappingError;
 }
 
 /** Debezium's transaction id → the key its data records can be correlated on (Postgres ids are `txId:LSN`). */
@@ -105,7 +109,10 @@ export class Aggregates {
       };
       this.buffers.set(key, b);
     }
-    b.firstSourceMs = Math.min(b.firstSourceMs, sourceMs);
+    // the transaction's own time is the latest source time at which one of its data records arrived (Oracle
+    // changes carry their change time, minutes before the commit that emits them; END alone does not start it)
+    if (Number.isFinite(sourceMs))
+      b.firstSourceMs = Number.isFinite(b.firstSourceMs) ? Math.max(b.firstSourceMs, sourceMs) : sourceMs;
     return b;
   }
 
@@ -133,12 +140,12 @@ export class Aggregates {
   }
 
   /** A root or member change in a transaction: returns its buffer (null when evaluated already). */
-  addChange(change: ChangeEvent, heldId: string): TxBuffer | null {
+  addChange(change: ChangeEvent, heldId: string, arrivedMs = change.commitTimeMs): TxBuffer | null {
     const tx = change.transaction;
     if (!tx) return null;
     const key = transactionKey(tx.id);
     if (this.done.has(key)) return null;
-    const b = this.buffer(key, tx.id, change.commitTimeMs);
+    const b = this.buffer(key, tx.id, arrivedMs);
     if (!b.end) b.commitTimeMs = change.commitTimeMs;
     if (!b.ids.has(heldId)) {
       b.ids.add(heldId);
@@ -190,7 +197,7 @@ export class Aggregates {
     return null;
   }
 
-  /** Buffers still incomplete `timeoutMs` after their first change (source time), or all of them (`all`). */
+  /** Buffers still incomplete `timeoutMs` after their latest change arrived (source time), or all (`all`). */
   expired(
     sourceNow: number,
     wallNow: number | null,
@@ -209,6 +216,32 @@ export class Aggregates {
   finish(b: TxBuffer, sourceNow: number): void {
     this.buffers.delete(b.key);
     this.done.set(b.key, sourceNow);
+    const roots = new Set<string>();
+    for (const c of b.changes) if (c.change && this.isRoot(c.table)) roots.add(rootKey(c.change));
+    this.doneRoots.set(b.key, b.spilled ? "*" : roots);
+  }
+
+  /** The root rows each evaluated transaction had ("*": all, unknown which) */
+  readonly doneRoots = new Map<string, Set<string> | "*">();
+
+  /**
+   * A root change that arrives after its transaction was evaluated (timed out before it came): evaluated alone,
+   * partial, unless its row was part of the evaluation (a redelivery). Null when there is nothing to do.
+   */
+  late(root: ChangeEvent): AggregateEvaluation[] | null {
+    const key = root.transaction ? transactionKey(root.transaction.id) : null;
+    if (key === null || !this.done.has(key) || !this.isRoot(root.table)) return null;
+    const roots = this.doneRoots.get(key) ?? "*";
+    const pk = rootKey(root);
+    if (roots === "*" || roots.has(pk)) return null;
+    roots.add(pk);
+    const tx = celMap(
+      new Map<string, CelInput>([
+        ["id", root.transaction?.id ?? key],
+        ["event_count", 0n],
+      ]),
+    );
+    return this.alone(root).map((e) => ({ ...e, vars: { ...e.vars, tx }, txId: key, partial: true }));
   }
 
   /** The evaluations of a transaction: per aggregate, one per root row (its last change), members matched. */
@@ -238,6 +271,7 @@ export class Aggregates {
         out.push({
           ...this.evaluation(aggregate, root, pk, members, txValue, transactionKey(b.id), partial),
           rootId: id,
+          ...(b.end && Number.isFinite(b.commitTimeMs) ? { commitTimeMs: b.commitTimeMs } : {}),
         });
       }
     }
@@ -284,6 +318,7 @@ export class Aggregates {
   ): Omit<AggregateEvaluation, "rootId"> {
     const rootValue = changeValue(root);
     const vars: Record<string, unknown> = { root: rootValue, tx };
+    let error: MappingError | undefined;
     for (const [name, changes] of members) {
       const m = aggregate.members.find((x) => x.name === name);
       const matched: unknown[] = [];
@@ -293,8 +328,8 @@ export class Aggregates {
         try {
           ok = m?.match.evaluate({ member: memberValue, root: rootValue } as never);
         } catch (err) {
-          throw new MappingError(
-            `aggregate ${aggregate.root}: members.${name}.match: ${(err as Error).message}`,
+          error ??= new MappingError(
+            `aggregate ${aggregate.root}: members.${name}.match: ${(err as Error).message} (member ${change.table} op ${change.op})`,
             aggregate.events[0]?.name ?? aggregate.root,
             null,
             { cause: err },
@@ -304,7 +339,7 @@ export class Aggregates {
       }
       vars[name] = celList(matched as CelInput[]);
     }
-    return { aggregate, root, rootKey: pk, vars, txId, partial };
+    return { aggregate, root, rootKey: pk, vars, txId, partial, ...(error ? { error } : {}) };
   }
 }
 

@@ -110,7 +110,10 @@ export class Dependencies {
           },
         );
       }
-      if (key === null || key === undefined) continue; // no parent to wait for (a nullable foreign key)
+      // no parent to wait for: a nullable foreign key, or a composite one with a null column (SQL's MATCH SIMPLE:
+      // such a row references nothing)
+      if (key === null || key === undefined) continue;
+      if (Array.isArray(key) && key.some((k) => k === null || k === undefined)) continue;
       if (!this.parents.present(r.table, key)) {
         first = { table: r.table, keyText: keyText(key), key, require: i };
         break;

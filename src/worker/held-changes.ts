@@ -154,10 +154,11 @@ export class HeldChanges implements BatchHook {
     if (!first) return;
     // parents applied by other workers (or by the start-up bootstrap), and timeouts by the clock: released before
     // the batch's first record, which is their trigger
-    const owns = this.owner(first);
-    const sweep = this.options.sharedStore || fresh ? this.dependencies.sweep(owns) : [];
+    // every parked change whose parent is present now goes, whichever partition it came from: a partition
+    // may get no further batch (if another worker releases it at the same moment: the same ce_id twice)
+    const sweep = this.options.sharedStore || fresh ? this.dependencies.sweep() : [];
     const wall = this.options.wallClock ? this.now() : null;
-    const expired = wall !== null ? this.dependencies.expire(this.clock(), wall, owns) : [];
+    const expired = wall !== null ? this.dependencies.expire(this.clock(), wall) : [];
     if (store) await this.loadForBatch(store, batch.records, wall);
     // made now, so that their events come before the batch's own (takeOutcomes right after prepare)
     this.emitReleases(first, [...sweep, ...expired]);
@@ -271,7 +272,11 @@ export class HeldChanges implements BatchHook {
     if (this.aggregates.declarations.length && this.sourceNow > 0) {
       const cutoff = this.sourceNow - DONE_TIMEOUTS * this.aggregates.timeoutMs;
       await store.forgetDone(cutoff);
-      for (const [key, at] of [...this.aggregates.done]) if (at < cutoff) this.aggregates.done.delete(key);
+      for (const [key, at] of [...this.aggregates.done]) {
+        if (at >= cutoff) continue;
+        this.aggregates.done.delete(key);
+        this.aggregates.doneRoots.delete(key);
+      }
     }
     // the same in memory: releases whose trigger lies below a batch start are final
     for (const [by, list] of [...this.byTrigger]) {
@@ -325,7 +330,9 @@ export class HeldChanges implements BatchHook {
       childTable: change.table,
       child: wait.child,
       parent: wait.parent,
-      sourceTimeMs: change.commitTimeMs,
+      // its own time: when it arrived in source time (an Oracle change carries its change time, which can be
+      // long before the commit that emits it)
+      sourceTimeMs: Math.max(change.commitTimeMs, this.clock()),
       heldAtMs: this.now(),
     };
     this.dependencies.park(parked);
@@ -362,12 +369,18 @@ export class HeldChanges implements BatchHook {
       return;
     }
     const id = this.idOf("tx", record);
-    const buffer = this.aggregates.addChange(change, id);
-    if (!buffer) return;
+    const arrived = Math.max(change.commitTimeMs, this.clock());
+    const buffer = this.aggregates.addChange(change, id, arrived);
+    if (!buffer) {
+      // a root row of a transaction evaluated before it came: published alone, partial
+      const late = this.aggregates.late(change);
+      if (late) this.emitLate(late, record, change);
+      return;
+    }
     this.hold("tx", id, record, {
       group: buffer.key,
       item: change.table,
-      sourceTimeMs: change.commitTimeMs,
+      sourceTimeMs: arrived,
       heldAtMs: this.now(),
     });
     if (!this.txHeldAt.has(buffer.key)) this.txHeldAt.set(buffer.key, this.now());
@@ -496,6 +509,45 @@ export class HeldChanges implements BatchHook {
     else this.evaluate(buffer, trigger, !complete);
   }
 
+  /** A late root's evaluation, and its row remembered as evaluated (a `txdone` row of its own). */
+  private emitLate(late: AggregateEvaluation[], record: SourceRecord, change: ChangeEvent): void {
+    this.emitAggregates(late, record, [], true);
+    if (!this.options.store || !change.transaction) return;
+    const key = transactionKey(change.transaction.id);
+    this.writes.inserts.push({
+      kind: "txdone",
+      topic: "late",
+      partition: record.partition,
+      offset: `${record.offset}`.slice(0, 32),
+      group: key,
+      item: JSON.stringify([rootKey(change)]),
+      sourceTimeMs: this.aggregates.done.get(key) ?? this.sourceNow,
+      heldAtMs: this.now(),
+      record: null,
+      releasedBy: null,
+      releasedAs: null,
+    });
+  }
+
+  /** The root rows of an evaluated transaction, from its `txdone` row(s). */
+  private rememberRoots(key: string, item: string): void {
+    const known = this.aggregates.doneRoots.get(key);
+    if (known === "*") return;
+    let roots: string[] | null = null;
+    try {
+      roots = item.startsWith("[") ? (JSON.parse(item) as string[]) : null;
+    } catch {
+      roots = null;
+    }
+    if (!roots) {
+      this.aggregates.doneRoots.set(key, "*");
+      return;
+    }
+    const set = known ?? new Set<string>();
+    for (const r of roots) set.add(r);
+    this.aggregates.doneRoots.set(key, set);
+  }
+
   /** Evaluates a transaction's aggregates, marks its records released by `trigger`, remembers it as done. */
   private evaluate(buffer: TxBuffer, trigger: SourceRecord, partial: boolean): void {
     const ids = [...buffer.changes.map((c) => c.id), ...buffer.others];
@@ -510,7 +562,7 @@ export class HeldChanges implements BatchHook {
         partition: 0,
         offset: buffer.key.slice(0, 32),
         group: buffer.key,
-        item: "",
+        item: rootsText(this.aggregates.doneRoots.get(buffer.key)),
         sourceTimeMs: this.sourceNow,
         heldAtMs: this.now(),
         record: null,
@@ -529,14 +581,22 @@ export class HeldChanges implements BatchHook {
     const host = this.requireHost();
     for (const evaluation of evaluations) {
       try {
-        const records = host.aggregateRecords(evaluation, () =>
-          mapChange(evaluation.root, evaluation.aggregate.events, evaluation.vars as unknown as Bindings),
-        );
+        const records = host.aggregateRecords(evaluation, () => {
+          const events = mapChange(
+            evaluation.root,
+            evaluation.aggregate.events,
+            evaluation.vars as unknown as Bindings,
+          );
+          // a member's match failed: with no event whose `when` holds it is no fact (a deleted root row under a
+          // match over root.after); events would miss that member: a dead letter
+          if (evaluation.error && events.length > 0) throw evaluation.error;
+          return events;
+        });
         this.outcomes.push({ kind: "aggregate", records, partial: evaluation.partial });
       } catch (err) {
         // an aggregate whose events cannot be made is a dead letter of its root record
         const root = evaluation.rootId ? this.entries.get(evaluation.rootId)?.record : trigger;
-        const deadLetter = host.deadLetter(root ?? trigger, "MAP", err as Error);
+        const deadLetter = host.deadLetter(root ?? trigger, "MAP", evaluation.error ?? (err as Error));
         this.outcomes.push({ kind: "aggregate", records: [], partial: evaluation.partial, deadLetter });
       }
     }
@@ -711,7 +771,8 @@ export class HeldChanges implements BatchHook {
     for (const r of rows) {
       const id = heldId(r.kind, r.topic, r.partition, r.offset);
       if (r.kind === "txdone") {
-        this.aggregates.done.set(r.group, r.sourceTimeMs);
+        this.aggregates.done.set(r.group, Math.max(r.sourceTimeMs, this.aggregates.done.get(r.group) ?? 0));
+        this.rememberRoots(r.group, r.item);
         continue;
       }
       const entry = this.entries.get(id);
@@ -741,11 +802,15 @@ export class HeldChanges implements BatchHook {
 
   /** Whether the stored rows are exactly the held rows (and their releases) and evaluated transactions in memory. */
   private sameAsMemory(rows: readonly HeldRow[]): boolean {
-    const stored = rows.map((r) =>
-      r.kind === "txdone"
-        ? `done|${r.group}`
-        : `${heldId(r.kind, r.topic, r.partition, r.offset)}|${r.releasedBy ?? ""}`,
-    );
+    const stored = [
+      ...new Set(
+        rows.map((r) =>
+          r.kind === "txdone"
+            ? `done|${r.group}`
+            : `${heldId(r.kind, r.topic, r.partition, r.offset)}|${r.releasedBy ?? ""}`,
+        ),
+      ),
+    ];
     const memory = [...this.entries].map(([id, e]) => `${id}|${e.row.releasedBy ?? ""}`);
     for (const key of this.aggregates.done.keys()) memory.push(`done|${key}`);
     if (stored.length !== memory.length) return false;
@@ -762,7 +827,7 @@ export class HeldChanges implements BatchHook {
       return;
     }
     const decoded = this.requireHost().decode(entry.record);
-    if (decoded.kind === "change") this.aggregates.addChange(decoded.event, id);
+    if (decoded.kind === "change") this.aggregates.addChange(decoded.event, id, entry.row.sourceTimeMs);
     else if (decoded.kind === "transaction")
       this.aggregates.addEnd(
         decoded.id,
@@ -772,6 +837,13 @@ export class HeldChanges implements BatchHook {
         entry.row.sourceTimeMs,
       );
   }
+}
+
+/** The root rows of an evaluated transaction as stored (`*`: unknown which, or too many to keep). */
+function rootsText(roots: Set<string> | "*" | undefined): string {
+  if (!roots || roots === "*") return "*";
+  const text = JSON.stringify([...roots]);
+  return text.length <= 1900 ? text : "*";
 }
 
 /** The stored form of a source record. */

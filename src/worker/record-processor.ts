@@ -209,7 +209,12 @@ export class RecordProcessor {
   /** ENCODE: the events of an aggregate evaluation, with the aggregate's ce_id (and partial header). */
   private aggregateRecords(evaluation: AggregateEvaluation, map: () => MappedEvent[]): PublishedRecord[] {
     const mapped = this.tableState ? withLookups(this.tableState, map) : map();
-    const { root, txId, rootKey, partial } = evaluation;
+    const { txId, rootKey, partial } = evaluation;
+    // stamped with the transaction's commit time: an Oracle root change carries the time it was made
+    const root =
+      evaluation.commitTimeMs !== undefined && evaluation.commitTimeMs !== evaluation.root.commitTimeMs
+        ? { ...evaluation.root, commitTimeMs: evaluation.commitTimeMs }
+        : evaluation.root;
     const headers = new AggregateHeaders(this.options.pipeline, root, txId, rootKey, partial, this.ceSources);
     return mapped
       .filter((event) => this.options.transforms.isActive(event.declaration))

@@ -98,6 +98,11 @@ export class RunStats {
     return Number(process.hrtime.bigint() - this.startedAt) / 1e9;
   }
 
+  /** any dead letter written: of a source record, or of an aggregate evaluation (--fail-on-dead-letters) */
+  get anyDeadLetters(): boolean {
+    return this.deadLetters + this.aggregateDeadLetters > 0;
+  }
+
   get balanced(): boolean {
     return this.recordsIn === this.mapped + this.filtered + this.deadLetters;
   }

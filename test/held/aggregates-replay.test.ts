@@ -83,6 +83,21 @@ describe("transaction aggregates (replay)", () => {
     expect(err.join("\n")).toContain("aggregates: 2 published (2 partial)");
   });
 
+  it("a root that comes after its transaction timed out is published alone, partial, once", async () => {
+    const dir = crmProject({ config: ["  transactionTimeout: 30s"] });
+    const { out } = await replay(dir, [
+      line(1, 1, 990, 91, 2_000_000),
+      END(990, 93, 1, 1),
+      heartbeatLine(2_040_000, 1), // times out: only a line arrived, nothing to publish
+      order(1, 990, 90, 2_000_000), // late
+      order(1, 990, 90, 2_000_000), // and delivered again
+    ]);
+    const events = placed(out);
+    expect(events).toHaveLength(1);
+    expect(events[0]?.headers.changecast_partial).toBe("true");
+    expect(events[0]?.value).toMatchObject({ orderId: 1, txId: "990:90", lines: [] });
+  });
+
   it("a root snapshot row is evaluated alone with empty member lists", async () => {
     const dir = crmProject();
     const { out } = await replay(dir, [order(4, 1, 70, 2_000_000, "r")]);

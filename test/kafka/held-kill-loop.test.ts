@@ -128,7 +128,9 @@ function pipelineFiles(stateUrl: string): string {
       "  topicPrefix: dbserver1",
       "  format: json",
       `  transactionTopic: ${TOPICS.tx.name}`,
-      "  transactionTimeout: 10m",
+      // source time: a killed worker's partitions wait for the rebalance while the other worker runs ahead by more
+      // than any realistic timeout, so an aggregate across both would time out partial (docs/state.md)
+      "  transactionTimeout: 24h",
       "kafka:",
       "  brokers: ${KAFKA_BROKERS}",
       "registry:",
