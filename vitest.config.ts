@@ -27,6 +27,9 @@ export default defineConfig({
     testTimeout: 60_000,
     hookTimeout: 180_000,
     pool: "forks",
+    // two test files at a time even on 2 cores (vitest's default there is one): the integration files mostly
+    // wait on brokers, Postgres and child processes
+    poolOptions: { forks: { maxForks: 2, minForks: 1 } },
     reporters: ["default", "json"],
     outputFile: { json: ".changecast/test-results.json" },
     projects: [
