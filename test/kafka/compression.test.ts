@@ -47,9 +47,12 @@ const TYPE: Record<CodecName, CompressionTypes> = {
   lz4: CompressionTypes.LZ4,
   zstd: CompressionTypes.ZSTD,
 };
-// every captured topic: orders are transaction aggregates (their lines and the transaction topic) and wait for
-// their customers
+// every captured topic (the worker subscribes to all of them) ...
 const CAPTURES = globSync("captures/postgres/dbserver1.*.jsonl", { cwd: repoRoot, absolute: true }).sort();
+// ... of which the tables mapped row by row are produced: the codecs are under test here, not the stateful
+// features (orders are transaction aggregates waiting for their customers: test/kafka/e2e.test.ts)
+const PRODUCED = ["addresses", "customers", "products"].map((t) => `dbserver1.inventory.${t}`);
+const producedFile = (file: string) => PRODUCED.some((t) => file.endsWith(`${t}.jsonl`));
 
 interface KafkajsCodec {
   compress(encoder: { buffer: Buffer }): Promise<Buffer>;
@@ -306,7 +309,7 @@ interface Output {
 async function replayReference(config: string): Promise<Map<string, Output>> {
   // the offline processor over every captured topic, as replay does (aggregates complete once END is read)
   // kcat -P sends no record headers: the key-change headers of the captures are not produced either
-  const views = await expectedViews(config, { headers: false });
+  const views = await expectedViews(config, { headers: false, topics: PRODUCED });
   return new Map([...views].map(([id, v]) => [id, { topic: v.topic, key: v.key, headers: v.headers }]));
 }
 
@@ -397,8 +400,12 @@ describe.each(
     const files = examplePipeline({ brokers: mock.bootstrap, registryUrl: "", delivery, client });
     withCompression(files.config, codec);
     const reference = await replayReference(files.config);
-    expect(reference.size).toBeGreaterThan(1500);
-    for (const file of CAPTURES) await kcatProduce(mock.bootstrap, file, codec);
+    expect(reference.size).toBeGreaterThan(500);
+    for (const file of CAPTURES) {
+      const topic = (JSON.parse(readFileSync(file, "utf8").split("\n")[0]!) as { topic: string }).topic;
+      if (producedFile(file)) await kcatProduce(mock.bootstrap, file, codec);
+      else await mock.createTopic(topic, 1);
+    }
 
     const before = codecCounts();
     const pipeline = await openPipeline(files.config);

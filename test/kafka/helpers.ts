@@ -432,8 +432,8 @@ export async function waitFor(
 /** What the example captures must turn into: the offline processor's records, by ce_id. */
 export async function expectedViews(
   config: string,
-  /** false: as a producer that sends no headers (kcat -P) would leave the records */
-  options: { headers?: boolean } = {},
+  /** headers false: as a producer that sends no headers (kcat -P) would leave the records; topics: only these */
+  options: { headers?: boolean; topics?: readonly string[] } = {},
 ): Promise<Map<string, RecordView>> {
   const pipeline = await openPipeline(config, {
     stateUrl: "sqlite::memory:",
@@ -445,6 +445,7 @@ export async function expectedViews(
     // as replay does: state written per record; released children and completed aggregates are held outcomes
     // (an order's aggregate completes once its transaction's END, on another topic, has been read)
     for (const [topic, messages] of captureMessages()) {
+      if (options.topics && !options.topics.includes(topic)) continue;
       for (const [i, m] of messages.entries()) {
         const record: SourceRecord = {
           topic,
