@@ -458,7 +458,11 @@ export class LibrdkafkaTransport implements ChangeTransport {
     if (this.failure) throw this.failure;
   }
 
-  async deliver(consumed: SourceRecord[], outputs: PublishedRecord[]): Promise<void> {
+  async deliver(
+    consumed: SourceRecord[],
+    outputs: PublishedRecord[],
+    beforeCommit?: () => Promise<void>,
+  ): Promise<void> {
     if (consumed.length === 0) return;
     const next = new Map<string, RdTopicPartitionOffset>();
     for (const r of consumed) {
@@ -476,7 +480,12 @@ export class LibrdkafkaTransport implements ChangeTransport {
     // at most one batch in flight, and commits in batch order
     await this.settlePending();
     if (this.transactional && outputs.length > 0) {
-      account(await this.deliverTransaction(outputs, offsets));
+      account(await this.deliverTransaction(outputs, offsets, beforeCommit));
+      return;
+    }
+    if (beforeCommit) {
+      // the batch's state writes (docs/state.md) must not overlap the next batch's processing, which adds its own
+      account(await this.deliverThenCommit(outputs, offsets, epoch, beforeCommit));
       return;
     }
     // at-least-once: the acknowledgements and the commit of this batch overlap the worker's processing of the
@@ -491,14 +500,21 @@ export class LibrdkafkaTransport implements ChangeTransport {
     outputs: PublishedRecord[],
     offsets: RdTopicPartitionOffset[],
     epoch: number,
+    beforeCommit?: () => Promise<void>,
   ): Promise<boolean> {
     let pending: number[] | null = null;
     let sent = outputs.length === 0;
+    // the state writes run once: they are idempotent, but a retried commit need not repeat them
+    let stateWritten = !beforeCommit;
     for (let attempt = 0; ; attempt++) {
       try {
         if (!sent) {
           await this.publish(outputs, pending);
           sent = true;
+        }
+        if (!stateWritten) {
+          await beforeCommit!();
+          stateWritten = true;
         }
         if (this.lost(epoch)) throw new AssignmentLostError("partition revoked during the batch");
         await this.commitSync(offsets);
@@ -539,7 +555,9 @@ export class LibrdkafkaTransport implements ChangeTransport {
   private async deliverTransaction(
     outputs: PublishedRecord[],
     offsets: RdTopicPartitionOffset[],
+    beforeCommit?: () => Promise<void>,
   ): Promise<boolean> {
+    let stateWritten = !beforeCommit;
     for (let attempt = 0; ; attempt++) {
       let open = false;
       try {
@@ -547,6 +565,11 @@ export class LibrdkafkaTransport implements ChangeTransport {
         await call((cb) => producer.beginTransaction(cb));
         open = true;
         await this.produceAll(producer, outputs, null);
+        // the batch's state writes, before the transaction commits (docs/state.md)
+        if (!stateWritten) {
+          await beforeCommit!();
+          stateWritten = true;
+        }
         await call((cb) => producer.sendOffsetsToTransaction(offsets, this.consumer, 30_000, cb));
         if (this.lost()) throw new AssignmentLostError("partition revoked during the transaction");
         for (let retry = 0; ; retry++) {
