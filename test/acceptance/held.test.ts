@@ -3,45 +3,18 @@
 // written by hand in Postgres and Oracle flavour (JsonConverter with and without schemas, transaction metadata
 // BEGIN/END on `<prefix>.transaction`, the `transaction` block on data records), run through the compiled CLI
 // (`changecast replay`, `check`, embedded `run`) and compared with what the documentation promises.
-import { execFileSync, spawnSync } from "node:child_process";
-import {
-  cpSync,
-  mkdirSync,
-  mkdtempSync,
-  readFileSync,
-  existsSync,
-  symlinkSync,
-  writeFileSync,
-} from "node:fs";
+import { spawnSync } from "node:child_process";
+import { mkdirSync, mkdtempSync, readFileSync, existsSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
+import { compiledCli } from "../support/compiled-cli.js";
 
-const ROOT = join(import.meta.dirname, "..", "..");
 const NO_INFRA = { ...process.env, KAFKA_BROKERS: "", SCHEMA_REGISTRY_URL: "", STATE_URL: "" };
 
-let bin = process.env.CHANGECAST_ACCEPTANCE_BIN ?? "";
+let bin = "";
 beforeAll(() => {
-  if (bin) return;
-  const pkg = mkdtempSync(join(tmpdir(), "changecast-pkg-"));
-  execFileSync(
-    process.execPath,
-    [
-      join(ROOT, "node_modules", "typescript", "bin", "tsc"),
-      "-p",
-      join(ROOT, "tsconfig.build.json"),
-      "--outDir",
-      join(pkg, "dist"),
-      "--declaration",
-      "false",
-    ],
-    { cwd: ROOT, stdio: "pipe" },
-  );
-  mkdirSync(join(pkg, "bin"));
-  cpSync(join(ROOT, "bin", "changecast.js"), join(pkg, "bin", "changecast.js"));
-  cpSync(join(ROOT, "package.json"), join(pkg, "package.json"));
-  symlinkSync(join(ROOT, "node_modules"), join(pkg, "node_modules"), "dir");
-  bin = join(pkg, "bin", "changecast.js");
+  bin = compiledCli();
 }, 300_000);
 
 function cli(cwd: string, args: string[]): { code: number; stdout: string; stderr: string } {

@@ -2,47 +2,19 @@
 // user meets it: a small project in a temp directory, CRM-style Debezium captures written by hand (Postgres and
 // Oracle flavour, JsonConverter with and without schemas, kcat -J lines and bare values), run through the compiled
 // CLI (`changecast replay`, `check`, embedded `run`), events compared with what the documentation promises.
-import { execFileSync, spawnSync } from "node:child_process";
-import {
-  cpSync,
-  existsSync,
-  mkdirSync,
-  mkdtempSync,
-  readFileSync,
-  symlinkSync,
-  writeFileSync,
-} from "node:fs";
+import { spawnSync } from "node:child_process";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
+import { compiledCli } from "../support/compiled-cli.js";
 
-const ROOT = join(import.meta.dirname, "..", "..");
 const NO_INFRA = { ...process.env, KAFKA_BROKERS: "", SCHEMA_REGISTRY_URL: "", STATE_URL: "" };
 
-// `npm run build`'s compilation into a private package layout, so the test runs what `npx changecast` runs
-// without touching the repository's dist/ (CHANGECAST_ACCEPTANCE_BIN: an already built bin/changecast.js)
-let bin = process.env.CHANGECAST_ACCEPTANCE_BIN ?? "";
+// the compiled CLI, as `npx changecast` runs it (test/support/compiled-cli.ts)
+let bin = "";
 beforeAll(() => {
-  if (bin) return;
-  const pkg = mkdtempSync(join(tmpdir(), "changecast-pkg-"));
-  execFileSync(
-    process.execPath,
-    [
-      join(ROOT, "node_modules", "typescript", "bin", "tsc"),
-      "-p",
-      join(ROOT, "tsconfig.build.json"),
-      "--outDir",
-      join(pkg, "dist"),
-      "--declaration",
-      "false",
-    ],
-    { cwd: ROOT, stdio: "pipe" },
-  );
-  mkdirSync(join(pkg, "bin"));
-  cpSync(join(ROOT, "bin", "changecast.js"), join(pkg, "bin", "changecast.js"));
-  cpSync(join(ROOT, "package.json"), join(pkg, "package.json"));
-  symlinkSync(join(ROOT, "node_modules"), join(pkg, "node_modules"), "dir");
-  bin = join(pkg, "bin", "changecast.js");
+  bin = compiledCli();
 }, 300_000);
 
 function cli(cwd: string, args: string[], input?: string): { code: number; stdout: string; stderr: string } {
