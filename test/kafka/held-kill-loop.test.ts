@@ -20,7 +20,7 @@ import { heldRecords } from "../../src/worker/held-changes.js";
 import { startMockKafka, type MockKafka } from "../infra/mock-kafka.js";
 import { startPostgres, type TestPostgres } from "../infra/postgres.js";
 import { consumeUntil, partitionReport, quietKafka, withProducer, type Received } from "./helpers.js";
-import { sleep, startWorker, type Run } from "./kill-loop.js";
+import { killSecondWorkerRepeatedly, runToTheEnd, sleep, Workers } from "./worker-process.js";
 
 const TOPICS = {
   persons: { name: "dbserver1.crm.persons", partitions: 3 },
@@ -449,43 +449,26 @@ describe("requires: and aggregate: on Kafka: two workers, Postgres state, kill -
       await produce(kafka, m.out, 0, backlog, 0);
       const streaming = produce(kafka, m.out, backlog, m.out.length, 900);
 
-      const runs: Run[] = [];
-      const start = (): Run => {
-        const run = startWorker(config, mock.bootstrap);
-        runs.push(run);
-        return run;
-      };
+      const workers = new Workers(config, mock.bootstrap);
       try {
-        const a = start();
-        await Promise.race([a.joined, sleep(30_000)]);
-        let kills = 0;
-        for (; kills < KILLS - 1; kills++) {
-          const b = start();
-          if (kills % 4 !== 3) await Promise.race([b.joined, sleep(30_000)]);
-          await sleep(300 + Math.random() * 2_500);
-          b.child.kill("SIGKILL");
-          await b.exited;
-        }
-        a.child.kill("SIGKILL");
-        await a.exited;
-        kills++;
+        // worker A stays up the whole time; worker B is killed and restarted (each time a rebalance); A once too
+        const kills = await killSecondWorkerRepeatedly(workers, { kills: KILLS - 1, minPauseMs: 300 });
         await streaming;
-        const last = [start(), start()];
-        const received = await consumeUntil(
-          kafka,
-          [PHONE_EVENTS, ORDER_EVENTS, DLQ],
-          (all) => new Set(all.filter((r) => r.topic !== DLQ).map((r) => r.headers.ce_id)).size >= ids.size,
-          { idleMs: 3_000, timeoutMs: 300_000 },
+        const { result: received, exits } = await runToTheEnd(workers, 2, () =>
+          consumeUntil(
+            kafka,
+            [PHONE_EVENTS, ORDER_EVENTS, DLQ],
+            (all) => new Set(all.filter((r) => r.topic !== DLQ).map((r) => r.headers.ce_id)).size >= ids.size,
+            { idleMs: 3_000, timeoutMs: 300_000 },
+          ),
         );
-        // both final workers past their start-up (a SIGTERM before the worker installed its handler is a plain kill)
-        await Promise.all(last.map((r) => Promise.race([r.joined, sleep(30_000)])));
-        for (const r of last) r.child.kill("SIGTERM");
-        const exits = await Promise.all(last.map((r) => r.exited));
 
         const report = check(received, ids, m);
         for (const t of Object.values(TOPICS))
           console.log(t.name, JSON.stringify(await partitionReport(kafka, t.name, "changecast.held")));
-        console.log(`[held kill loop] ${kills} kills; ${m.out.length} source records; ${report.summary}`);
+        console.log(
+          `[held kill loop] ${kills} kills; ${workers.summary()}; ${m.out.length} source records; ${report.summary}`,
+        );
         expect(kills).toBeGreaterThanOrEqual(20);
         expect(report.missing, report.summary).toBe(0);
         expect(report.unexpected, report.summary).toBe(0);
@@ -501,10 +484,11 @@ describe("requires: and aggregate: on Kafka: two workers, Postgres state, kill -
             `${t.name} ${JSON.stringify(parts)}`,
           ).toBe(true);
         }
-        for (const [i, code] of exits.entries()) expect(code, last[i]!.stderr()).toBe(0);
+        // no worker died of anything but the kills (and the mock's late SyncGroup, restarted)
+        expect(workers.failures).toEqual([]);
+        for (const e of exits) expect(e.code, e.stderr).toBe(0);
       } finally {
-        for (const r of runs)
-          if (r.child.exitCode === null && r.child.signalCode === null) r.child.kill("SIGKILL");
+        workers.killAll();
       }
     },
   );

@@ -8,8 +8,6 @@
 // test checks that both logs still start at offset 0. (The first version of this test wrote 9 MB per source
 // partition: the mock dropped the oldest 42 040 items before any worker read them, and the worker, starting
 // "from the beginning", began at the mock's new log start. That was the "57 960 of 100 000" failure.)
-import { spawn, type ChildProcess } from "node:child_process";
-import { join } from "node:path";
 import { expect } from "vitest";
 import { KAFKA_BATCH_SIZE } from "../../src/cli/run.js";
 import type { KafkaClientName } from "../../src/config/schema.js";
@@ -22,71 +20,14 @@ import {
   partitionReport,
   produceItems,
   quietKafka,
-  repoRoot,
   SOURCE_TOPIC,
   syntheticPipeline,
 } from "./helpers.js";
+import { runToTheEnd, sleep, Workers } from "./worker-process.js";
 
 const N = 100_000;
 const KILLS = 20;
 const EVENT_PARTITIONS = 16;
-
-/** Worker log lines that mean "this batch was (or may have been) written without its offsets being stored". */
-const REDELIVERY_MARKERS = [
-  "assignment lost before commit", // at-least-once: published, not committed
-  "assignment lost, transaction aborted", // exactly-once: aborted, but the mock shows aborted records
-  "transaction failed (aborted)",
-];
-
-export interface Run {
-  child: ChildProcess;
-  exited: Promise<number | null>;
-  joined: Promise<boolean>;
-  stderr: () => string;
-  redeliveries: () => number;
-}
-
-/** The worker CLI as a child process (`env` adds to the test settings). */
-export function startWorker(config: string, brokers: string, env: Record<string, string> = {}): Run {
-  // node itself runs the worker (no tsx wrapper process), so SIGKILL hits the worker and nothing survives it
-  const child = spawn(
-    process.execPath,
-    ["--import", "tsx", join(repoRoot, "src", "cli", "main.ts"), "run", "--config", config],
-    {
-      cwd: repoRoot,
-      env: {
-        ...process.env,
-        KAFKA_BROKERS: brokers,
-        // dead members expire after 3 s; a member joining a non-empty group waits 2 s on the mock
-        KAFKA_SESSION_TIMEOUT_MS: "3000",
-        KAFKA_HEARTBEAT_INTERVAL_MS: "500",
-        KAFKA_REQUEST_TIMEOUT_MS: "5000",
-        KAFKA_METADATA_MAX_AGE_MS: "10000",
-        LOG_LEVEL: "info",
-        ...env,
-      },
-      stdio: ["ignore", "ignore", "pipe"],
-    },
-  );
-  let tail = "";
-  let redeliveries = 0;
-  let joinedResolve!: (v: boolean) => void;
-  const joined = new Promise<boolean>((done) => (joinedResolve = done));
-  let partial = "";
-  child.stderr?.on("data", (c: Buffer) => {
-    const text = partial + c.toString();
-    const lines = text.split("\n");
-    partial = lines.pop() ?? "";
-    for (const line of lines) {
-      if (line.includes('"assignment"')) joinedResolve(true);
-      if (REDELIVERY_MARKERS.some((m) => line.includes(m))) redeliveries++;
-    }
-    tail = (tail + c.toString()).slice(-6_000);
-  });
-  const exited = new Promise<number | null>((done) => child.once("exit", (code) => done(code)));
-  void exited.then(() => joinedResolve(false));
-  return { child, exited, joined, stderr: () => tail, redeliveries: () => redeliveries };
-}
 
 export async function killLoop(
   delivery: "at-least-once" | "exactly-once",
@@ -99,9 +40,10 @@ export async function killLoop(
       { name: EVENT_TOPIC, partitions: EVENT_PARTITIONS },
     ],
   });
-  const runs: Run[] = [];
+  let workers: Workers | undefined;
   try {
     const files = syntheticPipeline({ brokers: "${KAFKA_BROKERS}", delivery, client });
+    workers = new Workers(files.config, mock.bootstrap);
     const expected = await expectedItemIds(files.config, 0, N);
     const kafka = quietKafka(mock.brokers);
     // the stream: the first half is a backlog, the second half arrives while the worker is being killed
@@ -109,35 +51,32 @@ export async function killLoop(
     const streaming = produceItems(kafka, N / 2, N, { gzip: true, chunk: 1_000, pauseMs: 1_200 });
     let kills = 0;
     for (; kills < KILLS; kills++) {
-      const run = startWorker(files.config, mock.bootstrap);
-      runs.push(run);
+      const worker = workers.start();
       // random moments after the worker joined the group (mid-batch, mid-commit, mid-transaction); every
       // fifth one at a random moment of its start-up or join instead
-      if (kills % 5 !== 4) await Promise.race([run.joined, sleep(20_000)]);
+      if (kills % 5 !== 4) await worker.joined(20_000);
       await sleep(Math.random() * (kills % 5 === 4 ? 4_000 : 2_000));
-      run.child.kill("SIGKILL");
-      await run.exited;
+      await worker.kill();
     }
     await streaming;
-    const last = startWorker(files.config, mock.bootstrap);
-    runs.push(last);
-    const received = await consumeUntil(
-      kafka,
-      [EVENT_TOPIC],
-      (all) => all.length >= expected.size && account(all, expected).missing.length === 0,
-      { idleMs: 2_000, timeoutMs: 150_000 },
+    const { result: received, exits } = await runToTheEnd(workers, 1, () =>
+      consumeUntil(
+        kafka,
+        [EVENT_TOPIC],
+        (all) => all.length >= expected.size && account(all, expected).missing.length === 0,
+        { idleMs: 2_000, timeoutMs: 150_000 },
+      ),
     );
-    last.child.kill("SIGTERM");
-    const code = await last.exited;
 
     const tally = account(received, expected);
-    const redeliveries = runs.reduce((n, r) => n + r.redeliveries(), 0);
+    const redeliveries = workers.redeliveries();
     const source = await partitionReport(kafka, SOURCE_TOPIC, "changecast.items");
     const events = await partitionReport(kafka, EVENT_TOPIC);
     const report =
       `[kill loop ${client} ${delivery}] ${kills} kills; ${received.length} records, ${tally.distinct} distinct ce_id, ` +
       `${tally.missing.length} missing, ${tally.unexpected} unexpected, ${tally.duplicates} duplicates ` +
-      `(${(tally.duplicates / kills).toFixed(0)} per kill; ${redeliveries} batches given up or aborted)\n` +
+      `(${(tally.duplicates / kills).toFixed(0)} per kill; ${redeliveries} batches given up or aborted); ` +
+      `${workers.summary()}\n` +
       `source partitions: ${JSON.stringify(source)}`;
     console.log(report);
     expect(kills).toBeGreaterThanOrEqual(20);
@@ -156,13 +95,12 @@ export async function killLoop(
     // the transaction commit and that commit republishes the batch; the mock also shows the records of
     // aborted transactions (no read_committed). On Kafka with a read_committed reader these are zero.
     expect(tally.duplicates, report).toBeLessThanOrEqual((kills + redeliveries) * KAFKA_BATCH_SIZE);
+    // no worker died of anything but the harness's kills (and the mock's late SyncGroup, restarted)
+    expect(workers.failures).toEqual([]);
     // SIGTERM: finish the batch, commit, leave the group, exit 0
-    expect(code, last.stderr()).toBe(0);
+    for (const e of exits) expect(e.code, e.stderr).toBe(0);
   } finally {
-    for (const r of runs)
-      if (r.child.exitCode === null && r.child.signalCode === null) r.child.kill("SIGKILL");
+    workers?.killAll();
     await mock.stop();
   }
 }
-
-export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));

@@ -17,7 +17,7 @@ import type { SourceRecord } from "../../src/decode/change-event.js";
 import { startMockKafka, type MockKafka } from "../infra/mock-kafka.js";
 import { startPostgres, type TestPostgres } from "../infra/postgres.js";
 import { consumeUntil, partitionReport, quietKafka, withProducer, type Received } from "./helpers.js";
-import { sleep, startWorker, type Run } from "./kill-loop.js";
+import { killSecondWorkerRepeatedly, runToTheEnd, sleep, Workers } from "./worker-process.js";
 
 const CODES_TOPIC = "dbserver1.test.codes";
 const DOCS_TOPIC = "dbserver1.test.docs";
@@ -288,45 +288,23 @@ describe("table state on Kafka: two workers, Postgres state, kill -9 loop", () =
       await produce(kafka, DOCS_TOPIC, m.docs.slice(0, N / 4), { chunk: 1_000 });
       const streaming = produce(kafka, DOCS_TOPIC, m.docs.slice(N / 4), { chunk: 500, pauseMs: 700 });
 
-      const runs: Run[] = [];
-      const start = (): Run => {
-        const run = startWorker(config, mock.bootstrap);
-        runs.push(run);
-        return run;
-      };
+      const workers = new Workers(config, mock.bootstrap);
       try {
-        // worker A stays up the whole time; worker B is killed and restarted (each time a rebalance)
-        const a = start();
-        await Promise.race([a.joined, sleep(30_000)]);
-        let kills = 0;
-        for (; kills < KILLS; kills++) {
-          const b = start();
-          if (kills % 4 !== 3) await Promise.race([b.joined, sleep(30_000)]);
-          await sleep(500 + Math.random() * 2_500);
-          b.child.kill("SIGKILL");
-          await b.exited;
-        }
-        // and A too, once, mid-stream
-        a.child.kill("SIGKILL");
-        await a.exited;
-        kills++;
+        // worker A stays up the whole time; worker B is killed and restarted (each time a rebalance); A once too
+        const kills = await killSecondWorkerRepeatedly(workers, { kills: KILLS, minPauseMs: 500 });
         await streaming;
-        const last = [start(), start()];
-
-        const received = await consumeUntil(
-          kafka,
-          [EVENT_TOPIC],
-          (all) => new Set(all.map((r) => r.headers.ce_id)).size >= ids.size,
-          { idleMs: 2_000, timeoutMs: 240_000 },
+        const { result: received, exits } = await runToTheEnd(workers, 2, () =>
+          consumeUntil(
+            kafka,
+            [EVENT_TOPIC],
+            (all) => new Set(all.map((r) => r.headers.ce_id)).size >= ids.size,
+            { idleMs: 2_000, timeoutMs: 240_000 },
+          ),
         );
-        // both final workers past their start-up (a SIGTERM before the worker installed its handler is a plain kill)
-        await Promise.all(last.map((r) => Promise.race([r.joined, sleep(30_000)])));
-        for (const r of last) r.child.kill("SIGTERM");
-        const codes = await Promise.all(last.map((r) => r.exited));
 
         const report = check(received, ids, m.expected);
         const source = await partitionReport(kafka, DOCS_TOPIC, "changecast.docs");
-        console.log(`[state kill loop] ${kills} kills; ${report.summary}`);
+        console.log(`[state kill loop] ${kills} kills; ${workers.summary()}; ${report.summary}`);
         expect(kills).toBeGreaterThanOrEqual(10);
         expect(report.missing, report.summary).toBe(0);
         expect(report.unexpected, report.summary).toBe(0);
@@ -336,10 +314,11 @@ describe("table state on Kafka: two workers, Postgres state, kill -9 loop", () =
           source.every((p) => p.low === "0" && p.committed === p.high),
           JSON.stringify(source),
         ).toBe(true);
-        for (const [i, code] of codes.entries()) expect(code, last[i]!.stderr()).toBe(0);
+        // no worker died of anything but the kills (and the mock's late SyncGroup, restarted)
+        expect(workers.failures).toEqual([]);
+        for (const e of exits) expect(e.code, e.stderr).toBe(0);
       } finally {
-        for (const r of runs)
-          if (r.child.exitCode === null && r.child.signalCode === null) r.child.kill("SIGKILL");
+        workers.killAll();
       }
     },
   );
