@@ -199,7 +199,7 @@ async function runEmbeddedWorker(
  */
 async function bootstrapEmbedded(pipeline: OpenPipeline, offsets: OffsetStore, io: CommandIO): Promise<void> {
   const setup = pipeline.tableState;
-  if (!setup || setup.lookedUp.length === 0) return;
+  if (!setup || setup.bootstrapped.length === 0) return;
   const { config } = pipeline;
   const reader = await EmbeddedTransport.open({
     files: config.source.files,
@@ -211,14 +211,16 @@ async function bootstrapEmbedded(pipeline: OpenPipeline, offsets: OffsetStore, i
   });
   try {
     // the topics of the other tables hold none of the looked-up tables' changes: not decoded twice
-    const lookedUp = new Set(setup.lookedUp);
+    const lookedUp = new Set(setup.bootstrapped);
     const others = new Set(
       pipeline.transforms.tables
         .filter((t) => !lookedUp.has(t))
         .map((t) => `${config.source.topicPrefix}.${t}`),
     );
     const applied = await bootstrapTableState(setup, pipeline.processor, pollAll(reader), others);
-    io.err(`changecast: table state of ${setup.lookedUp.join(", ")} brought up to date (${applied} changes)`);
+    io.err(
+      `changecast: table state of ${setup.bootstrapped.join(", ")} brought up to date (${applied} changes)`,
+    );
   } finally {
     await reader.close();
   }
@@ -257,9 +259,9 @@ export interface KafkaWorkerOptions {
  */
 async function bootstrapKafka(pipeline: OpenPipeline, env: NodeJS.ProcessEnv, log: Logger): Promise<void> {
   const setup = pipeline.tableState;
-  if (!setup || setup.lookedUp.length === 0) return;
+  if (!setup || setup.bootstrapped.length === 0) return;
   const { config } = pipeline;
-  const topics = setup.lookedUp.map((table) => `${config.source.topicPrefix}.${table}`);
+  const topics = setup.bootstrapped.map((table) => `${config.source.topicPrefix}.${table}`);
   const records = readToCurrentEnd({
     client: kafkaClientConfig({
       brokers: config.kafka.brokers,

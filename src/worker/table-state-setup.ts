@@ -11,8 +11,13 @@ import { TableStateRuntime } from "./table-state-runtime.js";
 
 export interface TableStateSetup {
   runtime: TableStateRuntime;
-  /** the looked-up tables, read first by the bootstrap */
+  /** the looked-up tables, kept whole in memory */
   lookedUp: string[];
+  /**
+   * the looked-up tables read first by the bootstrap: not the parent tables of `requires`, whose children must see
+   * a parent only once its change is processed (parked until then, released before its later changes)
+   */
+  bootstrapped: string[];
 }
 
 /**
@@ -37,7 +42,8 @@ export async function setUpTableState(
   await runtime.start();
   processor.useTableState(view);
   processor.use(runtime);
-  return { runtime, lookedUp };
+  const parents = new Set([...transforms.requires.values()].flat().map((r) => r.table));
+  return { runtime, lookedUp, bootstrapped: lookedUp.filter((t) => !parents.has(t)) };
 }
 
 /**
@@ -56,7 +62,7 @@ export async function bootstrapTableState(
     const records = skipTopics.size ? batch.filter((r) => !skipTopics.has(r.topic)) : batch;
     const changes = await processor.decodeChanges(records);
     for (const [record, change] of changes)
-      if (!setup.lookedUp.includes(change.table)) changes.delete(record);
+      if (!setup.bootstrapped.includes(change.table)) changes.delete(record);
     applied += changes.size;
     if (changes.size) await setup.runtime.applyOnly(records, changes);
   }
