@@ -11,13 +11,10 @@ import { TableStateRuntime } from "./table-state-runtime.js";
 
 export interface TableStateSetup {
   runtime: TableStateRuntime;
-  /** the looked-up tables, kept whole in memory */
+  /** the looked-up tables (the parent tables of `requires` included), kept whole in memory */
   lookedUp: string[];
-  /**
-   * the looked-up tables read first by the bootstrap: not the parent tables of `requires`, whose children must see
-   * a parent only once its change is processed (parked until then, released before its later changes)
-   */
-  bootstrapped: string[];
+  /** the parent tables of `requires` */
+  parents: string[];
 }
 
 /**
@@ -43,15 +40,16 @@ export async function setUpTableState(
   processor.useTableState(view);
   processor.use(runtime);
   const parents = new Set([...transforms.requires.values()].flat().map((r) => r.table));
-  return { runtime, lookedUp, bootstrapped: lookedUp.filter((t) => !parents.has(t)) };
+  return { runtime, lookedUp, parents: lookedUp.filter((t) => parents.has(t)) };
 }
 
 /**
- * Applies the looked-up tables' changes from `batches` to the state before the worker starts (nothing is
- * published, no offset committed): the worker then sees them again as redeliveries, mapped as they are now.
+ * Applies the changes of `tables` (looked-up tables) from `batches` to the state before the worker starts (nothing
+ * is published, no offset committed): the worker then sees them again as redeliveries, mapped as they are now.
  */
 export async function bootstrapTableState(
   setup: TableStateSetup,
+  tables: readonly string[],
   processor: RecordProcessor,
   batches: AsyncIterable<readonly SourceRecord[]>,
   /** topics known to carry other tables' changes: not decoded (embedded input mixes every topic) */
@@ -62,7 +60,7 @@ export async function bootstrapTableState(
     const records = skipTopics.size ? batch.filter((r) => !skipTopics.has(r.topic)) : batch;
     const changes = await processor.decodeChanges(records);
     for (const [record, change] of changes)
-      if (!setup.bootstrapped.includes(change.table)) changes.delete(record);
+      if (!tables.includes(change.table)) changes.delete(record);
     applied += changes.size;
     if (changes.size) await setup.runtime.applyOnly(records, changes);
   }
