@@ -196,12 +196,10 @@ async function runEmbeddedWorker(
 /**
  * Embedded bootstrap of the table state (docs/state.md): the source files are read once from their committed
  * positions to their end and the looked-up tables' changes applied to the state, before the worker reads them.
- * Not the parent tables of `requires:`: the run reads every file in source-time order, so a parent arrives in
- * its turn, and its children wait for it (and never see its later changes) as the contract says.
  */
 async function bootstrapEmbedded(pipeline: OpenPipeline, offsets: OffsetStore, io: CommandIO): Promise<void> {
   const setup = pipeline.tableState;
-  const tables = setup?.lookedUp.filter((t) => !setup.parents.includes(t)) ?? [];
+  const tables = setup?.bootstrapped ?? [];
   if (!setup || tables.length === 0) return;
   const { config } = pipeline;
   const reader = await EmbeddedTransport.open({
@@ -255,16 +253,14 @@ export interface KafkaWorkerOptions {
 }
 
 /**
- * Kafka bootstrap of the table state (docs/state.md): the looked-up tables' topics (the parent tables of
- * `requires:` included) read to their current end (from the offsets the state store has applied) and applied to
- * the state, before the worker joins its group. Parents too: the group reads its topics at independent paces, so
- * without it a backlog's children would outrun their parents' partitions and time out in source time.
+ * Kafka bootstrap of the table state (docs/state.md): the looked-up tables' topics read to their current end
+ * (from the offsets the state store has applied) and applied to the state, before the worker joins its group.
  */
 async function bootstrapKafka(pipeline: OpenPipeline, env: NodeJS.ProcessEnv, log: Logger): Promise<void> {
   const setup = pipeline.tableState;
-  if (!setup || setup.lookedUp.length === 0) return;
+  if (!setup || setup.bootstrapped.length === 0) return;
   const { config } = pipeline;
-  const topics = setup.lookedUp.map((table) => `${config.source.topicPrefix}.${table}`);
+  const topics = setup.bootstrapped.map((table) => `${config.source.topicPrefix}.${table}`);
   const records = readToCurrentEnd({
     client: kafkaClientConfig({
       brokers: config.kafka.brokers,
@@ -276,7 +272,7 @@ async function bootstrapKafka(pipeline: OpenPipeline, env: NodeJS.ProcessEnv, lo
     topics,
     applied: await setup.runtime.appliedOffsets(topics),
   });
-  const applied = await bootstrapTableState(setup, setup.lookedUp, pipeline.processor, records);
+  const applied = await bootstrapTableState(setup, setup.bootstrapped, pipeline.processor, records);
   log.info({ topics, applied }, "changecast: table state of the looked-up tables brought up to date");
 }
 
@@ -295,6 +291,7 @@ export async function runKafkaWorker(pipeline: OpenPipeline, options: KafkaWorke
     signal: options.signal,
     log: (level, message, fields) => log[level](fields, message),
   });
+  pipeline.held?.useAssignment(() => transport.assignment);
   log.info(
     {
       group: transport.groupId,

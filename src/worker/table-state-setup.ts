@@ -13,8 +13,12 @@ export interface TableStateSetup {
   runtime: TableStateRuntime;
   /** the looked-up tables (the parent tables of `requires` included), kept whole in memory */
   lookedUp: string[];
-  /** the parent tables of `requires` */
-  parents: string[];
+  /**
+   * the looked-up tables the bootstrap reads first: not the parent tables of `requires` (even when looked up) — a
+   * parent becomes present only when the worker processes its change, so its children wait for it (and for its
+   * events) and never see its later changes
+   */
+  bootstrapped: string[];
 }
 
 /**
@@ -40,7 +44,7 @@ export async function setUpTableState(
   processor.useTableState(view);
   processor.use(runtime);
   const parents = new Set([...transforms.requires.values()].flat().map((r) => r.table));
-  return { runtime, lookedUp, parents: lookedUp.filter((t) => parents.has(t)) };
+  return { runtime, lookedUp, bootstrapped: lookedUp.filter((t) => !parents.has(t)) };
 }
 
 /**
