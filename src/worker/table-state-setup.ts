@@ -63,8 +63,7 @@ export async function bootstrapTableState(
   for await (const batch of batches) {
     const records = skipTopics.size ? batch.filter((r) => !skipTopics.has(r.topic)) : batch;
     const changes = await processor.decodeChanges(records);
-    for (const [record, change] of changes)
-      if (!tables.includes(change.table)) changes.delete(record);
+    for (const [record, change] of changes) if (!tables.includes(change.table)) changes.delete(record);
     applied += changes.size;
     if (changes.size) await setup.runtime.applyOnly(records, changes);
   }
