@@ -255,12 +255,16 @@ export interface KafkaWorkerOptions {
 /**
  * Kafka bootstrap of the table state (docs/state.md): the looked-up tables' topics read to their current end
  * (from the offsets the state store has applied) and applied to the state, before the worker joins its group.
+ * The parent tables of `requires:` are read too but not applied: their keys are noted as on their way, so that
+ * children waiting for them do not time out in source time while the group reads the parents' partitions.
  */
 async function bootstrapKafka(pipeline: OpenPipeline, env: NodeJS.ProcessEnv, log: Logger): Promise<void> {
   const setup = pipeline.tableState;
-  if (!setup || setup.bootstrapped.length === 0) return;
+  if (!setup || setup.lookedUp.length === 0) return;
   const { config } = pipeline;
-  const topics = setup.bootstrapped.map((table) => `${config.source.topicPrefix}.${table}`);
+  const topics = setup.lookedUp.map((table) => `${config.source.topicPrefix}.${table}`);
+  const held = pipeline.held;
+  const parents = setup.lookedUp.filter((t) => !setup.bootstrapped.includes(t));
   const records = readToCurrentEnd({
     client: kafkaClientConfig({
       brokers: config.kafka.brokers,
@@ -272,7 +276,14 @@ async function bootstrapKafka(pipeline: OpenPipeline, env: NodeJS.ProcessEnv, lo
     topics,
     applied: await setup.runtime.appliedOffsets(topics),
   });
-  const applied = await bootstrapTableState(setup, setup.bootstrapped, pipeline.processor, records);
+  const applied = await bootstrapTableState(
+    setup,
+    setup.bootstrapped,
+    pipeline.processor,
+    records,
+    new Set(),
+    held ? { tables: parents, note: (table, pk) => held.dependencies.expectParent(table, pk) } : undefined,
+  );
   log.info({ topics, applied }, "changecast: table state of the looked-up tables brought up to date");
 }
 
@@ -291,7 +302,6 @@ export async function runKafkaWorker(pipeline: OpenPipeline, options: KafkaWorke
     signal: options.signal,
     log: (level, message, fields) => log[level](fields, message),
   });
-  pipeline.held?.useAssignment(() => transport.assignment);
   log.info(
     {
       group: transport.groupId,

@@ -643,14 +643,11 @@ export class HeldChanges implements BatchHook {
    * time processed. `run` consumes partitions (topics, files) at different paces — a partition far ahead would
    * time out what waits for a lagging one —, so it is the earliest of the latest source times of the partitions
    * this worker processes (those it had records from in the last minute: a partition that went to another
-   * worker, or quiet, does not hold it back; the clock timeout covers the rest). On Kafka a partition assigned
-   * less than a minute ago that has delivered nothing yet holds it (its records are of unknown age: a backlog's
-   * parents on another topic would otherwise be outrun by their children).
+   * worker, or quiet, does not hold it back; the clock timeout covers the rest).
    */
   private clock(): number {
     if (!this.options.store) return this.sourceNow;
     const wall = this.now();
-    if (this.unreadAssigned(wall)) return 0;
     let min = Number.POSITIVE_INFINITY;
     for (const [id, p] of this.partitionTimes) {
       if (wall - p.wall > PARTITION_QUIET_MS) this.partitionTimes.delete(id);
@@ -661,37 +658,6 @@ export class HeldChanges implements BatchHook {
 
   /** latest source time and when (clock) it was processed, per partition (`run`: see clock()) */
   private readonly partitionTimes = new Map<string, { ms: number; wall: number }>();
-  /** the worker's assigned source partitions (Kafka `run`), null: unknown (see clock()) */
-  private assignment: (() => Record<string, number[]> | null) | null = null;
-  /** when (clock) each assigned partition was first seen assigned, by `partition/topic` */
-  private readonly assignedSince = new Map<string, number>();
-
-  /** Kafka `run`: the consumer's current assignment, for the source clock (see clock()). */
-  useAssignment(assignment: () => Record<string, number[]> | null): void {
-    this.assignment = assignment;
-  }
-
-  /**
-   * Whether a partition assigned to this worker has delivered no record yet, less than a minute after it was
-   * assigned: its records (a parent's, say) may be older than those read so far, so the source clock waits.
-   */
-  private unreadAssigned(wall: number): boolean {
-    const assigned = this.assignment?.();
-    if (!assigned) return false;
-    const now = new Set<string>();
-    let unread = false;
-    for (const [topic, partitions] of Object.entries(assigned)) {
-      for (const partition of partitions) {
-        const id = `${partition}/${topic}`;
-        now.add(id);
-        const since = this.assignedSince.get(id) ?? wall;
-        this.assignedSince.set(id, since);
-        if (!this.partitionTimes.has(id) && wall - since <= PARTITION_QUIET_MS) unread = true;
-      }
-    }
-    for (const id of [...this.assignedSince.keys()]) if (!now.has(id)) this.assignedSince.delete(id);
-    return unread;
-  }
 
   private idOf(kind: HeldKind, record: SourceRecord): string {
     // replay: records may share coordinates (plain Debezium values have none): identity is the input order

@@ -50,6 +50,8 @@ export async function setUpTableState(
 /**
  * Applies the changes of `tables` (looked-up tables) from `batches` to the state before the worker starts (nothing
  * is published, no offset committed): the worker then sees them again as redeliveries, mapped as they are now.
+ * Changes of `noted` tables (parent tables of `requires:`) are not applied: `note` is told their primary keys
+ * (rows on their way: the worker processes them later).
  */
 export async function bootstrapTableState(
   setup: TableStateSetup,
@@ -58,12 +60,20 @@ export async function bootstrapTableState(
   batches: AsyncIterable<readonly SourceRecord[]>,
   /** topics known to carry other tables' changes: not decoded (embedded input mixes every topic) */
   skipTopics: ReadonlySet<string> = new Set(),
+  noted?: { tables: readonly string[]; note(table: string, pk: string): void },
 ): Promise<number> {
   let applied = 0;
+  const view = setup.runtime.view;
   for await (const batch of batches) {
     const records = skipTopics.size ? batch.filter((r) => !skipTopics.has(r.topic)) : batch;
     const changes = await processor.decodeChanges(records);
-    for (const [record, change] of changes) if (!tables.includes(change.table)) changes.delete(record);
+    for (const [record, change] of changes) {
+      if (noted?.tables.includes(change.table) && change.op !== "d") {
+        const pk = view.pkOf(change);
+        if (pk !== null) noted.note(change.table, pk);
+      }
+      if (!tables.includes(change.table)) changes.delete(record);
+    }
     applied += changes.size;
     if (changes.size) await setup.runtime.applyOnly(records, changes);
   }
