@@ -16,6 +16,7 @@ import type { RecordProcessor } from "../worker/record-processor.js";
 import { OfflineSchemas } from "../decode/offline-schemas.js";
 import { setUpTableState, type TableStateSetup } from "../worker/table-state-setup.js";
 import { parentLookups, setUpHeldChanges } from "../worker/held-setup.js";
+import type { HeldChanges } from "../worker/held-changes.js";
 
 export interface OpenPipeline {
   config: PipelineConfig;
@@ -32,6 +33,8 @@ export interface OpenPipeline {
   lock: StateLock | null;
   /** the table state of `state: rows` files (docs/state.md), null when no file declares it */
   tableState: TableStateSetup | null;
+  /** dependencies and transaction aggregates (docs/state.md), null when no file declares them */
+  held: HeldChanges | null;
   close(): Promise<void>;
 }
 
@@ -79,7 +82,7 @@ export async function openPipeline(
       options.tableState === "memory" ? null : { state: store, pipeline: config.pipeline },
       parentLookups(transforms),
     );
-    setUpHeldChanges(config, transforms, processor, tableState?.runtime.view ?? null, {
+    const held = setUpHeldChanges(config, transforms, processor, tableState?.runtime.view ?? null, {
       store: options.tableState === "memory" ? null : store,
     });
     return {
@@ -89,6 +92,7 @@ export async function openPipeline(
       transforms,
       processor,
       tableState,
+      held,
       offlineSchemas: offline?.schemas ?? null,
       lock,
       close: () => closePipeline(migrations, registry, lock, store),

@@ -199,7 +199,8 @@ async function runEmbeddedWorker(
  */
 async function bootstrapEmbedded(pipeline: OpenPipeline, offsets: OffsetStore, io: CommandIO): Promise<void> {
   const setup = pipeline.tableState;
-  if (!setup || setup.lookedUp.length === 0) return;
+  const tables = setup?.bootstrapped ?? [];
+  if (!setup || tables.length === 0) return;
   const { config } = pipeline;
   const reader = await EmbeddedTransport.open({
     files: config.source.files,
@@ -211,14 +212,14 @@ async function bootstrapEmbedded(pipeline: OpenPipeline, offsets: OffsetStore, i
   });
   try {
     // the topics of the other tables hold none of the looked-up tables' changes: not decoded twice
-    const lookedUp = new Set(setup.lookedUp);
+    const lookedUp = new Set(tables);
     const others = new Set(
       pipeline.transforms.tables
         .filter((t) => !lookedUp.has(t))
         .map((t) => `${config.source.topicPrefix}.${t}`),
     );
-    const applied = await bootstrapTableState(setup, pipeline.processor, pollAll(reader), others);
-    io.err(`changecast: table state of ${setup.lookedUp.join(", ")} brought up to date (${applied} changes)`);
+    const applied = await bootstrapTableState(setup, tables, pipeline.processor, pollAll(reader), others);
+    io.err(`changecast: table state of ${tables.join(", ")} brought up to date (${applied} changes)`);
   } finally {
     await reader.close();
   }
@@ -254,12 +255,16 @@ export interface KafkaWorkerOptions {
 /**
  * Kafka bootstrap of the table state (docs/state.md): the looked-up tables' topics read to their current end
  * (from the offsets the state store has applied) and applied to the state, before the worker joins its group.
+ * The parent tables of `requires:` are read too but not applied: their keys are noted as on their way, so that
+ * children waiting for them do not time out in source time while the group reads the parents' partitions.
  */
 async function bootstrapKafka(pipeline: OpenPipeline, env: NodeJS.ProcessEnv, log: Logger): Promise<void> {
   const setup = pipeline.tableState;
   if (!setup || setup.lookedUp.length === 0) return;
   const { config } = pipeline;
   const topics = setup.lookedUp.map((table) => `${config.source.topicPrefix}.${table}`);
+  const held = pipeline.held;
+  const parents = setup.lookedUp.filter((t) => !setup.bootstrapped.includes(t));
   const records = readToCurrentEnd({
     client: kafkaClientConfig({
       brokers: config.kafka.brokers,
@@ -271,7 +276,14 @@ async function bootstrapKafka(pipeline: OpenPipeline, env: NodeJS.ProcessEnv, lo
     topics,
     applied: await setup.runtime.appliedOffsets(topics),
   });
-  const applied = await bootstrapTableState(setup, pipeline.processor, records);
+  const applied = await bootstrapTableState(
+    setup,
+    setup.bootstrapped,
+    pipeline.processor,
+    records,
+    new Set(),
+    held ? { tables: parents, note: (table, pk) => held.dependencies.expectParent(table, pk) } : undefined,
+  );
   log.info({ topics, applied }, "changecast: table state of the looked-up tables brought up to date");
 }
 

@@ -48,6 +48,11 @@ export class Dependencies {
   private readonly byId = new Map<string, Parked>();
   /** parents applied since the last drain (the table state's row-applied listener) */
   private readonly applied: string[] = [];
+  /**
+   * parents known to be on their way (Kafka bootstrap: in a parent topic, not processed yet): their children do not
+   * time out in source time — the group may read the parent's partition after theirs —, only by the clock
+   */
+  private readonly expected = new Set<string>();
   /** no parked change times out before these (source time, clock): expire() has nothing to do until then */
   private nextDue = Number.POSITIVE_INFINITY;
   private nextWallDue = Number.POSITIVE_INFINITY;
@@ -126,9 +131,7 @@ export class Dependencies {
   park(entry: Parked): void {
     if (this.byId.has(entry.id)) return;
     this.byId.set(entry.id, entry);
-    const { ms } = this.timeoutOf(entry);
-    this.nextDue = Math.min(this.nextDue, entry.sourceTimeMs + ms);
-    this.nextWallDue = Math.min(this.nextWallDue, entry.heldAtMs + ms);
+    this.noteDue(entry);
     const queue = this.queues.get(entry.child) ?? [];
     queue.push(entry);
     this.queues.set(entry.child, queue);
@@ -142,7 +145,13 @@ export class Dependencies {
 
   /** The table state applied a row (not a delete) of `table` with primary key text `pk`. */
   parentApplied(table: string, pk: string): void {
+    this.expected.delete(parentId(table, pk));
     if (this.byParent.has(parentId(table, pk))) this.applied.push(parentId(table, pk));
+  }
+
+  /** A row of parent `table` with primary key text `pk` is on its way (see `expected`). */
+  expectParent(table: string, pk: string): void {
+    this.expected.add(parentId(table, pk));
   }
 
   /** Releases made possible by the parents applied since the last call, in source order per child key. */
@@ -180,12 +189,19 @@ export class Dependencies {
     // the next deadlines of what is still parked
     this.nextDue = Number.POSITIVE_INFINITY;
     this.nextWallDue = Number.POSITIVE_INFINITY;
-    for (const entry of this.byId.values()) {
-      const { ms } = this.timeoutOf(entry);
-      this.nextDue = Math.min(this.nextDue, entry.sourceTimeMs + ms);
-      this.nextWallDue = Math.min(this.nextWallDue, entry.heldAtMs + ms);
-    }
+    for (const entry of this.byId.values()) this.noteDue(entry);
     return out;
+  }
+
+  /** Moves the next deadlines up to `entry`'s (a parent on its way: the clock's only). */
+  private noteDue(entry: Parked): void {
+    const { ms } = this.timeoutOf(entry);
+    if (!this.coming(entry)) this.nextDue = Math.min(this.nextDue, entry.sourceTimeMs + ms);
+    this.nextWallDue = Math.min(this.nextWallDue, entry.heldAtMs + ms);
+  }
+
+  private coming(entry: Parked): boolean {
+    return entry.parent !== null && this.expected.has(parentId(entry.parent.table, entry.parent.keyText));
   }
 
   /** Everything still parked, timed out in source order per child key (replay: end of input). */
@@ -233,7 +249,7 @@ export class Dependencies {
       if (!as && clock) {
         const { ms, onTimeout } = this.timeoutOf(head);
         const late =
-          clock.sourceNow - head.sourceTimeMs >= ms ||
+          (!this.coming(head) && clock.sourceNow - head.sourceTimeMs >= ms) ||
           (clock.wallNow !== null && clock.wallNow - head.heldAtMs >= ms);
         if (late) as = onTimeout;
       }

@@ -11,8 +11,14 @@ import { TableStateRuntime } from "./table-state-runtime.js";
 
 export interface TableStateSetup {
   runtime: TableStateRuntime;
-  /** the looked-up tables, read first by the bootstrap */
+  /** the looked-up tables (the parent tables of `requires` included), kept whole in memory */
   lookedUp: string[];
+  /**
+   * the looked-up tables the bootstrap reads first: not the parent tables of `requires` (even when looked up) — a
+   * parent becomes present only when the worker processes its change, so its children wait for it (and for its
+   * events) and never see its later changes
+   */
+  bootstrapped: string[];
 }
 
 /**
@@ -37,26 +43,37 @@ export async function setUpTableState(
   await runtime.start();
   processor.useTableState(view);
   processor.use(runtime);
-  return { runtime, lookedUp };
+  const parents = new Set([...transforms.requires.values()].flat().map((r) => r.table));
+  return { runtime, lookedUp, bootstrapped: lookedUp.filter((t) => !parents.has(t)) };
 }
 
 /**
- * Applies the looked-up tables' changes from `batches` to the state before the worker starts (nothing is
- * published, no offset committed): the worker then sees them again as redeliveries, mapped as they are now.
+ * Applies the changes of `tables` (looked-up tables) from `batches` to the state before the worker starts (nothing
+ * is published, no offset committed): the worker then sees them again as redeliveries, mapped as they are now.
+ * Changes of `noted` tables (parent tables of `requires:`) are not applied: `note` is told their primary keys
+ * (rows on their way: the worker processes them later).
  */
 export async function bootstrapTableState(
   setup: TableStateSetup,
+  tables: readonly string[],
   processor: RecordProcessor,
   batches: AsyncIterable<readonly SourceRecord[]>,
   /** topics known to carry other tables' changes: not decoded (embedded input mixes every topic) */
   skipTopics: ReadonlySet<string> = new Set(),
+  noted?: { tables: readonly string[]; note(table: string, pk: string): void },
 ): Promise<number> {
   let applied = 0;
+  const view = setup.runtime.view;
   for await (const batch of batches) {
     const records = skipTopics.size ? batch.filter((r) => !skipTopics.has(r.topic)) : batch;
     const changes = await processor.decodeChanges(records);
-    for (const [record, change] of changes)
-      if (!setup.lookedUp.includes(change.table)) changes.delete(record);
+    for (const [record, change] of changes) {
+      if (noted?.tables.includes(change.table) && change.op !== "d") {
+        const pk = view.pkOf(change);
+        if (pk !== null) noted.note(change.table, pk);
+      }
+      if (!tables.includes(change.table)) changes.delete(record);
+    }
     applied += changes.size;
     if (changes.size) await setup.runtime.applyOnly(records, changes);
   }

@@ -688,10 +688,7 @@ describe("requires: children before parents", () => {
     ]);
   });
 
-  // Known limitation (docs/state.md): a run bootstraps the parent tables of requires: like looked-up tables, so
-  // in an embedded run over files the parent is read ahead and children do not wait; not bootstrapping them broke
-  // Kafka runs (orders never released). it.fails: this test starts failing when the limitation is fixed.
-  it.fails(
+  it(
     "embedded run over one capture file per topic (children's file first): released, nothing timed out",
     () => {
       const f = PG;
@@ -714,10 +711,7 @@ describe("requires: children before parents", () => {
     },
   );
 
-  // Known limitation (docs/state.md): a run bootstraps the parent tables of requires: like looked-up tables, so
-  // in an embedded run over files the parent is read ahead and children do not wait; not bootstrapping them broke
-  // Kafka runs (orders never released). it.fails: this test starts failing when the limitation is fixed.
-  it.fails(
+  it(
     "embedded run: a released child sees its parent as it was when it arrived, not its later changes",
     () => {
       const f = PG;

@@ -119,6 +119,23 @@ describe("dependencies", () => {
     offer(change(phone(3, 11, 102)));
     expect(deps.expireAll().map((r) => r.as)).toEqual(["publish"]);
   });
+
+  it("a parent known to be on its way (Kafka bootstrap) is waited for by the clock only, not in source time", () => {
+    const { deps, offer, arrive } = setUp(requires(60_000, "dead-letter"));
+    deps.expectParent("crm.persons", keyText(10n));
+    const coming = offer(change(phone(1, 10, 100, "c", 1_000_000)));
+    const missing = offer(change(phone(2, 11, 101, "c", 1_000_000)));
+    for (const entry of [coming, missing]) if (entry) entry.heldAtMs = 5_000;
+    // an hour of source time later: only the child whose parent is not on its way times out
+    expect(deps.expire(4_600_000, 6_000).map((r) => `${r.entry.id}:${r.as}`)).toEqual(["#2:dead-letter"]);
+    // the clock still applies
+    expect(deps.expire(4_600_000, 65_000).map((r) => `${r.entry.id}:${r.as}`)).toEqual(["#1:dead-letter"]);
+    // a noted parent releases its children when it is applied, as any other
+    offer(change(phone(3, 12, 102, "c", 5_000_000)));
+    deps.expectParent("crm.persons", keyText(12n));
+    arrive(12);
+    expect(deps.drainApplied().map((r) => `${r.entry.id}:${r.as}`)).toEqual(["#3:released"]);
+  });
 });
 
 function offerless(parent: number): Parked {
