@@ -8,7 +8,7 @@ import { defineConfig } from "vitest/config";
 const INTEGRATION = [
   "test/infra/**/*.test.ts",
   "test/kafka/{compression,e2e,faults,group,kill-loop-*,workers,state-kill-loop,held-kill-loop,state-bootstrap,held-parents}.test.ts",
-  "test/migrate/{check,migration,shared-topic,finish,backfill-bound,kafka-*}.test.ts",
+  "test/migrate/{check,migration,shared-topic,finish,backfill-bound,aggregate-major,kafka-*}.test.ts",
   "test/state/**/*.test.ts",
   "test/cli/capture.test.ts",
   "test/cli/command-line.test.ts",

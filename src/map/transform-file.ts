@@ -197,6 +197,7 @@ export function readEventList(
     if (events.some((e) => e.name === event.name))
       problems.push(yaml.problem(node, `event "${event.name}" is declared twice`));
     events.push(event);
+    events.push(...readMajors(yaml, node, event, dirs, problems, names));
   }
   return events;
 }
@@ -211,6 +212,8 @@ function readMajors(
   event: EventDeclaration,
   dirs: ProjectDirs,
   problems: Problem[],
+  /** the variables of an aggregate file's expressions (default: a change's) */
+  names?: readonly string[],
 ): EventDeclaration[] {
   const eventEntries = mapEntries(node);
   const majorsNode = eventEntries.find(([k]) => k === "majors")?.[2];
@@ -244,7 +247,7 @@ function readMajors(
       whenText: text("when"),
       keyText: text("key") ?? "",
     };
-    const declaration = readDeclaration(yaml, value ?? keyNode, dirs, problems, inherit);
+    const declaration = readDeclaration(yaml, value ?? keyNode, dirs, problems, inherit, names);
     if (!declaration) continue;
     const clash = topics.get(declaration.topic);
     if (clash !== undefined) {

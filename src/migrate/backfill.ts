@@ -14,7 +14,10 @@ import type { PublishedRecord } from "../publish/output-record.js";
 import type { SchemaRegistry } from "../schemas/registry.js";
 import { OffsetStore } from "../state/offsets.js";
 import type { StateStore } from "../state/store.js";
+import { heldRecords } from "../worker/held-changes.js";
+import { parentLookups, setUpHeldChanges } from "../worker/held-setup.js";
 import { createRecordProcessor, registerEventSchemas } from "../worker/pipeline-setup.js";
+import { setUpTableState } from "../worker/table-state-setup.js";
 import type { RecordProcessor } from "../worker/record-processor.js";
 import { readEmbeddedTopic } from "./topics.js";
 
@@ -96,10 +99,17 @@ export async function newMajorProcessor(
   const { config } = options;
   // only the new major of this event: other events and the old major are untouched
   const isTarget = (d: EventDeclaration) => d.name === options.event && (d.major ?? 1) === options.major;
+  const aggregated = options.transforms.aggregates.some((a) => a.events.some(isTarget));
+  // an aggregate event needs the transactions, the table state and the dependencies as the worker has them
+  // (in memory, in input order, as replay): every file is kept, with no events but the target
   const files = options.transforms.files
-    .map((f) => ({ ...f, events: f.events.filter(isTarget) }))
-    .filter((f) => f.events.length > 0);
-  const first = files[0]?.events[0];
+    .map((f) => ({
+      ...f,
+      events: f.events.filter(isTarget),
+      ...(f.aggregate ? { aggregate: { ...f.aggregate, events: f.aggregate.events.filter(isTarget) } } : {}),
+    }))
+    .filter((f) => aggregated || f.events.length > 0);
+  const first = files.flatMap((f) => [...f.events, ...(f.aggregate?.events ?? [])])[0];
   if (!first) throw new Error(`backfill: no transform file declares ${options.event} major ${options.major}`);
   const transforms = new TransformSet(files);
   transforms.selectMajors(new Map([[options.event, new Set([options.major])]]));
@@ -111,6 +121,10 @@ export async function newMajorProcessor(
     options.registry,
     ...(writerSchemas ? [writerSchemas] : []),
   );
+  if (aggregated) {
+    const tableState = await setUpTableState(transforms, processor, null, parentLookups(transforms));
+    setUpHeldChanges(config, transforms, processor, tableState?.runtime.view ?? null, { store: null });
+  }
   return { topic: first.topic, transforms, processor };
 }
 
@@ -195,13 +209,15 @@ export function selectBackfillEvents(
 ): PublishedRecord[] {
   const outcome = processor.process(record);
   progress.read++;
-  if (outcome.kind === "dead-letter") {
-    if (outcome.stage !== "ROUTE") progress.failed++;
-    return [];
-  }
-  if (outcome.kind !== "events") return [];
+  // aggregate events (and released changes) come as held outcomes; what is still held at the end of the backfill
+  // is left to the worker, which publishes both majors when it completes
+  const held = processor.takeHeldOutcomes().flatMap((h) => heldRecords(h));
+  const made = outcome.kind === "events" ? [...outcome.records, ...held] : held;
+  if (outcome.kind === "dead-letter" && outcome.stage !== "ROUTE") progress.failed++;
   const selected: PublishedRecord[] = [];
-  for (const published of outcome.records) {
+  for (const published of made) {
+    // a released or timed-out change's dead letter: the live run has it
+    if (!published.record.headers.ce_id) continue;
     const headers = published.record.headers;
     const id = headers.ce_id ?? "";
     if (from && comparePositions(parsePosition(headers.changecast_position ?? ""), from) < 0) continue;

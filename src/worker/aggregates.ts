@@ -2,6 +2,7 @@
 // transaction's END record has been read and every change it counts for the root and member tables has been
 // seen; then each aggregate is evaluated once per root row. This is the in-memory bookkeeping; held-changes.ts
 // keeps it in the state store and publishes the events.
+import { comparePositions } from "../publish/event-id.js";
 import { celList, celMap, type CelInput } from "@bufbuild/cel";
 import type { ChangeEvent } from "../decode/change-event.js";
 import type { AggregateDeclaration } from "../map/aggregate-file.js";
@@ -253,9 +254,14 @@ export class Aggregates {
         ["event_count", b.end ? b.end.eventCount : BigInt(b.changes.length)],
       ]),
     );
+    // in source order within the transaction, whatever order the topics were read in: the same fact (ce_id) has
+    // the same member lists in every run, on every worker, and in a migration's backfill
+    const changes = [...b.changes].sort((x, y) =>
+      x.change && y.change ? comparePositions(x.change.position, y.change.position) : 0,
+    );
     for (const aggregate of this.declarations) {
       const roots = new Map<string, TxChange>();
-      for (const c of b.changes) {
+      for (const c of changes) {
         if (c.table !== aggregate.root) continue;
         if (!c.change) throw new Error("internal: a spilled change was not loaded before the evaluation");
         const pk = rootKey(c.change);
@@ -266,7 +272,7 @@ export class Aggregates {
         if (!root) continue;
         const members = aggregate.members.map(
           (m) =>
-            [m.name, b.changes.flatMap((c) => (c.table === m.table && c.change ? [c.change] : []))] as const,
+            [m.name, changes.flatMap((c) => (c.table === m.table && c.change ? [c.change] : []))] as const,
         );
         out.push({
           ...this.evaluation(aggregate, root, pk, members, txValue, transactionKey(b.id), partial),
