@@ -43,7 +43,7 @@ export async function replayCommand(
       ...(file && total !== null ? { bytes: { done: file.bytesRead, total } } : {}),
     });
     // bounded reader: lines over maxRecordBytes, bytes not UTF-8, blank and multi-line input (line-reader.ts)
-    // the items of each input chunk together: no promise per line or per record
+    // a few items of an input chunk at a time: no promise per line or per record
     const batches = readRecordBatches(input, { maxRecordBytes: pipeline.config.limits.maxRecordBytes });
     for await (const items of batches) {
       await replayItems(pipeline, items, opts, stats, output, () => progress.update(counts));
@@ -73,7 +73,7 @@ export async function replayCommand(
 }
 
 /**
- * The items of one input chunk, in order: a skipped line is counted, a schema line is kept, the records between
+ * A few items of one input chunk, in order: a skipped line is counted, a schema line is kept, the records between
  * schema lines are processed together — prepared once (the source's prepare(), the stateful features' hooks),
  * each processed and printed with the held outcomes it made, their state writes done once. Outcomes are printed
  * in the order one record at a time gives them: what prepare() released, after the first record's outcome.

@@ -114,8 +114,11 @@ export async function* readRecords(
   for await (const items of readRecordBatches(input, options)) yield* items;
 }
 
+/** At most this many items in a batch of readRecordBatches. */
+const BATCH_ITEMS = 32;
+
 /**
- * readRecords' items, those of each input chunk together (no promise per line): the same items in the same
+ * readRecords' items, a few of the same input chunk together (no promise per line): the same items in the same
  * order. An empty input yields nothing.
  */
 export async function* readRecordBatches(
@@ -129,8 +132,15 @@ export async function* readRecordBatches(
   for await (const chunk of input) {
     const lines: RawLine[] = [];
     splitter.push(typeof chunk === "string" ? Buffer.from(chunk, "utf8") : chunk, lines);
-    const items: InputItem[] = [];
-    for (const raw of lines) records.line(raw, items);
+    // a few items at a time: their texts are made when the caller is about to use them (they stay young)
+    let items: InputItem[] = [];
+    for (const raw of lines) {
+      records.line(raw, items);
+      if (items.length >= BATCH_ITEMS) {
+        yield items;
+        items = [];
+      }
+    }
     if (items.length > 0) yield items;
   }
   const lines: RawLine[] = [];
