@@ -204,6 +204,8 @@ export class Aggregates {
     heldAt: (b: TxBuffer) => number,
     all = false,
   ): TxBuffer[] {
+    // asked after every record: no array unless a buffer is open
+    if (this.buffers.size === 0) return [];
     return [...this.buffers.values()].filter(
       (b) =>
         all ||
