@@ -15,7 +15,6 @@ import {
   type ValueDecoder,
 } from "./connect-schema.js";
 import { interpretPayload, isRow } from "./envelope.js";
-import { valueParts, type ValuePrefix } from "./value-parts.js";
 import {
   NEEDS_LOSSLESS,
   parseJson,
@@ -71,8 +70,7 @@ function decodeRecord(original: SourceRecord, options: DebeziumJsonOptions): Dec
     throw new DecodeError("empty value: not JSON (a tombstone has a null value, not an empty one)");
   }
   if (!isUtf8(record.value)) throw new DecodeError("value: not valid UTF-8 (JSON text is UTF-8)");
-  const value =
-    decodeKnownParts(record.value) ?? decodeConnectBuffer(record.value, "", valueCache, valueBytesCache);
+  const value = decodeConnectBuffer(record.value, "", valueCache, valueBytesCache);
   if (value.payload === null) return { kind: "tombstone", key };
   if (!isRow(value.payload)) {
     throw new DecodeError(`not a Debezium record: expected a JSON object, got ${describe(value.payload)}`);
@@ -171,50 +169,6 @@ function decodeConnectBuffer(
     return { schemaName: compiled.name, payload: decoded };
   }
   return decodeSlow(bytes.toString("utf8"), path);
-}
-
-/**
- * decodeConnectBuffer(bytes, "", valueCache, valueBytesCache) for a value whose reader knew its parts
- * (value-parts.ts), or undefined for that path. The prefix's S, when it is one complete JSON object, is the S
- * decodeConnectBuffer splits at (at most one candidate is; those inside the payload, tried first there, are S
- * followed by more text), compiled once per prefix; the rest is the payload text it would decode from the bytes.
- * Anything else (S not a schema, a payload that is not JSON) takes that path, which reports it.
- */
-function decodeKnownParts(bytes: Buffer): ConnectValue | undefined {
-  const parts = valueParts(bytes);
-  if (parts === undefined) return undefined;
-  const compiled = prefixSchema(parts.prefix);
-  if (compiled === null) return undefined;
-  const rest = parts.rest;
-  let end = rest.length - 1;
-  while (end >= 0 && isWhitespace(rest.charCodeAt(end))) end--;
-  if (rest.charCodeAt(end) !== 125 /* } */) return undefined;
-  const decoded = decodePayload(rest.slice(0, end), compiled.decode);
-  if (decoded === NOT_JSON) return undefined;
-  return { schemaName: compiled.name, payload: decoded };
-}
-
-const PREFIX_TAIL = Buffer.from(',"payload":', "latin1");
-
-/** The compiled schema of a prefix `{"schema":S,"payload":` (null when S is no schema JSON), once per prefix. */
-function prefixSchema(prefix: ValuePrefix): CompiledSchema | null {
-  if (prefix.compiled !== undefined) return prefix.compiled as CompiledSchema | null;
-  let compiled: CompiledSchema | null = null;
-  const b = prefix.bytes;
-  const tail = b.length - PREFIX_TAIL.length;
-  if (startsWith(b, HEAD_BYTES) && tail > HEAD_BYTES.length && b.subarray(tail).equals(PREFIX_TAIL)) {
-    // S as decodeConnectBuffer delimits it: white space before the comma is not part of it
-    const sEnd = skipWsBackBytes(b, tail - 1) + 1;
-    const text = b.toString("utf8", HEAD_BYTES.length - 1, sEnd);
-    try {
-      const json = parseJson(text);
-      if (json !== null) compiled = { text, ...compile(json, "") };
-    } catch {
-      compiled = null; // not JSON, or no schema: decodeConnectBuffer says so
-    }
-  }
-  prefix.compiled = compiled;
-  return compiled;
 }
 
 function startsWith(bytes: Buffer, head: Buffer): boolean {

@@ -11,7 +11,6 @@
 // after K — and K, V are accepted only when each is one complete JSON value (JSON.parse of its text alone).
 import { hasLoneSurrogate } from "./connect-schema.js";
 import { unsafeIntegerAsBigint } from "./json-text.js";
-import { rememberValueParts, type ValuePrefix } from "./value-parts.js";
 
 const HEAD =
   /^\{"topic":"([^"\\]*)","partition":(-?(?:0|[1-9]\d*)),"offset":(-?(?:0|[1-9]\d*)),"tstype":"([^"\\]*)","ts":(-?(?:0|[1-9]\d*)),"broker":(-?(?:0|[1-9]\d*)),"headers":\[\],"key":/;
@@ -84,7 +83,7 @@ function stringOrNull(text: string): string | null | undefined {
  * escapes, and the prefix ends in a colon, no part of an escape).
  */
 class PayloadPrefixes {
-  private readonly byTopic = new Map<string, ValuePrefix & { escaped: string }>();
+  private readonly byTopic = new Map<string, { escaped: string; bytes: Buffer }>();
 
   /** The RecordBytes of the JSON string literal `text` (quotes included), or undefined: decode it in full. */
   bytes(topic: string, text: string): RecordBytes | undefined {
@@ -105,8 +104,6 @@ class PayloadPrefixes {
     const out = Buffer.allocUnsafe(known.bytes.length + restBytes);
     known.bytes.copy(out, 0);
     out.write(rest, known.bytes.length, "utf8");
-    // the decoder reads the payload from `rest`, and knows the schema part by `known`
-    rememberValueParts(out, { prefix: known, rest });
     return new RecordBytes(out);
   }
 
