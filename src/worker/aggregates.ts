@@ -6,6 +6,7 @@ import { celList, celMap, type CelInput } from "@bufbuild/cel";
 import type { ChangeEvent } from "../decode/change-event.js";
 import type { AggregateDeclaration } from "../map/aggregate-file.js";
 import { bindingsFor, MappingError } from "../map/mapper.js";
+import { ROOT_BINDINGS, type Bindings } from "../map/expression.js";
 import { keyText, keyValues } from "../map/row-codec.js";
 
 /** A buffered change of a transaction. */
@@ -318,8 +319,11 @@ export class Aggregates {
     txId: string,
     partial: boolean,
   ): Omit<AggregateEvaluation, "rootId"> {
-    const rootValue = changeValue(root);
+    const rootBindings = bindingsFor(root);
+    const rootValue = changeValue(root, rootBindings);
     const vars: Record<string, unknown> = { root: rootValue, tx };
+    // expressions over the root alone read its bindings as a transform does (compileRootToJs)
+    (vars as Record<symbol, unknown>)[ROOT_BINDINGS] = rootBindings;
     let error: MappingError | undefined;
     for (const [name, changes] of members) {
       const m = aggregate.members.find((x) => x.name === name);
@@ -350,8 +354,8 @@ export function rootKey(change: ChangeEvent): string {
 }
 
 /** A change as a CEL map: op, before, after, key, source (the mapper's own conversions of the rows). */
-function changeValue(change: ChangeEvent): unknown {
-  const b = bindingsFor(change) as Record<string, unknown>;
+function changeValue(change: ChangeEvent, bindings: Bindings = bindingsFor(change)): unknown {
+  const b = bindings as unknown as Record<string, unknown>;
   return celMap(
     new Map<string, CelInput>([
       ["op", change.op],
