@@ -244,7 +244,11 @@ export class Aggregates {
         ["event_count", 0n],
       ]),
     );
-    return this.alone(root).map((e) => ({ ...e, vars: { ...e.vars, tx }, txId: key, partial: true }));
+    // each evaluation's variables are its own: tx set in place (a spread would make the root map now)
+    return this.alone(root).map((e) => {
+      e.vars.tx = tx;
+      return { ...e, txId: key, partial: true };
+    });
   }
 
   /** The evaluations of a transaction: per aggregate, one per root row (its last change), members matched. */
@@ -320,9 +324,13 @@ export class Aggregates {
     partial: boolean,
   ): Omit<AggregateEvaluation, "rootId"> {
     const rootBindings = bindingsFor(root);
-    const rootValue = changeValue(root, rootBindings);
-    const vars: Record<string, unknown> = { root: rootValue, tx };
-    // expressions over the root alone read its bindings as a transform does (compileRootToJs)
+    // the root as a CEL map is made when CEL first reads it: expressions over the root alone read its
+    // bindings as a transform does (compileRootToJs)
+    let rootMap: unknown;
+    const rootValue = (): unknown => (rootMap ??= changeValue(root, rootBindings));
+    const vars: Record<string, unknown> = {};
+    Object.defineProperty(vars, "root", { get: rootValue, enumerable: true, configurable: true });
+    vars.tx = tx;
     (vars as Record<symbol, unknown>)[ROOT_BINDINGS] = rootBindings;
     let error: MappingError | undefined;
     for (const [name, changes] of members) {
@@ -332,7 +340,7 @@ export class Aggregates {
         const memberValue = changeValue(change);
         let ok: unknown;
         try {
-          ok = m?.match.evaluate({ member: memberValue, root: rootValue } as never);
+          ok = m?.match.evaluate({ member: memberValue, root: rootValue() } as never);
         } catch (err) {
           error ??= new MappingError(
             `aggregate ${aggregate.root}: members.${name}.match: ${(err as Error).message} (member ${change.table} op ${change.op})`,
