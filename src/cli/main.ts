@@ -5,17 +5,11 @@ import { Command, CommanderError, InvalidArgumentError } from "commander";
 import { envValue, secretEnvValues } from "../config/env.js";
 import { redactText } from "../config/redact.js";
 import { ConfigError } from "../config/yaml-source.js";
-import { captureCommand } from "./capture.js";
-import { checkCommand } from "./check.js";
-import { connectorsCommand } from "./connectors.js";
 import { processIO } from "./io.js";
-import { replayCommand } from "./replay.js";
-import { runCommand } from "./run.js";
-import { runSchemasCompat } from "./schemas-compat.js";
-import { schemasCommand } from "./schemas.js";
-import { runRegistryServe } from "./registry-serve.js";
 import { registerMigrateCommands } from "./migrate.js";
 import { checkSinkFile, defaultSinkFile, registerSinkCommands } from "./sink.js";
+// each command's module is imported when the command runs: a command loads only what it uses (replay starts
+// without kafkajs, fastify, prom-client …)
 
 // `replay … | head`: once the reader is gone there is nobody left to tell, so stop quietly (no EPIPE trace)
 for (const stream of [process.stdout, process.stderr]) {
@@ -76,7 +70,7 @@ program
     Number(v),
   )
   .action(async (o: { config: string; batchSize?: number; failOnDeadLetters?: boolean; workers?: number }) =>
-    finish(await runCommand(o, processIO)),
+    finish(await (await import("./run.js")).runCommand(o, processIO)),
   );
 
 program
@@ -84,8 +78,8 @@ program
   .description("validate config, transforms, schemas and expressions")
   .option(...configOption)
   .option("--sink <file>", "also validate a sink file (docs/sink.md)")
-  .action((o: { config: string; sink?: string }) => {
-    const code = checkCommand(o, processIO);
+  .action(async (o: { config: string; sink?: string }) => {
+    const code = (await import("./check.js")).checkCommand(o, processIO);
     // the sink file given, or the default one beside the pipeline file
     const sink = o.sink ?? defaultSinkFile(o.config);
     finish(sink ? Math.max(code, checkSinkFile(sink, processIO) ? 1 : 0) : code);
@@ -99,7 +93,7 @@ program
   .option("-t, --topic <topic>", "topic of input lines that are bare Debezium values")
   .option(...failOnDeadLettersOption)
   .action(async (o: { config: string; input: string; topic?: string; failOnDeadLetters?: boolean }) =>
-    finish(await replayCommand(o, processIO)),
+    finish(await (await import("./replay.js")).replayCommand(o, processIO)),
   );
 
 const count = (v: string) => {
@@ -134,7 +128,9 @@ program
       idleTimeout: number;
     }) =>
       finish(
-        await captureCommand(
+        await (
+          await import("./capture.js")
+        ).captureCommand(
           {
             config: o.config,
             topics: o.topic ?? [],
@@ -160,7 +156,9 @@ schemas
   .argument("[previous...]", "previous schemas, oldest first")
   .action(async (newFile: string, previousFiles: string[], o: { level: string }) =>
     finish(
-      await runSchemasCompat(
+      await (
+        await import("./schemas-compat.js")
+      ).runSchemasCompat(
         { level: o.level, newFile, previousFiles },
         { write: (s) => process.stdout.write(s) },
         { write: (s) => process.stderr.write(s) },
@@ -176,7 +174,9 @@ for (const action of ["plan", "apply"] as const) {
         : "register the schemas that are new or compatible",
     )
     .option(...configOption)
-    .action(async (o: { config: string }) => finish(await schemasCommand(action, o, processIO)));
+    .action(async (o: { config: string }) =>
+      finish(await (await import("./schemas.js")).schemasCommand(action, o, processIO)),
+    );
 }
 
 registerMigrateCommands(program, finish);
@@ -191,6 +191,7 @@ registry
   .option("--state <url>", "state store URL (default: $STATE_URL, else sqlite:.changecast/state.sqlite)")
   .action(async (o: { port: number; host: string; state?: string }) => {
     const state = o.state ?? envValue(process.env, "STATE_URL") ?? "sqlite:.changecast/state.sqlite";
+    const { runRegistryServe } = await import("./registry-serve.js");
     const server = await runRegistryServe({
       port: o.port,
       host: o.host,
@@ -221,7 +222,7 @@ for (const action of ["apply", "status"] as const) {
       "Kafka Connect REST URL (default: $KAFKA_CONNECT_URL, else http://localhost:8083)",
     )
     .action(async (o: { dir: string; connectUrl?: string }) =>
-      finish(await connectorsCommand(action, o, processIO)),
+      finish(await (await import("./connectors.js")).connectorsCommand(action, o, processIO)),
     );
 }
 

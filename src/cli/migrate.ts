@@ -2,7 +2,7 @@
 import { type Command, InvalidArgumentError } from "commander";
 import { processIO } from "./io.js";
 import { commandLogger } from "./log.js";
-import { migrateCommand, type MigrateAction, type MigrateOptions } from "../migrate/commands.js";
+import type { MigrateAction, MigrateOptions } from "../migrate/commands.js";
 
 const DESCRIPTIONS: Record<MigrateAction, string> = {
   plan: "show the incompatibilities between the majors, the new topic and subject, the consumer groups",
@@ -50,6 +50,8 @@ export function registerMigrateCommands(program: Command, finish: (code: number)
       // the step's outcome as a log entry too (a backfill run as a Kubernetes Job is read from its logs)
       const log = commandLogger(o.config, { command: `migrate ${action}`, event: o.event });
       const started = performance.now();
+      // loaded by the migrate commands only (kafkajs …)
+      const { migrateCommand } = await import("../migrate/commands.js");
       const code = await migrateCommand(action, o, processIO);
       const seconds = Number(((performance.now() - started) / 1000).toFixed(3));
       log.info({ exitCode: code, seconds }, `changecast migrate ${action}: exit ${code}`);

@@ -1,14 +1,15 @@
 // `changecast replay`: maps Debezium records offline and prints the resulting records (docs/records.md).
 import { createReadStream, statSync } from "node:fs";
 import type { Readable } from "node:stream";
-import { readRecords, unreadableRecord, type InputItem } from "../decode/line-reader.js";
+import { readRecordBatches, unreadableRecord, type InputItem } from "../decode/line-reader.js";
 import { parseCaptureLine, type CaptureLine } from "../decode/kcat.js";
+import type { SourceRecord } from "../decode/change-event.js";
+import type { Outcome } from "../worker/record-processor.js";
 import { stringifyJsonFast } from "../encode/json-fast.js";
 import { RunStats } from "../worker/run-stats.js";
 import { DEAD_LETTERS_EXIT_CODE, processIO, type CommandIO } from "./io.js";
 import { LineOutput } from "./line-output.js";
 import { openPipeline, type OpenPipeline } from "./pipeline.js";
-import type { Outcome } from "../worker/record-processor.js";
 import { Progress, type ProgressOptions } from "./progress.js";
 import { createLogger } from "./log.js";
 import { heldDeadLetter, heldRecords, type HeldOutcome } from "../worker/held-changes.js";
@@ -42,14 +43,10 @@ export async function replayCommand(
       ...(file && total !== null ? { bytes: { done: file.bytesRead, total } } : {}),
     });
     // bounded reader: lines over maxRecordBytes, bytes not UTF-8, blank and multi-line input (line-reader.ts)
-    const items = readRecords(input, { maxRecordBytes: pipeline.config.limits.maxRecordBytes });
-    for await (const item of items) {
-      const pending = replayItem(pipeline, item, opts, stats);
-      const outcome = pending instanceof Promise ? await pending : pending;
-      if (outcome === null || item.kind === "skipped") continue;
-      progress.update(counts);
-      printOutcome(outcome, item.first, output);
-      printHeld(pipeline.processor.takeHeldOutcomes(), stats, output);
+    // a few items of an input chunk at a time: no promise per line or per record
+    const batches = readRecordBatches(input, { maxRecordBytes: pipeline.config.limits.maxRecordBytes });
+    for await (const items of batches) {
+      await replayItems(pipeline, items, opts, stats, output, () => progress.update(counts));
       await output.ready();
     }
     // a finite input: what is still held (parked changes, incomplete transactions) times out at its end
@@ -76,48 +73,66 @@ export async function replayCommand(
 }
 
 /**
- * One input item: a skipped line is counted, a schema line is kept (null for both), a record is processed (after
- * the source's prepare() when it has one: then the outcome comes as a promise).
+ * A few items of one input chunk, in order: a skipped line is counted, a schema line is kept, the records between
+ * schema lines are processed together — prepared once (the source's prepare(), the stateful features' hooks),
+ * each processed and printed with the held outcomes it made, their state writes done once. Outcomes are printed
+ * in the order one record at a time gives them: what prepare() released, after the first record's outcome.
  */
-function replayItem(
+async function replayItems(
   pipeline: OpenPipeline,
-  item: InputItem,
+  items: readonly InputItem[],
   opts: { input: string; topic?: string },
   stats: RunStats,
-): Outcome | null | Promise<Outcome | null> {
-  if (item.kind === "skipped") {
-    stats.skipLine();
-    return null;
-  }
-  const lineNo = item.first;
-  const parsed: CaptureLine =
-    item.kind === "record"
-      ? toRecord(item, opts.topic)
-      : { kind: "record", record: unreadableRecord(item, opts.topic ?? "replay-input") };
-  if (parsed.kind === "schema") {
-    // a capture's writer schema line: not a record; the Avro records after it are decoded with it
-    pipeline.offlineSchemas?.add(
-      parsed.schemaId,
-      parsed.schema,
-      `${opts.input === "-" ? "stdin" : opts.input}:${lineNo}`,
-    );
-    return null;
-  }
-  const { record } = parsed;
-  const processed = (): Outcome => {
-    const outcome = pipeline.processor.process(record);
-    stats.count(outcome);
-    return outcome;
+  output: LineOutput,
+  progress: () => void,
+): Promise<void> {
+  const { processor } = pipeline;
+  let records: { record: SourceRecord; line: number }[] = [];
+  const run = async (): Promise<void> => {
+    if (records.length === 0) return;
+    const batch = records;
+    records = [];
+    const sources = batch.map((r) => r.record);
+    // no promise per record unless the source fetches schemas or a stateful feature keeps state
+    let early: HeldOutcome[] = [];
+    if (processor.needsPrepare) {
+      await processor.prepare(sources);
+      early = processor.takeHeldOutcomes();
+    }
+    for (const { record, line } of batch) {
+      const outcome = processor.process(record);
+      stats.count(outcome);
+      progress();
+      printOutcome(outcome, line, output);
+      const held = processor.takeHeldOutcomes();
+      printHeld(early.length > 0 ? [...early, ...held] : held, stats, output);
+      early = [];
+    }
+    // replay keeps its table state in memory: this clears the records' pending state writes
+    if (processor.needsPrepare) await processor.beforeCommit(sources);
   };
-  // no promise per record unless the source fetches schemas or a stateful feature keeps state
-  if (!pipeline.processor.needsPrepare) return processed();
-  return (async () => {
-    await pipeline.processor.prepare([record]);
-    const outcome = processed();
-    // replay keeps its table state in memory: this clears the record's pending state writes
-    await pipeline.processor.beforeCommit([record]);
-    return outcome;
-  })();
+  for (const item of items) {
+    if (item.kind === "skipped") {
+      stats.skipLine();
+      continue;
+    }
+    const parsed: CaptureLine =
+      item.kind === "record"
+        ? toRecord(item, opts.topic)
+        : { kind: "record", record: unreadableRecord(item, opts.topic ?? "replay-input") };
+    if (parsed.kind === "schema") {
+      // a capture's writer schema line: not a record; the Avro records after it are decoded with it
+      await run();
+      pipeline.offlineSchemas?.add(
+        parsed.schemaId,
+        parsed.schema,
+        `${opts.input === "-" ? "stdin" : opts.input}:${item.first}`,
+      );
+      continue;
+    }
+    records.push({ record: parsed.record, line: item.first });
+  }
+  await run();
 }
 
 /** The records of an outcome as JSON lines (docs/records.md); a dead letter also says why on stderr. */

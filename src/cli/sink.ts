@@ -4,14 +4,10 @@ import { existsSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import type { Command } from "commander";
 import { formatProblem } from "../config/yaml-source.js";
-import { runKafkaSink } from "../sink/kafka-sink.js";
 import { loadSinkConfig, readSinkConfig } from "../sink/sink-config.js";
-import { openSink, runEmbeddedSink } from "../sink/sink.js";
 import { SinkStats } from "../sink/stats.js";
-import { sinkSwitch } from "../sink/switch.js";
 import { SinkStoppedError } from "../sink/errors.js";
 import { processIO, type CommandIO } from "./io.js";
-import { openSinkOps } from "./ops.js";
 
 export const DEFAULT_SINK_FILE = "changecast.sink.yaml";
 
@@ -26,6 +22,12 @@ export async function sinkCommand(
   io: CommandIO,
   stats = new SinkStats(),
 ): Promise<number> {
+  // loaded by the sink commands only: the other commands start without kafkajs, prom-client …
+  const [{ runKafkaSink }, { openSink, runEmbeddedSink }, { openSinkOps }] = await Promise.all([
+    import("../sink/kafka-sink.js"),
+    import("../sink/sink.js"),
+    import("./ops.js"),
+  ]);
   const config = await loadSinkConfig(opts.config);
   const ctx = await openSink(config, stats);
   const ops = await openSinkOps(config.pipeline, config.sink, stats, process.env);
@@ -107,7 +109,9 @@ export function registerSinkCommands(program: Command, finish: (code: number) =>
     // --config is the parent's option (`changecast sink switch --config FILE` parses it there)
     .action(async (o: { event: string }, cmd: Command) =>
       finish(
-        await sinkSwitch({ ...o, config: (cmd.optsWithGlobals() as { config: string }).config }, processIO),
+        await (
+          await import("../sink/switch.js")
+        ).sinkSwitch({ ...o, config: (cmd.optsWithGlobals() as { config: string }).config }, processIO),
       ),
     );
 }

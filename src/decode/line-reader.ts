@@ -48,26 +48,46 @@ interface RawLine {
   length: number;
 }
 
-/** Splits chunks at LF without ever holding more than `limit` bytes of one line. */
-async function* physicalLines(input: AsyncIterable<Buffer | string>, limit: number): AsyncGenerator<RawLine> {
-  let parts: Buffer[] = [];
-  let length = 0;
-  let head: Buffer | null = null; // set once the line is over the limit
-  let no = 0;
-  const take = (piece: Buffer): void => {
-    length += piece.length;
-    if (head !== null) return;
-    if (length <= limit) {
-      parts.push(piece);
+/** Splits chunks at LF without ever holding more than `limit` bytes of one line (synchronous, per chunk). */
+class LineSplitter {
+  private parts: Buffer[] = [];
+  private length = 0;
+  private head: Buffer | null = null; // set once the line is over the limit
+  private no = 0;
+  constructor(private readonly limit: number) {}
+
+  /** The lines `buf` completes, appended to `out`. */
+  push(buf: Buffer, out: RawLine[]): void {
+    let from = 0;
+    for (let at = buf.indexOf(LF, from); at !== -1; at = buf.indexOf(LF, from)) {
+      this.take(buf.subarray(from, at));
+      out.push(this.end(true));
+      from = at + 1;
+    }
+    if (from < buf.length) this.take(buf.subarray(from));
+  }
+
+  /** The input's last line, when it has no LF. */
+  finish(out: RawLine[]): void {
+    if (this.length > 0 || this.head !== null) out.push(this.end(false));
+  }
+
+  private take(piece: Buffer): void {
+    this.length += piece.length;
+    if (this.head !== null) return;
+    if (this.length <= this.limit) {
+      this.parts.push(piece);
       return;
     }
-    parts.push(piece.subarray(0, Math.max(0, HEAD_BYTES - (length - piece.length))));
-    head = Buffer.concat(parts).subarray(0, HEAD_BYTES);
-    head = Buffer.from(head); // a copy: the chunk it points into is large
-    parts = [];
-  };
-  const end = (terminated: boolean): RawLine => {
-    no++;
+    this.parts.push(piece.subarray(0, Math.max(0, HEAD_BYTES - (this.length - piece.length))));
+    // a copy: the chunk it points into is large
+    this.head = Buffer.from(Buffer.concat(this.parts).subarray(0, HEAD_BYTES));
+    this.parts = [];
+  }
+
+  private end(terminated: boolean): RawLine {
+    const no = ++this.no;
+    const { parts, length, head } = this;
     const line: RawLine =
       head === null
         ? {
@@ -78,22 +98,11 @@ async function* physicalLines(input: AsyncIterable<Buffer | string>, limit: numb
             length,
           }
         : { no, terminated, bytes: null, head, length };
-    parts = [];
-    length = 0;
-    head = null;
+    this.parts = [];
+    this.length = 0;
+    this.head = null;
     return line;
-  };
-  for await (const chunk of input) {
-    const buf = typeof chunk === "string" ? Buffer.from(chunk, "utf8") : chunk;
-    let from = 0;
-    for (let at = buf.indexOf(LF, from); at !== -1; at = buf.indexOf(LF, from)) {
-      take(buf.subarray(from, at));
-      yield end(true);
-      from = at + 1;
-    }
-    if (from < buf.length) take(buf.subarray(from));
   }
-  if (length > 0 || head !== null) yield end(false);
 }
 const EMPTY = Buffer.alloc(0);
 
@@ -102,53 +111,106 @@ export async function* readRecords(
   input: AsyncIterable<Buffer | string>,
   options: LineReaderOptions,
 ): AsyncGenerator<InputItem> {
+  for await (const items of readRecordBatches(input, options)) yield* items;
+}
+
+/** At most this many items in a batch of readRecordBatches. */
+const BATCH_ITEMS = 32;
+
+/**
+ * readRecords' items, a few of the same input chunk together (no promise per line): the same items in the same
+ * order. An empty input yields nothing.
+ */
+export async function* readRecordBatches(
+  input: AsyncIterable<Buffer | string>,
+  options: LineReaderOptions,
+): AsyncGenerator<InputItem[]> {
   // never more than a JS string can hold, whatever the configured limit
   const limit = Math.min(options.maxRecordBytes, MAX_LINE_BYTES);
-  const lines = physicalLines(input, limit);
-  const first = await lines.next();
-  if (first.done) return;
-  if (isUtf16Bom(first.value)) {
-    yield await utf16Rejection(first.value, lines);
-    return;
+  const splitter = new LineSplitter(limit);
+  const records = new RecordAssembler(limit);
+  for await (const chunk of input) {
+    const lines: RawLine[] = [];
+    splitter.push(typeof chunk === "string" ? Buffer.from(chunk, "utf8") : chunk, lines);
+    // a few items at a time: their texts are made when the caller is about to use them (they stay young)
+    let items: InputItem[] = [];
+    for (const raw of lines) {
+      records.line(raw, items);
+      if (items.length >= BATCH_ITEMS) {
+        yield items;
+        items = [];
+      }
+    }
+    if (items.length > 0) yield items;
   }
+  const lines: RawLine[] = [];
+  splitter.finish(lines);
+  const items: InputItem[] = [];
+  for (const raw of lines) records.line(raw, items);
+  records.finish(items);
+  if (items.length > 0) yield items;
+}
+
+/** Physical lines → items (synchronous): multi-line values joined, a UTF-16 input one rejected item. */
+class RecordAssembler {
   // an open multi-line value: its lines so far, their bytes, its first line, its nesting state; `lines` is
   // null once it is over the limit (then only its head is kept while it is read on to where it closes)
-  let open: OpenValue | null = null;
-  // the lines taken one by one (no extra async generator around them: one fewer promise per line)
-  for (let next: IteratorResult<RawLine> = first; next.done !== true; next = await lines.next()) {
-    const raw = next.value;
+  private open: OpenValue | null = null;
+  /** input that starts with a UTF-16 byte-order mark: its first line, and the lines and bytes read since */
+  private utf16: { first: RawLine; bytes: number; last: number } | null = null;
+  private started = false;
+  constructor(private readonly limit: number) {}
+
+  line(raw: RawLine, out: InputItem[]): void {
+    const { limit } = this;
+    if (!this.started) {
+      this.started = true;
+      if (isUtf16Bom(raw)) {
+        this.utf16 = { first: raw, bytes: lineSize(raw), last: raw.no };
+        return;
+      }
+    }
+    if (this.utf16 !== null) {
+      this.utf16.bytes += lineSize(raw);
+      this.utf16.last = raw.no;
+      return;
+    }
     const bytes = raw.bytes === null ? null : stripBom(raw.bytes);
     const text = bytes !== null && isUtf8(bytes) ? bytes.toString("utf8") : null;
+    const open = this.open;
     if (open !== null) {
       if (text !== null && opensAtColumnZero(text)) {
         // a new value starts here: the open one was never closed
-        yield unclosed(open, raw.no - 1, limit);
-        open = null;
+        out.push(unclosed(open, raw.no - 1, limit));
+        this.open = null;
       } else {
         continueValue(open, raw, bytes, text, limit);
         if (open.scan.depth <= 0 || open.scan.broken) {
-          yield closed(open, limit);
-          open = null;
+          out.push(closed(open, limit));
+          this.open = null;
         }
-        continue;
+        return;
       }
     }
     const started = startLine(raw, bytes, text, limit);
-    if ("open" in started) open = started.open;
-    else yield started.item;
+    if ("open" in started) this.open = started.open;
+    else out.push(started.item);
   }
-  if (open !== null) yield unclosed(open, Number.NaN, limit);
+
+  /** End of input: a value still open, or the UTF-16 input's one rejected item. */
+  finish(out: InputItem[]): void {
+    if (this.utf16 !== null) out.push(utf16Rejection(this.utf16));
+    else if (this.open !== null) out.push(unclosed(this.open, Number.NaN, this.limit));
+    this.open = null;
+    this.utf16 = null;
+  }
 }
 
+const lineSize = (l: RawLine): number => l.length + (l.terminated ? 1 : 0);
+
 /** A UTF-16 input: not one record can be read from it, so one rejected item for the whole input, every byte counted. */
-async function utf16Rejection(first: RawLine, rest: AsyncIterable<RawLine>): Promise<InputItem> {
-  const size = (l: RawLine): number => l.length + (l.terminated ? 1 : 0);
-  let bytes = size(first);
-  let last = first.no;
-  for await (const raw of rest) {
-    bytes += size(raw);
-    last = raw.no;
-  }
+function utf16Rejection(input: { first: RawLine; bytes: number; last: number }): InputItem {
+  const { first } = input;
   return {
     kind: "rejected",
     error: new DecodeError(
@@ -156,9 +218,9 @@ async function utf16Rejection(first: RawLine, rest: AsyncIterable<RawLine>): Pro
         "(convert it, e.g. iconv -f UTF-16 -t UTF-8)",
     ),
     head: headOf(first.bytes ?? first.head),
-    bytes,
+    bytes: input.bytes,
     first: 1,
-    last,
+    last: input.last,
   };
 }
 

@@ -45,6 +45,54 @@ export function compileToJs(root: unknown, maxCost: number): ((b: Bindings) => u
   };
 }
 
+/** The members of an aggregate's `root` map (aggregates.ts changeValue): the change's own transform variables. */
+const ROOT_MEMBERS: ReadonlySet<string> = new Set(["op", "before", "after", "key", "source"]);
+const NOT_ROOT_ONLY: unique symbol = Symbol("reads more than the root change");
+
+/**
+ * compileToJs for an expression of an aggregate file that reads its root change only: `root.op`, `root.after.x`
+ * … are read as a transform reads `op`, `after.x` … (the root map holds exactly these, made from the same
+ * bindings), so the closure takes the root change's transform bindings. Undefined for an expression that reads
+ * anything else (member lists, tx, `root` itself) or is not compiled.
+ */
+export function compileRootToJs(root: unknown, maxCost: number): ((b: Bindings) => unknown) | undefined {
+  const rewritten = rootAsTransform(root);
+  return rewritten === NOT_ROOT_ONLY ? undefined : compileToJs(rewritten, maxCost);
+}
+
+/** A copy of the parsed expression with `root.<member>` as the bare identifier `<member>`. */
+function rootAsTransform(node: unknown): unknown {
+  if (node === null || typeof node !== "object" || ArrayBuffer.isView(node)) return node;
+  if (Array.isArray(node)) {
+    const out: unknown[] = [];
+    for (const n of node) {
+      const r = rootAsTransform(n);
+      if (r === NOT_ROOT_ONLY) return NOT_ROOT_ONLY;
+      out.push(r);
+    }
+    return out;
+  }
+  const kind = (node as AstNode).exprKind;
+  // any other variable (a member list, tx, root alone), or a comprehension's own
+  if (kind?.case === "identExpr" || kind?.case === "comprehensionExpr") return NOT_ROOT_ONLY;
+  if (kind?.case === "selectExpr") {
+    const v = kind.value as Record<string, unknown>;
+    const operand = (v.operand as AstNode | undefined)?.exprKind;
+    if (operand?.case === "identExpr" && (operand.value as { name?: unknown }).name === "root") {
+      const field = v.field;
+      if (v.testOnly === true || typeof field !== "string" || !ROOT_MEMBERS.has(field)) return NOT_ROOT_ONLY;
+      return { ...node, exprKind: { case: "identExpr", value: { name: field } } };
+    }
+  }
+  const out: Record<string, unknown> = {};
+  for (const [k, value] of Object.entries(node)) {
+    const r = rootAsTransform(value);
+    if (r === NOT_ROOT_ONLY) return NOT_ROOT_ONLY;
+    out[k] = r;
+  }
+  return out;
+}
+
 function isScalar(v: unknown): boolean {
   const t = typeof v;
   return v === null || t === "string" || t === "bigint" || t === "number" || t === "boolean";

@@ -21,7 +21,7 @@ import {
   type EvaluationLimits,
 } from "./cel-limits.js";
 import { ChangecastError } from "../errors.js";
-import { compileToJs, FALLBACK } from "./compiled-expression.js";
+import { compileRootToJs, compileToJs, FALLBACK } from "./compiled-expression.js";
 import { LOOKUP_FUNCTIONS } from "./lookup.js";
 
 /** The variables a transform expression may use (docs/transforms.md; ts_* are the envelope's timestamps). */
@@ -72,6 +72,9 @@ export class ExpressionError extends ChangecastError {
   readonly code = "MAP_EXPRESSION";
   override readonly name = "ExpressionError";
 }
+
+/** Among an aggregate's variables: the transform bindings of its root change (compileRootToJs). */
+export const ROOT_BINDINGS: unique symbol = Symbol("the root change's bindings");
 
 export interface Expression {
   readonly text: string;
@@ -131,6 +134,22 @@ export function compileExpression(
       text,
       evaluate: (bindings) => {
         const value = compiled(bindings);
+        return value === FALLBACK ? evaluate(bindings) : value;
+      },
+    };
+  }
+  // an aggregate file's expression over its root change alone: compiled as a transform's, given the root
+  // change's own bindings (ROOT_BINDINGS of the aggregate's variables); CEL wherever it cannot decide
+  const overRoot =
+    options.compiled !== false && !fast && names.includes("root")
+      ? compileRootToJs(parsed.expr, limits.maxCost)
+      : undefined;
+  if (overRoot !== undefined) {
+    return {
+      text,
+      evaluate: (bindings) => {
+        const root = (bindings as { [ROOT_BINDINGS]?: Bindings })[ROOT_BINDINGS];
+        const value = root === undefined ? FALLBACK : overRoot(root);
         return value === FALLBACK ? evaluate(bindings) : value;
       },
     };

@@ -18,7 +18,7 @@
 import { createHash } from "node:crypto";
 import { hostname } from "node:os";
 import Database from "better-sqlite3";
-import pg from "pg";
+import type pg from "pg";
 import { redactText } from "../config/redact.js";
 import { LOCK_HOLDERS_TABLE as HOLDERS } from "./migrations/writer-lock.js";
 import { StateStoreError, StateStoreUnavailableError, type StateStore } from "./store.js";
@@ -211,7 +211,9 @@ const scopeKey = (scope: string): number =>
 async function acquirePostgres(store: StateStore, opts: StateLockOptions): Promise<StateLock> {
   const scope = opts.scope ?? "";
   const key = scopeKey(scope);
-  const client = new pg.Client({
+  // loaded for a Postgres state store only: the other commands and stores start without it
+  const { default: pgModule } = await import("pg");
+  const client = new pgModule.Client({
     connectionString: store.url,
     application_name: `changecast ${opts.command}`.slice(0, 63),
     // a silently vanished client host must not keep the lock for the kernel's default two hours

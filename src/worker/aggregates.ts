@@ -7,6 +7,7 @@ import { celList, celMap, type CelInput } from "@bufbuild/cel";
 import type { ChangeEvent } from "../decode/change-event.js";
 import type { AggregateDeclaration } from "../map/aggregate-file.js";
 import { bindingsFor, MappingError } from "../map/mapper.js";
+import { ROOT_BINDINGS, type Bindings } from "../map/expression.js";
 import { keyText, keyValues } from "../map/row-codec.js";
 
 /** A buffered change of a transaction. */
@@ -205,6 +206,8 @@ export class Aggregates {
     heldAt: (b: TxBuffer) => number,
     all = false,
   ): TxBuffer[] {
+    // asked after every record: no array unless a buffer is open
+    if (this.buffers.size === 0) return [];
     return [...this.buffers.values()].filter(
       (b) =>
         all ||
@@ -242,7 +245,11 @@ export class Aggregates {
         ["event_count", 0n],
       ]),
     );
-    return this.alone(root).map((e) => ({ ...e, vars: { ...e.vars, tx }, txId: key, partial: true }));
+    // each evaluation's variables are its own: tx set in place (a spread would make the root map now)
+    return this.alone(root).map((e) => {
+      e.vars.tx = tx;
+      return { ...e, txId: key, partial: true };
+    });
   }
 
   /** The evaluations of a transaction: per aggregate, one per root row (its last change), members matched. */
@@ -322,8 +329,15 @@ export class Aggregates {
     txId: string,
     partial: boolean,
   ): Omit<AggregateEvaluation, "rootId"> {
-    const rootValue = changeValue(root);
-    const vars: Record<string, unknown> = { root: rootValue, tx };
+    const rootBindings = bindingsFor(root);
+    // the root as a CEL map is made when CEL first reads it: expressions over the root alone read its
+    // bindings as a transform does (compileRootToJs)
+    let rootMap: unknown;
+    const rootValue = (): unknown => (rootMap ??= changeValue(root, rootBindings));
+    const vars: Record<string, unknown> = {};
+    Object.defineProperty(vars, "root", { get: rootValue, enumerable: true, configurable: true });
+    vars.tx = tx;
+    (vars as Record<symbol, unknown>)[ROOT_BINDINGS] = rootBindings;
     let error: MappingError | undefined;
     for (const [name, changes] of members) {
       const m = aggregate.members.find((x) => x.name === name);
@@ -332,7 +346,7 @@ export class Aggregates {
         const memberValue = changeValue(change);
         let ok: unknown;
         try {
-          ok = m?.match.evaluate({ member: memberValue, root: rootValue } as never);
+          ok = m?.match.evaluate({ member: memberValue, root: rootValue() } as never);
         } catch (err) {
           error ??= new MappingError(
             `aggregate ${aggregate.root}: members.${name}.match: ${(err as Error).message} (member ${change.table} op ${change.op})`,
@@ -354,8 +368,8 @@ export function rootKey(change: ChangeEvent): string {
 }
 
 /** A change as a CEL map: op, before, after, key, source (the mapper's own conversions of the rows). */
-function changeValue(change: ChangeEvent): unknown {
-  const b = bindingsFor(change) as Record<string, unknown>;
+function changeValue(change: ChangeEvent, bindings: Bindings = bindingsFor(change)): unknown {
+  const b = bindings as unknown as Record<string, unknown>;
   return celMap(
     new Map<string, CelInput>([
       ["op", change.op],

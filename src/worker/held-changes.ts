@@ -138,8 +138,9 @@ export class HeldChanges implements BatchHook {
   // -- batch hooks ------------------------------------------------------------------------------------------
 
   async prepare(batch: PreparedBatch): Promise<void> {
-    this.batchStarts = partitionStarts(batch.records);
     const store = this.options.store;
+    // the pruning of beforeCommit needs them, and only with a store
+    if (store) this.batchStarts = partitionStarts(batch.records);
     const fresh = !this.loaded;
     if (store && (this.options.sharedStore || fresh)) await this.sync(store);
     this.loaded = true;
@@ -663,14 +664,12 @@ export class HeldChanges implements BatchHook {
     // replay: records may share coordinates (plain Debezium values have none): identity is the input order
     if (this.options.store) return heldId(kind, record.topic, record.partition, record.offset);
     let ids = this.replayIds.get(record);
-    if (!ids) this.replayIds.set(record, (ids = new Map()));
-    let id = ids.get(kind);
-    if (!id) ids.set(kind, (id = `${kind}\u0000#${++this.sequence}`));
-    return id;
+    if (!ids) this.replayIds.set(record, (ids = {}));
+    return (ids[kind] ??= `${kind}\u0000#${++this.sequence}`);
   }
 
   /** replay: the ids of each record (a record parked and released is buffered for its aggregate once) */
-  private readonly replayIds = new WeakMap<SourceRecord, Map<HeldKind, string>>();
+  private readonly replayIds = new WeakMap<SourceRecord, Partial<Record<HeldKind, string>>>();
 
   private hold(
     kind: HeldKind,

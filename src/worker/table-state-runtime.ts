@@ -41,8 +41,9 @@ export class TableStateRuntime implements BatchHook {
   }
 
   async prepare(batch: PreparedBatch): Promise<void> {
-    this.batchStarts = partitionStarts(batch.records);
+    // the history pruning of beforeCommit needs them, and only with a store
     if (!this.store) return;
+    this.batchStarts = partitionStarts(batch.records);
     if (this.lookedUp.length) {
       const delta = await this.store.changesSince(this.seq, this.lookedUp);
       this.view.load(delta.rows);

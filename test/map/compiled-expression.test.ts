@@ -3,10 +3,12 @@
 // same value, or the same error (the compiled form hands every case it cannot decide to CEL).
 import { describe, expect, it } from "vitest";
 import { UNAVAILABLE, type ChangeEvent, type Row } from "../../src/decode/change-event.js";
-import { compileToJs, FALLBACK } from "../../src/map/compiled-expression.js";
-import { compileExpression, type Expression } from "../../src/map/expression.js";
+import { compileRootToJs, compileToJs, FALLBACK } from "../../src/map/compiled-expression.js";
+import { compileExpression, type Bindings, type Expression } from "../../src/map/expression.js";
 import { bindingsFor } from "../../src/map/mapper.js";
-import { parse } from "@bufbuild/cel";
+import { Aggregates } from "../../src/worker/aggregates.js";
+import type { AggregateDeclaration } from "../../src/map/aggregate-file.js";
+import { celList, parse } from "@bufbuild/cel";
 
 function random(seed: number): () => number {
   return () => {
@@ -190,6 +192,54 @@ describe("compiled expressions", () => {
     expect(decided).toBeGreaterThan(evaluations / 10);
   });
 
+  it("an aggregate's expressions over its root change: CEL's value or error, compiled or not", () => {
+    // the same random expressions with the change's variables read through `root` (root.after.x, root.op …);
+    // a member list beside it is never compiled
+    const r = random(Number(process.env.CEL_DIFF_SEED ?? 42) + 1);
+    const names = ["root", "tx", "lines"];
+    const aggregates = new Aggregates(
+      [{ root: "s.t", members: [], events: [], file: "t.yaml" } as AggregateDeclaration],
+      60_000,
+    );
+    let compiledCount = 0;
+    let decided = 0;
+    let evaluations = 0;
+    for (let i = 0; i < 2000; i++) {
+      const text = expr(r, 0).replace(
+        /(?<![.\w"])(before|after|key|source|op|ts_ms|ts_ns|changed)\b/g,
+        "root.$1",
+      );
+      const withList = r() < 0.1 ? `(${text}) == (size(lines) > 0)` : text;
+      let reference: Expression;
+      try {
+        reference = compileExpression(withList, undefined, names, { compiled: false });
+      } catch {
+        continue; // rejected by the type check: never evaluated
+      }
+      const fast = compileExpression(withList, undefined, names);
+      const js = compileRootToJs(parse(withList).expr, 20_000_000);
+      if (js !== undefined) compiledCount++;
+      for (let j = 0; j < 8; j++) {
+        const c = change(r);
+        evaluations++;
+        if (js !== undefined && js(bindingsFor(c)) !== FALLBACK) decided++;
+        const [evaluation] = aggregates.alone(c);
+        const vars = { ...evaluation!.vars, lines: celList([]) } as unknown as Bindings;
+        const evaluate = (e: Expression): Outcome => {
+          try {
+            return { value: e.evaluate(vars) };
+          } catch (err) {
+            return { error: (err as Error).constructor.name + ": " + (err as Error).message };
+          }
+        };
+        expect(evaluate(fast), withList).toStrictEqual(evaluate(reference));
+      }
+    }
+    // the compiled form decides often, not only falls back
+    expect(compiledCount).toBeGreaterThan(500);
+    expect(decided).toBeGreaterThan(evaluations / 20);
+  });
+
   it("compiles the example's expressions and falls back for unknown constructs", () => {
     for (const text of [
       'op == "c" || op == "r"',
@@ -201,6 +251,13 @@ describe("compiled expressions", () => {
     }
     for (const text of ["[1, 2].exists(x, x > 1)", "after.tags[0]", "1u + 2u", 'after.s.matches("a")']) {
       expect(compileToJs(parse(text).expr, 1e6), text).toBeUndefined();
+    }
+    // an aggregate's: over the root change alone, nothing else
+    for (const text of ['root.op == "c" || root.op == "r"', "root.after.purchaser", "has(root.before.x)"]) {
+      expect(compileRootToJs(parse(text).expr, 1e6), text).toBeDefined();
+    }
+    for (const text of ["lines.map(l, l.after.line_no)", "root", "tx.id", "has(root.after)", "root.ts_ms"]) {
+      expect(compileRootToJs(parse(text).expr, 1e6), text).toBeUndefined();
     }
   });
 });
