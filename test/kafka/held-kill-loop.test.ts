@@ -12,15 +12,20 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import avro from "avsc";
 import { CompressionTypes, type Message } from "kafkajs";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { openPipeline } from "../../src/cli/pipeline.js";
 import type { SourceRecord } from "../../src/decode/change-event.js";
 import { DLQ_HEADERS } from "../../src/publish/output-record.js";
 import { heldRecords } from "../../src/worker/held-changes.js";
-import { startMockKafka, type MockKafka } from "../infra/mock-kafka.js";
-import { startPostgres, type TestPostgres } from "../infra/postgres.js";
 import { consumeUntil, partitionReport, quietKafka, withProducer, type Received } from "./helpers.js";
-import { killSecondWorkerRepeatedly, runToTheEnd, sleep, Workers } from "./worker-process.js";
+import {
+  expectCleanExits,
+  killSecondWorkerRepeatedly,
+  postgresAndMockKafka,
+  runToTheEnd,
+  sleep,
+  withWorkers,
+} from "./worker-process.js";
 
 const TOPICS = {
   persons: { name: "dbserver1.crm.persons", partitions: 3 },
@@ -416,30 +421,19 @@ async function produce(
 }
 
 describe("requires: and aggregate: on Kafka: two workers, Postgres state, kill -9 loop", () => {
-  let pg: TestPostgres;
-  let mock: MockKafka;
-  beforeAll(async () => {
-    pg = await startPostgres();
-  });
-  afterAll(async () => {
-    await mock?.stop();
-    await pg?.stop();
-  });
+  const infra = postgresAndMockKafka();
 
   it(
     "publishes every released child and every aggregate once by ce_id, with the model's values, and times out the orphan",
     { timeout: 900_000 },
     async () => {
-      mock = await startMockKafka({
-        brokers: 3,
-        topics: [
-          ...Object.values(TOPICS),
-          { name: PHONE_EVENTS, partitions: 8 },
-          { name: ORDER_EVENTS, partitions: 8 },
-          { name: DLQ, partitions: 1 },
-        ],
-      });
-      const config = pipelineFiles(pg.url);
+      const mock = await infra.startMock([
+        ...Object.values(TOPICS),
+        { name: PHONE_EVENTS, partitions: 8 },
+        { name: ORDER_EVENTS, partitions: 8 },
+        { name: DLQ, partitions: 1 },
+      ]);
+      const config = pipelineFiles(infra.postgres().url);
       const m = model();
       const ids = await expectedIds(config, m.out);
       const expectedCount = m.phones.size + m.orders.size;
@@ -449,8 +443,7 @@ describe("requires: and aggregate: on Kafka: two workers, Postgres state, kill -
       await produce(kafka, m.out, 0, backlog, 0);
       const streaming = produce(kafka, m.out, backlog, m.out.length, 900);
 
-      const workers = new Workers(config, mock.bootstrap);
-      try {
+      await withWorkers(config, mock.bootstrap, async (workers) => {
         // worker A stays up the whole time; worker B is killed and restarted (each time a rebalance); A once too
         const kills = await killSecondWorkerRepeatedly(workers, { kills: KILLS - 1, minPauseMs: 300 });
         await streaming;
@@ -484,12 +477,8 @@ describe("requires: and aggregate: on Kafka: two workers, Postgres state, kill -
             `${t.name} ${JSON.stringify(parts)}`,
           ).toBe(true);
         }
-        // no worker died of anything but the kills (and the mock's late SyncGroup, restarted)
-        expect(workers.failures).toEqual([]);
-        for (const e of exits) expect(e.code, e.stderr).toBe(0);
-      } finally {
-        workers.killAll();
-      }
+        expectCleanExits(workers, exits);
+      });
     },
   );
 });

@@ -11,13 +11,18 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import avro from "avsc";
 import { CompressionTypes, type Message } from "kafkajs";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { openPipeline } from "../../src/cli/pipeline.js";
 import type { SourceRecord } from "../../src/decode/change-event.js";
-import { startMockKafka, type MockKafka } from "../infra/mock-kafka.js";
-import { startPostgres, type TestPostgres } from "../infra/postgres.js";
 import { consumeUntil, partitionReport, quietKafka, withProducer, type Received } from "./helpers.js";
-import { killSecondWorkerRepeatedly, runToTheEnd, sleep, Workers } from "./worker-process.js";
+import {
+  expectCleanExits,
+  killSecondWorkerRepeatedly,
+  postgresAndMockKafka,
+  runToTheEnd,
+  sleep,
+  withWorkers,
+} from "./worker-process.js";
 
 const CODES_TOPIC = "dbserver1.test.codes";
 const DOCS_TOPIC = "dbserver1.test.docs";
@@ -255,29 +260,18 @@ async function produce(
 }
 
 describe("table state on Kafka: two workers, Postgres state, kill -9 loop", () => {
-  let pg: TestPostgres;
-  let mock: MockKafka;
-  beforeAll(async () => {
-    pg = await startPostgres();
-  });
-  afterAll(async () => {
-    await mock?.stop();
-    await pg?.stop();
-  });
+  const infra = postgresAndMockKafka();
 
   it(
     "fills TOAST values and before-images and looks labels up correctly across rebalances and SIGKILLs",
     { timeout: 600_000 },
     async () => {
-      mock = await startMockKafka({
-        brokers: 3,
-        topics: [
-          { name: CODES_TOPIC, partitions: CODE_PARTITIONS },
-          { name: DOCS_TOPIC, partitions: DOC_PARTITIONS },
-          { name: EVENT_TOPIC, partitions: EVENT_PARTITIONS },
-        ],
-      });
-      const config = pipelineFiles(pg.url);
+      const mock = await infra.startMock([
+        { name: CODES_TOPIC, partitions: CODE_PARTITIONS },
+        { name: DOCS_TOPIC, partitions: DOC_PARTITIONS },
+        { name: EVENT_TOPIC, partitions: EVENT_PARTITIONS },
+      ]);
+      const config = pipelineFiles(infra.postgres().url);
       const m = model();
       const ids = await expectedIds(config, m.codes, m.docs);
       expect(ids.size).toBe(N);
@@ -288,8 +282,7 @@ describe("table state on Kafka: two workers, Postgres state, kill -9 loop", () =
       await produce(kafka, DOCS_TOPIC, m.docs.slice(0, N / 4), { chunk: 1_000 });
       const streaming = produce(kafka, DOCS_TOPIC, m.docs.slice(N / 4), { chunk: 500, pauseMs: 700 });
 
-      const workers = new Workers(config, mock.bootstrap);
-      try {
+      await withWorkers(config, mock.bootstrap, async (workers) => {
         // worker A stays up the whole time; worker B is killed and restarted (each time a rebalance); A once too
         const kills = await killSecondWorkerRepeatedly(workers, { kills: KILLS, minPauseMs: 500 });
         await streaming;
@@ -314,12 +307,8 @@ describe("table state on Kafka: two workers, Postgres state, kill -9 loop", () =
           source.every((p) => p.low === "0" && p.committed === p.high),
           JSON.stringify(source),
         ).toBe(true);
-        // no worker died of anything but the kills (and the mock's late SyncGroup, restarted)
-        expect(workers.failures).toEqual([]);
-        for (const e of exits) expect(e.code, e.stderr).toBe(0);
-      } finally {
-        workers.killAll();
-      }
+        expectCleanExits(workers, exits);
+      });
     },
   );
 });

@@ -4,9 +4,12 @@
 // The librdkafka mock answers a SyncGroup that reaches it after the group settled with INVALID_REQUEST (error 42;
 // docs/testing.md, "Late SyncGroup"); a real broker answers with the assignment. kafkajs treats 42 as fatal and the
 // worker exits 2. The harness restarts a worker that died of exactly that (counted, for the test's summary); any
-// other exit it did not cause is a failure the test reports.
+// other exit it did not cause is a failure the test reports. CHANGECAST_TEST_TRACE_WORKERS=1 traces the processes.
 import { spawn, type ChildProcess } from "node:child_process";
 import { join } from "node:path";
+import { afterAll, beforeAll, expect } from "vitest";
+import { startMockKafka, type MockKafka, type MockKafkaOptions } from "../infra/mock-kafka.js";
+import { startPostgres, type TestPostgres } from "../infra/postgres.js";
 import { repoRoot } from "./helpers.js";
 
 /** Worker log lines that mean "this batch was (or may have been) written without its offsets being stored". */
@@ -30,6 +33,8 @@ const FATAL_INVALID_REQUEST = `changecast: ${INVALID_REQUEST_MESSAGE}`;
  * in one state kill loop run).
  */
 const FINAL_RESTARTS = 5;
+/** How long a worker may take to finish its batch, commit and leave the group after SIGTERM. */
+const STOP_MS = 60_000;
 
 /** One worker process. */
 export interface WorkerProcess {
@@ -88,9 +93,17 @@ export function startWorkerProcess(
     for (const line of lines) onLine(line);
     tail = (tail + c.toString()).slice(-6_000);
   });
-  child.stderr?.on("end", () => onLine(partial));
-  // "close": the exit code and all of stderr (the fatal line comes last)
-  const exited = new Promise<number | null>((done) => child.once("close", (code) => done(code)));
+  const drained = new Promise<void>((done) =>
+    child.stderr?.once("end", () => {
+      onLine(partial);
+      done();
+    }),
+  );
+  // the exit code, and stderr read to its end (the fatal line comes last); not "close": a child of the worker
+  // (tsx's esbuild service) shares the pipe and may outlive it a while
+  const exited = new Promise<number | null>((done) =>
+    child.once("exit", (code) => void Promise.race([drained, sleep(2_000)]).then(() => done(code))),
+  );
   void exited.then(() => joinedResolve(false));
   return {
     child,
@@ -144,6 +157,7 @@ export class Worker {
 
   /** SIGKILL, and the process gone. */
   async kill(): Promise<void> {
+    trace(`kill ${this.process.child.pid}`);
     this.stopping = true;
     this.process.child.kill("SIGKILL");
     await this.process.exited;
@@ -159,8 +173,18 @@ export class Worker {
       await this.settled();
       const current = this.process;
       this.stopping = true;
+      trace(`SIGTERM ${current.child.pid}`);
       current.child.kill("SIGTERM");
-      const code = await current.exited;
+      // a worker that does not stop fails the test with its log, rather than timing it out
+      const code = await Promise.race([current.exited, sleep(STOP_MS).then(() => "hung" as const)]);
+      if (code === "hung") {
+        current.child.kill("SIGKILL");
+        await current.exited;
+        this.workers.failures.push(
+          `worker pid ${current.child.pid} did not exit within ${STOP_MS / 1000} s of SIGTERM:\n${current.stderr()}`,
+        );
+        return null;
+      }
       if (!current.diedOfLateSyncGroup() || this.restarts >= this.maxRestarts) return code;
       this.stopping = false;
       this.restart();
@@ -169,6 +193,11 @@ export class Worker {
 
   private spawn(): WorkerProcess {
     const p = this.workers.spawnProcess();
+    trace(`spawn ${p.child.pid}`);
+    void p.joined.then((j) => trace(`joined ${p.child.pid} ${j}`));
+    void p.exited.then((c) =>
+      trace(`exit ${p.child.pid} ${c} ${p.child.signalCode} late=${p.diedOfLateSyncGroup()}`),
+    );
     void p.exited.then((code) => this.onExit(p, code));
     return p;
   }
@@ -263,10 +292,65 @@ export async function runToTheEnd<T>(
   done: () => Promise<T>,
 ): Promise<{ result: T; exits: { code: number | null; stderr: string }[] }> {
   const last = Array.from({ length: count }, () => workers.start(FINAL_RESTARTS));
+  trace("final run started");
   const result = await done();
+  trace("final run: done");
   await Promise.all(last.map((w) => w.settled()));
   const codes = await Promise.all(last.map((w) => w.stop()));
   return { result, exits: last.map((w, i) => ({ code: codes[i] ?? null, stderr: w.process.stderr() })) };
 }
 
+/** Runs `body` with a test's worker processes; whatever of them still runs afterwards is SIGKILLed. */
+export async function withWorkers<T>(
+  config: string,
+  brokers: string,
+  body: (workers: Workers) => Promise<T>,
+): Promise<T> {
+  const workers = new Workers(config, brokers);
+  try {
+    return await body(workers);
+  } finally {
+    workers.killAll();
+  }
+}
+
+/** What the kill loops assert of the worker processes themselves, after the data. */
+export function expectCleanExits(workers: Workers, exits: { code: number | null; stderr: string }[]): void {
+  // no worker died of anything but the harness's kills (and the mock's late SyncGroup, restarted)
+  expect(workers.failures).toEqual([]);
+  // SIGTERM: finish the batch, commit, leave the group, exit 0
+  for (const e of exits) expect(e.code, e.stderr).toBe(0);
+}
+
+/**
+ * For the describe block of a two-worker loop: Postgres for the table state (started before its tests) and the
+ * mock cluster (3 brokers) a test starts with its topics; both stopped after the tests.
+ */
+export function postgresAndMockKafka(): {
+  postgres: () => TestPostgres;
+  startMock: (topics: NonNullable<MockKafkaOptions["topics"]>) => Promise<MockKafka>;
+} {
+  let pg: TestPostgres | undefined;
+  let mock: MockKafka | undefined;
+  beforeAll(async () => {
+    pg = await startPostgres();
+  });
+  afterAll(async () => {
+    await mock?.stop();
+    await pg?.stop();
+  });
+  return {
+    postgres: () => {
+      if (!pg) throw new Error("Postgres did not start");
+      return pg;
+    },
+    startMock: async (topics) => (mock = await startMockKafka({ brokers: 3, topics })),
+  };
+}
+
+/** CHANGECAST_TEST_TRACE_WORKERS=1: every start, join, kill and exit on stdout (for a loop that times out). */
+const trace = (m: string) => {
+  if (process.env.CHANGECAST_TEST_TRACE_WORKERS === "1")
+    console.log(`[workers] ${new Date().toISOString()} ${m}`);
+};
 export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
