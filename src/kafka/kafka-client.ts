@@ -19,6 +19,17 @@ export class KafkaClientConfigError extends ChangecastError {
   override readonly name = "KafkaClientConfigError";
 }
 
+// kafkajs (2.2.4) schedules its throttle check with `setTimeout(fn, throttledUntil - Date.now())` before any
+// throttling, a negative delay that Node clamps to 1 ms (what kafkajs means) and reports as a
+// TimeoutNegativeWarning on stderr in every run: that one warning is dropped, every other one still shows.
+const emitWarning = process.emitWarning.bind(process);
+process.emitWarning = ((warning: string | Error, ...rest: unknown[]) => {
+  const type = typeof rest[0] === "string" ? rest[0] : (rest[0] as { type?: string } | undefined)?.type;
+  const name = typeof warning === "string" ? type : warning.name;
+  if (name === "TimeoutNegativeWarning") return;
+  (emitWarning as (w: string | Error, ...r: unknown[]) => void)(warning, ...rest);
+}) as typeof process.emitWarning;
+
 const SASL_MECHANISMS = ["plain", "scram-sha-256", "scram-sha-512"] as const;
 type SaslMechanism = (typeof SASL_MECHANISMS)[number];
 
