@@ -688,49 +688,43 @@ describe("requires: children before parents", () => {
     ]);
   });
 
-  it(
-    "embedded run over one capture file per topic (children's file first): released, nothing timed out",
-    () => {
-      const f = PG;
-      const r = rows(f);
-      const dir = heldProject(f, { requires: ["    timeout: 1m"] });
-      // ten minutes of phones and persons; each phone 2 s before its person; files read in time order
-      const phones: string[] = [];
-      const persons: string[] = [];
-      for (let i = 0; i < 10; i++) {
-        phones.push(r.phone(100 + i, i, `n${i}`, i * 60 + 1));
-        persons.push(r.person(i, `P${i}`, i * 60 + 3));
-      }
-      const { out, stderr } = run(dir, { "a-phones.jsonl": phones, "b-persons.jsonl": persons });
-      expect(out.filter((o) => o.topic === DLQ)).toHaveLength(0);
-      expect(phoneEvents(out).map((e) => e.value?.personName)).toEqual(persons.map((_, i) => `P${i}`));
-      expect(stderr).toMatch(/held \(requires\): 10 parked, 10 released, 0 timed out/);
-      // a phone is never published before its person: each phone is written after its person's event
-      const order = readFileSync(join(dir, ".changecast", "out", "crm.phone-events.jsonl"), "utf8");
-      expect(order.split("\n").filter(Boolean)).toHaveLength(10);
-    },
-  );
+  it("embedded run over one capture file per topic (children's file first): released, nothing timed out", () => {
+    const f = PG;
+    const r = rows(f);
+    const dir = heldProject(f, { requires: ["    timeout: 1m"] });
+    // ten minutes of phones and persons; each phone 2 s before its person; files read in time order
+    const phones: string[] = [];
+    const persons: string[] = [];
+    for (let i = 0; i < 10; i++) {
+      phones.push(r.phone(100 + i, i, `n${i}`, i * 60 + 1));
+      persons.push(r.person(i, `P${i}`, i * 60 + 3));
+    }
+    const { out, stderr } = run(dir, { "a-phones.jsonl": phones, "b-persons.jsonl": persons });
+    expect(out.filter((o) => o.topic === DLQ)).toHaveLength(0);
+    expect(phoneEvents(out).map((e) => e.value?.personName)).toEqual(persons.map((_, i) => `P${i}`));
+    expect(stderr).toMatch(/held \(requires\): 10 parked, 10 released, 0 timed out/);
+    // a phone is never published before its person: each phone is written after its person's event
+    const order = readFileSync(join(dir, ".changecast", "out", "crm.phone-events.jsonl"), "utf8");
+    expect(order.split("\n").filter(Boolean)).toHaveLength(10);
+  });
 
-  it(
-    "embedded run: a released child sees its parent as it was when it arrived, not its later changes",
-    () => {
-      const f = PG;
-      const r = rows(f);
-      const dir = heldProject(f);
-      const first = run(dir, [r.phone(10, 1, "a1", 1)]);
-      expect(first.out).toHaveLength(0);
-      // the next run: the person is created, then renamed; the phone goes right after the create
-      const second = run(dir, [
-        r.phone(11, 1, "b1", 2),
-        r.person(1, "Ann", 3),
-        r.person(1, "Anna", 4, "u"),
-        r.phone(12, 1, "c1", 5),
-      ]);
-      expect(
-        phoneEvents(second.out).map((e) => `${String(e.value?.id)} ${String(e.value?.personName)}`),
-      ).toEqual(["10 Ann", "11 Ann", "12 Anna"]);
-    },
-  );
+  it("embedded run: a released child sees its parent as it was when it arrived, not its later changes", () => {
+    const f = PG;
+    const r = rows(f);
+    const dir = heldProject(f);
+    const first = run(dir, [r.phone(10, 1, "a1", 1)]);
+    expect(first.out).toHaveLength(0);
+    // the next run: the person is created, then renamed; the phone goes right after the create
+    const second = run(dir, [
+      r.phone(11, 1, "b1", 2),
+      r.person(1, "Ann", 3),
+      r.person(1, "Anna", 4, "u"),
+      r.phone(12, 1, "c1", 5),
+    ]);
+    expect(
+      phoneEvents(second.out).map((e) => `${String(e.value?.id)} ${String(e.value?.personName)}`),
+    ).toEqual(["10 Ann", "11 Ann", "12 Anna"]);
+  });
 
   it("embedded run: a parked change held longer than its timeout by the clock times out in the next run", async () => {
     const f = PG;
