@@ -16,9 +16,9 @@ if (major < 22 || (major === 22 && minor < 15)) {
 // (docs/kafka.md, Throughput): node 24 grows the young generation to 64 MB per semi-space, and lets the old one
 // grow to ~4× what is live before a full collection. The young generation's size cannot change once V8 is up
 // (v8.setFlagsFromString has no effect on it), so `run` replaces this process with itself (same pid, so signals
-// still reach the worker) with 8 MB; the old generation's growth factor can, and is set to 2×. Node flags that
+// still reach the worker) with 16 MB; the old generation's growth factor can, and is set to 2×. Node flags that
 // choose either themselves win.
-const SEMI_SPACE_MB = 8;
+const SEMI_SPACE_MB = 16;
 const HEAP_GROWING_PERCENT = 100;
 const nodeFlags = [...process.execArgv, ...(process.env.NODE_OPTIONS ?? "").split(/\s+/)];
 const flagGiven = (name) =>

@@ -20,16 +20,16 @@ function flagsOf(args: string[], env: NodeJS.ProcessEnv = {}): { pid: number; fl
 }
 
 describe("bin/changecast.js node flags", () => {
-  it("run restarts itself in place (same pid) with an 8 MB semi-space", () => {
+  it("run restarts itself in place (same pid) with a 16 MB semi-space", () => {
     const seen = flagsOf(["run", "--config", "/nonexistent/changecast.yaml"]);
     expect(seen).toHaveLength(2);
     expect(seen[0]!.flags).toEqual([]);
-    expect(seen[1]).toEqual({ pid: seen[0]!.pid, flags: ["--max-semi-space-size=8"] });
+    expect(seen[1]).toEqual({ pid: seen[0]!.pid, flags: ["--max-semi-space-size=16"] });
   });
 
   it("a size chosen by the user's node flags is kept, and other commands start once", () => {
     const chosen = flagsOf(["run", "--config", "/nonexistent/changecast.yaml"], {
-      NODE_OPTIONS: "--max-semi-space-size=16",
+      NODE_OPTIONS: "--max-semi-space-size=32",
     });
     expect(chosen).toHaveLength(1);
     expect(flagsOf(["--version"])).toEqual([{ pid: expect.any(Number) as number, flags: [] }]);
