@@ -12,6 +12,7 @@ const INTEGRATION = [
   "test/state/**/*.test.ts",
   "test/cli/capture.test.ts",
   "test/cli/command-line.test.ts",
+  "test/cli/node-flags.test.ts",
   "test/cli/check-hostile-files.test.ts",
   "test/schemas/registry-embedded.test.ts",
   "test/worker/embedded-*.test.ts",

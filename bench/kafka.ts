@@ -2,7 +2,7 @@
 //
 // - kcat: the floor. A raw copy of the source records with kcat (librdkafka's CLI, Debian package) through the same
 //   mock broker: `kcat -C … | kcat -P …` (idempotent, acks=all), no decoding, mapping or encoding.
-// - modes: the `changecast run` command (a CLI worker process) on the same records, at-least-once and exactly-once,
+// - modes: the compiled `changecast run` command (a CLI worker process) on the same records, at-least-once and exactly-once,
 //   for each Kafka client (`kafka.client: kafkajs | librdkafka`), from the moment the worker holds its partitions
 //   to the last commit; printed as ratios to kcat (targets ≥ 0.5× at-least-once, ≥ 0.3× exactly-once).
 // - scale: `changecast run --workers N` (N worker processes in the group, Postgres state) for N = 1 and 2.
@@ -18,7 +18,9 @@
 // BENCH_KAFKA_ONLY=kcat,modes,scale,stages,backlog,held (a subset), BENCH_KAFKA_CLIENTS=kafkajs,librdkafka,
 // BENCH_KAFKA_BACKLOG_CLIENTS (default: every client), BENCH_KAFKA_SKIP_BACKLOG=1, BENCH_KAFKA_PROFILE=1 (the CLI
 // workers run with `node --cpu-prof`; profiles in bench/results/profiles/), BENCH_KAFKA_BATCH_SIZE (the workers'
-// --batch-size; default KAFKA_BATCH_SIZE, 2000).
+// --batch-size; default KAFKA_BATCH_SIZE, 2000), BENCH_KAFKA_NODE_FLAGS (node flags of the modes' and scale's CLI
+// workers, e.g. `--max-semi-space-size=64 --heap-growing-percent=0` for V8's own heap sizing),
+// BENCH_KAFKA_CLI=tsx (src/ through tsx instead of the compiled CLI).
 import { spawn, type ChildProcess } from "node:child_process";
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { cpus, loadavg } from "node:os";
@@ -129,18 +131,24 @@ async function kcatCopy(): Promise<Rate & { command: string }> {
   }
 }
 
-/** Starts `changecast run` (node itself, no wrapper: the pid sampled is the worker, or the --workers parent). */
+/**
+ * Starts `changecast run` as users do: the compiled CLI (`npm run bench` builds dist/ first), node itself, no
+ * wrapper (the pid sampled is the worker, or the --workers parent); BENCH_KAFKA_CLI=tsx runs src/ instead.
+ */
 function startCli(config: string, env: NodeJS.ProcessEnv, args: string[] = []): ChildProcess {
-  const node = ["--import", "tsx", ...(PROFILE ? ["--cpu-prof", `--cpu-prof-dir=${PROFILE_DIR}`] : [])];
-  return spawn(
-    process.execPath,
-    [...node, join(root, "src", "cli", "main.ts"), "run", "--config", config, ...args],
-    {
-      cwd: root,
-      env: { ...process.env, LOG_LEVEL: "info", ...env },
-      stdio: ["ignore", "ignore", "pipe"],
-    },
-  );
+  const profile = [
+    ...(PROFILE ? ["--cpu-prof", `--cpu-prof-dir=${PROFILE_DIR}`] : []),
+    ...(process.env.BENCH_KAFKA_NODE_FLAGS?.split(/\s+/).filter(Boolean) ?? []),
+  ];
+  const cli =
+    process.env.BENCH_KAFKA_CLI === "tsx"
+      ? ["--import", "tsx", ...profile, join(root, "src", "cli", "main.ts")]
+      : [...profile, join(root, "bin", "changecast.js")];
+  return spawn(process.execPath, [...cli, "run", "--config", config, ...args], {
+    cwd: root,
+    env: { ...process.env, LOG_LEVEL: "info", ...env },
+    stdio: ["ignore", "ignore", "pipe"],
+  });
 }
 
 /** CPU seconds (user + system) used so far by a process and its direct children (the --workers processes). */

@@ -238,6 +238,12 @@ export const PIPELINE_SCHEMA = section({
       description:
         "the Kafka client library: `kafkajs` (pure JavaScript) or `librdkafka` (the optional native dependency @confluentinc/kafka-javascript; KIP-447 transactions)",
     }),
+    fetchMaxBytes: integer(8 * 1024 * 1024, {
+      type: "positive integer (bytes)",
+      default: "`8388608` (8 MiB)",
+      description:
+        "how far the consumer reads ahead of the worker, in record bytes as stored (compressed): the most one fetch request returns (at most 2 MiB of it per partition); kafkajs keeps one fetch per broker in memory, librdkafka a prefetch queue of twice this (docs/kafka.md, Throughput). A single larger record batch is still fetched",
+    }),
   }),
   registry: section({
     url: string("", {

@@ -46,8 +46,7 @@ export interface KafkaTransportOptions {
   maxWaitTimeInMs?: number;
   /** metadata refresh period of the consumer and producers (a broker that came back is seen after this) */
   metadataMaxAge?: number;
-  /** fetch sizes: in-flight memory is at most (brokers × maxBytes) of raw records */
-  maxBytesPerPartition?: number;
+  /** `kafka.fetchMaxBytes`: in-flight memory is at most (brokers × maxBytes) of raw records (fetchLimits) */
   maxBytes?: number;
   /** once stopping, how long a failing delivery keeps retrying before the batch is given up (redelivered later) */
   stopGraceMs?: number;
@@ -55,6 +54,11 @@ export interface KafkaTransportOptions {
 
 /** Defaults: ~2 MB per partition and 8 MB per fetch keep a 1M-record backlog from being read ahead. */
 export const FETCH_LIMITS = { maxBytesPerPartition: 2 * 1024 * 1024, maxBytes: 8 * 1024 * 1024 };
+
+/** The fetch sizes for `kafka.fetchMaxBytes`: that much per fetch request, at most 2 MB of it per partition. */
+export function fetchLimits(maxBytes = FETCH_LIMITS.maxBytes): typeof FETCH_LIMITS {
+  return { maxBytes, maxBytesPerPartition: Math.min(maxBytes, FETCH_LIMITS.maxBytesPerPartition) };
+}
 
 export function consumerGroupId(pipeline: string): string {
   return `changecast.${pipeline}`;
@@ -245,8 +249,7 @@ export class KafkaTransport implements ChangeTransport {
       heartbeatInterval: this.heartbeatInterval,
       maxWaitTimeInMs: o.maxWaitTimeInMs ?? Math.min(5_000, Math.floor((o.sessionTimeout ?? 30_000) / 3)),
       metadataMaxAge: o.metadataMaxAge ?? 30_000,
-      maxBytesPerPartition: o.maxBytesPerPartition ?? FETCH_LIMITS.maxBytesPerPartition,
-      maxBytes: o.maxBytes ?? FETCH_LIMITS.maxBytes,
+      ...fetchLimits(o.maxBytes),
       // read_committed: upstream transactional producers' aborted records are never mapped
       readUncommitted: false,
       retry: { ...CLIENT_RETRY, retries: Number.MAX_SAFE_INTEGER },

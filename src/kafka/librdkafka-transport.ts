@@ -13,7 +13,13 @@ import type { PublishedRecord } from "../publish/output-record.js";
 import type { ChangeTransport, ConsumedBatch } from "../publish/transport.js";
 import { ChangecastError } from "../errors.js";
 import type { KafkaLogSink } from "./kafka-client.js";
-import { AssignmentLostError, consumerGroupId, type DeliveryMode } from "./kafka-transport.js";
+import {
+  AssignmentLostError,
+  consumerGroupId,
+  FETCH_LIMITS,
+  fetchLimits,
+  type DeliveryMode,
+} from "./kafka-transport.js";
 import {
   call,
   loadLibrdkafka,
@@ -45,6 +51,8 @@ export interface LibrdkafkaTransportOptions {
   sessionTimeout?: number;
   heartbeatInterval?: number;
   maxWaitTimeInMs?: number;
+  /** `kafka.fetchMaxBytes` (librdkafkaFetchConfig) */
+  maxBytes?: number;
   /** exactly-once: the producer's transactional.id; unique per live worker (default `<group>.<client.id>`) */
   transactionalId?: string;
   /** once stopping, how long a failing delivery keeps retrying before the batch is given up */
@@ -52,10 +60,18 @@ export interface LibrdkafkaTransportOptions {
 }
 
 /**
- * Prefetch bound: librdkafka's queue of fetched, not yet consumed records (KB). Measured on a 1M gzip backlog: 4 MB
- * instead of 16 MB saved 13–40 MB of peak RSS but cost a third of the drain rate (docs/kafka.md).
+ * Prefetch bound: librdkafka's queue of fetched, not yet consumed records, twice `kafka.fetchMaxBytes` (16 MB by
+ * default). Measured on a 1M gzip backlog: 4 MB instead of 16 MB saved 13–40 MB of peak RSS but cost a third of
+ * the drain rate (docs/kafka.md).
  */
-export const LIBRDKAFKA_QUEUE_KB = 16 * 1024;
+export function librdkafkaFetchConfig(maxBytes = FETCH_LIMITS.maxBytes): RdConfig {
+  const { maxBytesPerPartition } = fetchLimits(maxBytes);
+  return {
+    "fetch.max.bytes": maxBytes,
+    "max.partition.fetch.bytes": maxBytesPerPartition,
+    "queued.max.messages.kbytes": Math.max(1, Math.ceil((2 * maxBytes) / 1024)),
+  };
+}
 
 const ERR = {
   ASSIGN: -175,
@@ -209,9 +225,7 @@ export class LibrdkafkaTransport implements ChangeTransport {
         "session.timeout.ms": sessionTimeout,
         "heartbeat.interval.ms": o.heartbeatInterval ?? 3_000,
         "fetch.wait.max.ms": o.maxWaitTimeInMs ?? Math.min(500, Math.floor(sessionTimeout / 3)),
-        "fetch.max.bytes": 8 * 1024 * 1024,
-        "max.partition.fetch.bytes": 2 * 1024 * 1024,
-        "queued.max.messages.kbytes": LIBRDKAFKA_QUEUE_KB,
+        ...librdkafkaFetchConfig(o.maxBytes),
         "queued.min.messages": 10_000,
         // upstream transactional producers' aborted records are never mapped
         "isolation.level": "read_committed",

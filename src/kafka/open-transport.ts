@@ -37,6 +37,7 @@ export async function openKafkaTransport(options: {
     topics,
     delivery: config.delivery,
     compression: config.kafka.compression,
+    maxBytes: config.kafka.fetchMaxBytes,
     signal,
     log,
   };

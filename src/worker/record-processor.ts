@@ -149,6 +149,11 @@ export class RecordProcessor {
   }
 
   /** After the batch's outputs are durable, before its offsets are committed: the state writes. */
+  /** Whether beforeCommit/abandon do anything: a stateful feature's hooks (docs/state.md). */
+  get keepsBatchState(): boolean {
+    return this.hooks.some((h) => h.beforeCommit !== undefined || h.abandon !== undefined);
+  }
+
   async beforeCommit(consumed: readonly SourceRecord[]): Promise<void> {
     for (const hook of this.hooks) await hook.beforeCommit?.(consumed);
   }
@@ -293,9 +298,20 @@ export class RecordProcessor {
     const headers = changeHeaders.forEvent(declaration.name, declaration.schema.fullName);
     const key = Buffer.from(event.key, "utf8");
     this.checkEventSize(declaration.name, key, value, headers);
+    let view: RecordView | undefined;
     return {
       record: { topic: declaration.topic, key, value, timestamp: change.commitTimeMs, headers },
-      view: eventView(declaration.topic, event.key, headers, registration, declaration.schema, coerced),
+      // made when first read: only replay and the embedded sink print views, the Kafka path never does
+      get view(): RecordView {
+        return (view ??= eventView(
+          declaration.topic,
+          event.key,
+          headers,
+          registration,
+          declaration.schema,
+          coerced,
+        ));
+      },
     };
   }
 

@@ -36,6 +36,8 @@ async function deliverBatch(
   consumed: SourceRecord[],
   outputs: PublishedRecord[],
 ): Promise<void> {
+  // no state to write: the transport may acknowledge and commit the batch while the next one is mapped
+  if (!processor.keepsBatchState) return transport.deliver(consumed, outputs);
   let written = false;
   try {
     await transport.deliver(consumed, outputs, async () => {

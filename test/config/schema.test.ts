@@ -45,7 +45,7 @@ describe("PIPELINE_SCHEMA", () => {
       ),
     ).toEqual([
       '6: unknown key "__proto__" in config (allowed: pipeline, source, kafka, registry, state, delivery, errors, limits, ops, log, output, transforms, paths)',
-      '7: unknown key "foo" in kafka (allowed: brokers, clientId, compression, client)',
+      '7: unknown key "foo" in kafka (allowed: brokers, clientId, compression, client, fetchMaxBytes)',
       "7: kafka.brokers must be a scalar",
       '7: kafka.compression: "lz5" is not one of none, gzip, snappy, lz4, zstd',
       '8: limits.maxRecordBytes: "0" is not a positive integer',

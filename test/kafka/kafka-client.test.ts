@@ -4,7 +4,13 @@ import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { consumerTiming, kafkaClientConfig, KafkaClientConfigError } from "../../src/kafka/kafka-client.js";
 import { BatchDecompressionError, CompressionCodecError } from "../../src/kafka/compression.js";
-import { AssignmentLostError, classifyFailure, transactionalId } from "../../src/kafka/kafka-transport.js";
+import {
+  AssignmentLostError,
+  classifyFailure,
+  fetchLimits,
+  transactionalId,
+} from "../../src/kafka/kafka-transport.js";
+import { librdkafkaFetchConfig } from "../../src/kafka/librdkafka-transport.js";
 import { RegistryError } from "../../src/schemas/remote-registry.js";
 
 const base = { brokers: ["k1:9092", "k2:9092"], clientId: "changecast-inventory" };
@@ -130,5 +136,25 @@ describe("delivery failure classification", () => {
     expect(transactionalId("inventory", "dbserver1.inventory.orders", 3)).toBe(
       "changecast.inventory.dbserver1.inventory.orders.3",
     );
+  });
+});
+
+describe("kafka.fetchMaxBytes bounds the prefetch of both clients", () => {
+  it("kafkajs: that much per fetch request, at most 2 MiB per partition", () => {
+    expect(fetchLimits()).toEqual({ maxBytes: 8 * 1024 * 1024, maxBytesPerPartition: 2 * 1024 * 1024 });
+    expect(fetchLimits(1_000_000)).toEqual({ maxBytes: 1_000_000, maxBytesPerPartition: 1_000_000 });
+  });
+
+  it("librdkafka: the same fetch sizes and a prefetch queue of twice the fetch", () => {
+    expect(librdkafkaFetchConfig()).toEqual({
+      "fetch.max.bytes": 8 * 1024 * 1024,
+      "max.partition.fetch.bytes": 2 * 1024 * 1024,
+      "queued.max.messages.kbytes": 16 * 1024,
+    });
+    expect(librdkafkaFetchConfig(1_000_000)).toMatchObject({
+      "fetch.max.bytes": 1_000_000,
+      "max.partition.fetch.bytes": 1_000_000,
+      "queued.max.messages.kbytes": 1954,
+    });
   });
 });
