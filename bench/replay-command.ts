@@ -3,6 +3,7 @@
 // processor alone over the same records. CPU time is the child's user + system time (all its threads), taken
 // by a preload at exit; wall time includes start-up (module loading, transforms, schemas).
 import { spawn } from "node:child_process";
+import { createHash } from "node:crypto";
 import { closeSync, existsSync, openSync, readFileSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -190,7 +191,12 @@ export async function benchReplayCommand(
   flavour: "postgres" | "oracle",
   config: string,
 ): Promise<{ results: CommandResult[]; ratios: string[] }> {
-  const input = join(tmpdir(), `changecast-bench-${flavour}-${RECORDS}.jsonl`);
+  // named by the captures' content: an input made from older captures is not reused
+  const captures = createHash("sha256")
+    .update(captureLines(root, flavour).join("\n"))
+    .digest("hex")
+    .slice(0, 12);
+  const input = join(tmpdir(), `changecast-bench-${flavour}-${RECORDS}-${captures}.jsonl`);
   if (!existsSync(input)) writeReplayInput(root, flavour, RECORDS, input);
   const out = join(tmpdir(), `changecast-bench-${flavour}-out.jsonl`);
   const command = await replayCommand(root, config, input, out);
