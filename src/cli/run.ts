@@ -218,7 +218,7 @@ async function bootstrapEmbedded(pipeline: OpenPipeline, offsets: OffsetStore, i
         .filter((t) => !lookedUp.has(t))
         .map((t) => `${config.source.topicPrefix}.${t}`),
     );
-    const applied = await bootstrapTableState(setup, tables, pipeline.processor, pollAll(reader), others);
+    const applied = await bootstrapTableState(setup, pipeline.processor, pollAll(reader), others);
     io.err(`changecast: table state of ${tables.join(", ")} brought up to date (${applied} changes)`);
   } finally {
     await reader.close();
@@ -278,7 +278,6 @@ async function bootstrapKafka(pipeline: OpenPipeline, env: NodeJS.ProcessEnv, lo
   });
   const applied = await bootstrapTableState(
     setup,
-    setup.bootstrapped,
     pipeline.processor,
     records,
     new Set(),

@@ -148,12 +148,12 @@ export class RecordProcessor {
     return out;
   }
 
-  /** After the batch's outputs are durable, before its offsets are committed: the state writes. */
   /** Whether beforeCommit/abandon do anything: a stateful feature's hooks (docs/state.md). */
   get keepsBatchState(): boolean {
     return this.hooks.some((h) => h.beforeCommit !== undefined || h.abandon !== undefined);
   }
 
+  /** After the batch's outputs are durable, before its offsets are committed: the state writes. */
   async beforeCommit(consumed: readonly SourceRecord[]): Promise<void> {
     for (const hook of this.hooks) await hook.beforeCommit?.(consumed);
   }

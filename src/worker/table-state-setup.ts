@@ -48,14 +48,13 @@ export async function setUpTableState(
 }
 
 /**
- * Applies the changes of `tables` (looked-up tables) from `batches` to the state before the worker starts (nothing
- * is published, no offset committed): the worker then sees them again as redeliveries, mapped as they are now.
+ * Applies the changes of the bootstrapped tables from `batches` to the state before the worker starts (nothing is
+ * published, no offset committed): the worker then sees them again as redeliveries, mapped as they are now.
  * Changes of `noted` tables (parent tables of `requires:`) are not applied: `note` is told their primary keys
  * (rows on their way: the worker processes them later).
  */
 export async function bootstrapTableState(
   setup: TableStateSetup,
-  tables: readonly string[],
   processor: RecordProcessor,
   batches: AsyncIterable<readonly SourceRecord[]>,
   /** topics known to carry other tables' changes: not decoded (embedded input mixes every topic) */
@@ -72,7 +71,7 @@ export async function bootstrapTableState(
         const pk = view.pkOf(change);
         if (pk !== null) noted.note(change.table, pk);
       }
-      if (!tables.includes(change.table)) changes.delete(record);
+      if (!setup.bootstrapped.includes(change.table)) changes.delete(record);
     }
     applied += changes.size;
     if (changes.size) await setup.runtime.applyOnly(records, changes);

@@ -1,48 +1,22 @@
 // The command line as a user runs it: the compiled CLI (bin/changecast.js → dist/), exit codes, pipes, progress.
-import { execFileSync, spawn, spawnSync } from "node:child_process";
-import {
-  appendFileSync,
-  cpSync,
-  mkdirSync,
-  mkdtempSync,
-  readFileSync,
-  symlinkSync,
-  writeFileSync,
-} from "node:fs";
+import { spawn, spawnSync } from "node:child_process";
+import { appendFileSync, cpSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { PassThrough } from "node:stream";
 import { beforeAll, describe, expect, it } from "vitest";
 import { replayCommand } from "../../src/cli/replay.js";
 import { runCommand } from "../../src/cli/run.js";
+import { compiledCli } from "../support/compiled-cli.js";
 
 const ROOT = join(import.meta.dirname, "..", "..");
 const VERSION = (JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8")) as { version: string }).version;
 const NO_INFRA = { ...process.env, KAFKA_BROKERS: "", SCHEMA_REGISTRY_URL: "", STATE_URL: "" };
 
-// `npm run build`'s compilation into a private copy of the package layout (bin/, dist/, package.json), so
-// that the test runs what `npx changecast` runs without touching the repository's dist/
+// `npm run build`'s compilation into a private package layout: what `npx changecast` runs
 let bin = "";
 beforeAll(() => {
-  const pkg = mkdtempSync(join(tmpdir(), "changecast-pkg-"));
-  execFileSync(
-    process.execPath,
-    [
-      join(ROOT, "node_modules", "typescript", "bin", "tsc"),
-      "-p",
-      join(ROOT, "tsconfig.build.json"),
-      "--outDir",
-      join(pkg, "dist"),
-      "--declaration",
-      "false",
-    ],
-    { cwd: ROOT, stdio: "pipe" },
-  );
-  mkdirSync(join(pkg, "bin"));
-  cpSync(join(ROOT, "bin", "changecast.js"), join(pkg, "bin", "changecast.js"));
-  cpSync(join(ROOT, "package.json"), join(pkg, "package.json"));
-  symlinkSync(join(ROOT, "node_modules"), join(pkg, "node_modules"), "dir");
-  bin = join(pkg, "bin", "changecast.js");
+  bin = compiledCli();
 }, 180_000);
 
 function cli(...args: string[]): { code: number; stdout: string; stderr: string } {
