@@ -115,6 +115,7 @@ export class Aggregates {
     // changes carry their change time, minutes before the commit that emits them; END alone does not start it)
     if (Number.isFinite(sourceMs))
       b.firstSourceMs = Number.isFinite(b.firstSourceMs) ? Math.max(b.firstSourceMs, sourceMs) : sourceMs;
+    if (b.firstSourceMs < this.earliestSourceMs) this.earliestSourceMs = b.firstSourceMs;
     return b;
   }
 
@@ -206,15 +207,30 @@ export class Aggregates {
     heldAt: (b: TxBuffer) => number,
     all = false,
   ): TxBuffer[] {
-    // asked after every record: no array unless a buffer is open
+    // asked after every record: no array unless a buffer is open, no walk over the open buffers while the
+    // earliest of them cannot be due yet in source time
     if (this.buffers.size === 0) return [];
-    return [...this.buffers.values()].filter(
-      (b) =>
+    if (!all && wallNow === null && sourceNow - this.earliestSourceMs < this.timeoutMs) return [];
+    let earliest = Number.POSITIVE_INFINITY;
+    const due: TxBuffer[] = [];
+    for (const b of this.buffers.values()) {
+      if (b.firstSourceMs < earliest) earliest = b.firstSourceMs;
+      if (
         all ||
         sourceNow - b.firstSourceMs >= this.timeoutMs ||
-        (wallNow !== null && wallNow - heldAt(b) >= this.timeoutMs),
-    );
+        (wallNow !== null && wallNow - heldAt(b) >= this.timeoutMs)
+      )
+        due.push(b);
+    }
+    this.earliestSourceMs = earliest;
+    return due;
   }
+
+  /**
+   * At most the earliest `firstSourceMs` of the open buffers (a buffer's only grows; an evaluated buffer leaves
+   * it lower than need be until the next walk).
+   */
+  private earliestSourceMs = Number.POSITIVE_INFINITY;
 
   /** Forgets a buffer once evaluated; its transaction is remembered as done. */
   finish(b: TxBuffer, sourceNow: number): void {

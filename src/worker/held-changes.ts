@@ -446,7 +446,7 @@ export class HeldChanges implements BatchHook {
       const entry = this.entries.get(release.entry.id);
       if (!entry?.record) continue; // parked changes are never spilled
       this.outcomes.push(this.releaseOutcome(entry.record, release.as, release.entry));
-      this.mark(entry.row, trigger, release.as);
+      this.mark(release.entry.id, entry.row, trigger, release.as);
     }
   }
 
@@ -603,7 +603,7 @@ export class HeldChanges implements BatchHook {
     }
     for (const id of ids) {
       const entry = this.entries.get(id);
-      if (entry) this.mark(entry.row, trigger, partial ? "partial" : "aggregated");
+      if (entry) this.mark(id, entry.row, trigger, partial ? "partial" : "aggregated");
     }
   }
 
@@ -691,13 +691,14 @@ export class HeldChanges implements BatchHook {
     if (this.options.store) this.writes.inserts.push({ ...held, record: recordText(record) });
   }
 
-  private mark(row: HeldRow, trigger: SourceRecord, as: string): void {
-    const id = this.options.store ? heldId(row.kind, row.topic, row.partition, row.offset) : null;
-    if (!id) {
+  /** `entryId`: the row's key in `entries` (replay's ids are by input order, not by coordinates). */
+  private mark(entryId: string, row: HeldRow, trigger: SourceRecord, as: string): void {
+    if (!this.options.store) {
       // replay: nothing to redo later
-      for (const [k, e] of this.entries) if (e.row === row) this.entries.delete(k);
+      this.entries.delete(entryId);
       return;
     }
+    const id = heldId(row.kind, row.topic, row.partition, row.offset);
     const by = coordinates(trigger);
     row.releasedBy = by;
     row.releasedAs = as;
