@@ -3,8 +3,7 @@
 // every third phone produced before its person, on another topic, so it is parked and released — and orders are
 // aggregated with their two lines per transaction (BEGIN/END on the transaction topic). Measured from the first
 // committed source record to the last, as the stateless throughput runs are.
-import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { CompressionTypes, type Kafka, type Message } from "kafkajs";
 import { pino } from "pino";
@@ -12,6 +11,7 @@ import { openPipeline } from "../src/cli/pipeline.js";
 import { KAFKA_BATCH_SIZE, runKafkaWorker } from "../src/cli/run.js";
 import { startMockKafka } from "../test/infra/mock-kafka.js";
 import { quietKafka, withProducer } from "../test/kafka/helpers.js";
+import { benchTempDir } from "./temp-dir.js";
 
 const CHANGES = Number(process.env.BENCH_KAFKA_HELD_RECORDS ?? 30_000);
 const TOPICS = {
@@ -32,7 +32,7 @@ export interface HeldThroughput {
 }
 
 function project(brokers: string): string {
-  const dir = mkdtempSync(join(tmpdir(), "changecast-bench-held-"));
+  const dir = benchTempDir("changecast-bench-held-");
   mkdirSync(join(dir, "schemas"));
   mkdirSync(join(dir, "transforms"));
   const schema = (name: string, fields: object[]) =>

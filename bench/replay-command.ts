@@ -99,8 +99,10 @@ async function replayCommand(
 async function floor(root: string, flavour: string, config: string, input: string): Promise<CommandResult> {
   // the input repeats the capture records in this order (replay-input.ts), ids and offsets shifted
   const captures = captureLines(root, flavour);
+  // opened as `replay` opens it (table state in memory, no held-change store)
   const pipeline = await openPipeline(join(root, config), {
     stateUrl: "sqlite::memory:",
+    tableState: "memory",
     embeddedRegistry: true,
     offlineSchemas: true,
   });
@@ -147,8 +149,10 @@ async function floor(root: string, flavour: string, config: string, input: strin
 
 /** RecordProcessor.process alone over the same records (parsed beforehand, 10 000 at a time). */
 async function processorAlone(root: string, config: string, input: string): Promise<CommandResult> {
+  // opened as `replay` opens it (table state in memory, no held-change store)
   const pipeline = await openPipeline(join(root, config), {
     stateUrl: "sqlite::memory:",
+    tableState: "memory",
     embeddedRegistry: true,
     offlineSchemas: true,
   });
@@ -171,6 +175,8 @@ async function processorAlone(root: string, config: string, input: string): Prom
     const started = performance.now();
     const cpuStart = process.cpuUsage();
     for (const r of batch) pipeline.processor.process(r);
+    // the aggregates and releases the records made, as replay takes them
+    pipeline.processor.takeHeldOutcomes();
     const cpu = process.cpuUsage(cpuStart);
     wallMs += performance.now() - started;
     cpuMicros += cpu.user + cpu.system;
@@ -191,9 +197,11 @@ export async function benchReplayCommand(
   flavour: "postgres" | "oracle",
   config: string,
 ): Promise<{ results: CommandResult[]; ratios: string[] }> {
-  // named by the captures' content: an input made from older captures is not reused
+  // named by the captures' content and the generator's code: an input made from older captures or by an older
+  // generator is not reused
   const captures = createHash("sha256")
     .update(captureLines(root, flavour).join("\n"))
+    .update(readFileSync(join(root, "bench", "replay-input.ts")))
     .digest("hex")
     .slice(0, 12);
   const input = join(tmpdir(), `changecast-bench-${flavour}-${RECORDS}-${captures}.jsonl`);

@@ -3,8 +3,7 @@
 // a naive consumer measured in the same run on the same events: one transaction per event (its row upserted,
 // its position written). Both decode the same wire-format records with the same projections. Results go to
 // bench/results/sink.json.
-import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { toWireFormat } from "../src/avro/wire.js";
 import { EventSchema } from "../src/encode/event-schema.js";
@@ -15,6 +14,7 @@ import { BatchApplier, type SinkContext } from "../src/sink/sink.js";
 import { SinkStats } from "../src/sink/stats.js";
 import { openTarget, POSITIONS_TABLE } from "../src/sink/target.js";
 import { startPostgres } from "../test/infra/postgres.js";
+import { benchTempDir } from "./temp-dir.js";
 
 const root = join(import.meta.dirname, "..");
 const EVENTS = Number(process.env.BENCH_SINK_EVENTS ?? 20_000);
@@ -48,7 +48,7 @@ projections:
 `;
 
 function config(url: string): SinkConfig {
-  const dir = mkdtempSync(join(tmpdir(), "changecast-bench-sink-"));
+  const dir = benchTempDir("changecast-bench-sink-");
   const file = join(dir, "sink.yaml");
   writeFileSync(file, SINK(url));
   const { config, problems } = readSinkConfig(file, { env: {} });
@@ -185,7 +185,7 @@ async function naive(name: string, url: string): Promise<Result> {
   }
 }
 
-const sqliteDir = mkdtempSync(join(tmpdir(), "changecast-bench-sqlite-"));
+const sqliteDir = benchTempDir("changecast-bench-sqlite-");
 const results: Result[] = [];
 results.push(await batched("sink → SQLite (batches of 500)", `sqlite:${join(sqliteDir, "batched.sqlite")}`));
 results.push(

@@ -4,12 +4,12 @@
 // a parent row that is present; a transaction aggregate (orders with their lines, BEGIN/END markers). Every
 // record goes through what `replay` does per record: prepare → process → held outcomes → beforeCommit, with
 // the table state in memory. Records/s of each, lookups/s, and the cost against the stateless project.
-import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { mkdirSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { openPipeline } from "../src/cli/pipeline.js";
 import type { SourceRecord } from "../src/decode/change-event.js";
 import { heldRecords } from "../src/worker/held-changes.js";
+import { benchTempDir } from "./temp-dir.js";
 
 export interface StateResult {
   name: string;
@@ -54,7 +54,7 @@ const ORDER_SCHEMA = {
 type Variant = "stateless" | "state" | "lookup" | "requires" | "aggregate";
 
 function project(variant: Variant): string {
-  const dir = mkdtempSync(join(tmpdir(), `changecast-bench-${variant}-`));
+  const dir = benchTempDir(`changecast-bench-${variant}-`);
   const file = (path: string, text: string) => {
     mkdirSync(dirname(join(dir, path)), { recursive: true });
     writeFileSync(join(dir, path), text);
