@@ -289,6 +289,22 @@ export class HeldChanges implements BatchHook {
     }
   }
 
+  /**
+   * replay: evaluated transactions are forgotten as in `run` (ten transaction timeouts of source time), else a
+   * long replay would remember every transaction it saw. After each record, so that the output does not depend
+   * on how the input was cut into batches. They were remembered in source-time order (replay's source time only
+   * grows): the walk stops at the first one to keep.
+   */
+  private forgetDoneInReplay(): void {
+    if (!this.aggregates.declarations.length || this.sourceNow <= 0) return;
+    const cutoff = this.sourceNow - DONE_TIMEOUTS * this.aggregates.timeoutMs;
+    for (const [key, at] of this.aggregates.done) {
+      if (at >= cutoff) break;
+      this.aggregates.done.delete(key);
+      this.aggregates.doneRoots.delete(key);
+    }
+  }
+
   abandon(): void {
     // the store is the truth: the next prepare reloads from it
     this.writes = { inserts: [], marks: [], deletes: [] };
@@ -422,6 +438,7 @@ export class HeldChanges implements BatchHook {
       if (buffer.spilled) this.due.set(buffer.key, true);
       else this.evaluate(buffer, record, true);
     }
+    if (!this.options.store) this.forgetDoneInReplay();
   }
 
   /** End of a replay: whatever is still held times out (parked changes per onTimeout; aggregates partial). */

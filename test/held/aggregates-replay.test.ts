@@ -98,6 +98,22 @@ describe("transaction aggregates (replay)", () => {
     expect(events[0]?.value).toMatchObject({ orderId: 1, txId: "990:90", lines: [] });
   });
 
+  it("an evaluated transaction is remembered for ten transaction timeouts of source time, as in run", async () => {
+    const dir = crmProject({ config: ["  transactionTimeout: 30s"] });
+    const { out } = await replay(dir, [
+      order(1, 990, 90, 2_000_000),
+      line(1, 1, 990, 91, 2_000_000),
+      END(990, 93, 1, 1),
+      heartbeatLine(2_000_000 + 9 * 30_000, 1),
+      order(1, 990, 90, 2_000_000), // redelivered within ten timeouts: a root already published
+      heartbeatLine(2_000_000 + 11 * 30_000, 2),
+      order(1, 990, 90, 2_000_000), // after them: the transaction is forgotten, a new one that never completes
+    ]);
+    const events = placed(out);
+    expect(events.map((e) => e.headers.changecast_partial ?? "complete")).toEqual(["complete", "true"]);
+    expect(events[1]?.value).toMatchObject({ orderId: 1, txId: "990:90", lines: [] });
+  });
+
   it("a root snapshot row is evaluated alone with empty member lists", async () => {
     const dir = crmProject();
     const { out } = await replay(dir, [order(4, 1, 70, 2_000_000, "r")]);
