@@ -126,13 +126,18 @@ describe("librdkafka mock cluster driven through kafkajs", () => {
     expect(mock.bootstrap).toBe(mock.brokers.join(","));
   });
 
+  let shareAttempt = 0;
   it(
     "idempotent producer + 2-member consumer group share a 4-partition topic",
-    { timeout: GROUP_TEST_TIMEOUT_MS },
+    // as for the handover below: the mock's coordinator sometimes never settles a 2-member group on a busy
+    // machine (seen once in a fresh-clone CI run: no 2/2 split within 60 s); a fresh topic and group per attempt
+    { timeout: GROUP_TEST_TIMEOUT_MS, retry: 2 },
     async () => {
+      const topic = `share-${++shareAttempt}`;
+      await mock.createTopic(topic, 4);
       const received: Received[] = [];
-      const a = await consumer("g-share", "orders", received);
-      const b = await consumer("g-share", "orders", received);
+      const a = await consumer(`g-${topic}`, topic, received);
+      const b = await consumer(`g-${topic}`, topic, received);
       // Slow on a loaded machine: each join to a non-empty group takes sessionTimeout - 1 s in the mock.
       await waitFor(
         "both members to own 2 partitions each",
@@ -144,7 +149,7 @@ describe("librdkafka mock cluster driven through kafkajs", () => {
       const p = await producer();
       const batch = messages("order", 400);
       for (let i = 0; i < batch.length; i += 50) {
-        await p.send({ topic: "orders", messages: batch.slice(i, i + 50) });
+        await p.send({ topic, messages: batch.slice(i, i + 50) });
       }
       await waitFor("400 messages", () => received.length >= 400);
       await new Promise((r) => setTimeout(r, 300));
