@@ -7,7 +7,7 @@ import { createHash } from "node:crypto";
 import { closeSync, existsSync, openSync, readFileSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { openPipeline } from "../src/cli/pipeline.js";
+import { openReplayPipeline } from "../src/cli/replay.js";
 import { parseKcatLine } from "../src/decode/kcat.js";
 import type { EventSchema } from "../src/encode/event-schema.js";
 import { captureLines, writeReplayInput } from "./replay-input.js";
@@ -99,13 +99,7 @@ async function replayCommand(
 async function floor(root: string, flavour: string, config: string, input: string): Promise<CommandResult> {
   // the input repeats the capture records in this order (replay-input.ts), ids and offsets shifted
   const captures = captureLines(root, flavour);
-  // opened as `replay` opens it (table state in memory, no held-change store)
-  const pipeline = await openPipeline(join(root, config), {
-    stateUrl: "sqlite::memory:",
-    tableState: "memory",
-    embeddedRegistry: true,
-    offlineSchemas: true,
-  });
+  const pipeline = await openReplayPipeline(join(root, config));
   const schemas = new Map<string, EventSchema>(
     pipeline.transforms.declarations.map((d) => [d.schema.fullName, d.schema]),
   );
@@ -149,13 +143,7 @@ async function floor(root: string, flavour: string, config: string, input: strin
 
 /** RecordProcessor.process alone over the same records (parsed beforehand, 10 000 at a time). */
 async function processorAlone(root: string, config: string, input: string): Promise<CommandResult> {
-  // opened as `replay` opens it (table state in memory, no held-change store)
-  const pipeline = await openPipeline(join(root, config), {
-    stateUrl: "sqlite::memory:",
-    tableState: "memory",
-    embeddedRegistry: true,
-    offlineSchemas: true,
-  });
+  const pipeline = await openReplayPipeline(join(root, config));
   const text = readFileSync(input, "utf8");
   let n = 0;
   let cpuMicros = 0;

@@ -3,7 +3,8 @@
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { globSync } from "tinyglobby";
-import { openPipeline, type OpenPipeline } from "../src/cli/pipeline.js";
+import type { OpenPipeline } from "../src/cli/pipeline.js";
+import { openReplayPipeline } from "../src/cli/replay.js";
 import type { PublishedRecord } from "../src/publish/output-record.js";
 import { heldRecords } from "../src/worker/held-changes.js";
 import type { SourceRecord } from "../src/decode/change-event.js";
@@ -87,11 +88,7 @@ async function measureReplay(
   let outputs = new Map<SourceRecord, PublishedRecord[]>();
   let declarations: OpenPipeline["transforms"]["declarations"] = [];
   do {
-    const pipeline = await openPipeline(join(root, configFile), {
-      stateUrl: "sqlite::memory:",
-      embeddedRegistry: true,
-      tableState: "memory",
-    });
+    const pipeline = await openReplayPipeline(join(root, configFile));
     declarations = pipeline.transforms.declarations;
     outputs = new Map();
     try {

@@ -6,7 +6,7 @@
 // the table state in memory. Records/s of each, lookups/s, and the cost against the stateless project.
 import { mkdirSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
-import { openPipeline } from "../src/cli/pipeline.js";
+import { openReplayPipeline } from "../src/cli/replay.js";
 import type { SourceRecord } from "../src/decode/change-event.js";
 import { heldRecords } from "../src/worker/held-changes.js";
 import { benchTempDir } from "./temp-dir.js";
@@ -257,11 +257,7 @@ async function measure(variant: Variant, minSeconds: number, note: string): Prom
   let seconds = 0;
   let cpuSeconds = 0;
   do {
-    const pipeline = await openPipeline(config, {
-      stateUrl: "sqlite::memory:",
-      embeddedRegistry: true,
-      tableState: "memory",
-    });
+    const pipeline = await openReplayPipeline(config);
     try {
       const p = pipeline.processor;
       const step = async (r: SourceRecord): Promise<number> => {

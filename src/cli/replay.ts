@@ -14,19 +14,26 @@ import { Progress, type ProgressOptions } from "./progress.js";
 import { createLogger } from "./log.js";
 import { heldDeadLetter, heldRecords, type HeldOutcome } from "../worker/held-changes.js";
 
+/**
+ * The pipeline as replay opens it, offline: a private in-memory state store, table state in memory, the embedded
+ * registry, whatever the config says (also what the benchmarks measure replay's processor with).
+ */
+export function openReplayPipeline(config: string): Promise<OpenPipeline> {
+  return openPipeline(config, {
+    stateUrl: "sqlite::memory:",
+    tableState: "memory",
+    embeddedRegistry: true,
+    offlineSchemas: true,
+  });
+}
+
 export async function replayCommand(
   opts: { config: string; input: string; topic?: string; failOnDeadLetters?: boolean },
   io: CommandIO,
   stdin: Readable = process.stdin,
   options: { progress?: ProgressOptions } = {},
 ): Promise<number> {
-  // offline: a private in-memory state store and the embedded registry, whatever the config says
-  const pipeline = await openPipeline(opts.config, {
-    stateUrl: "sqlite::memory:",
-    tableState: "memory",
-    embeddedRegistry: true,
-    offlineSchemas: true,
-  });
+  const pipeline = await openReplayPipeline(opts.config);
   const stats = new RunStats();
   // the process's stdout in big chunks; any other CommandIO (tests) line by line
   const output = new LineOutput(io, io === processIO ? process.stdout : null);

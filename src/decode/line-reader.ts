@@ -132,22 +132,27 @@ export async function* readRecordBatches(
   for await (const chunk of input) {
     const lines: RawLine[] = [];
     splitter.push(typeof chunk === "string" ? Buffer.from(chunk, "utf8") : chunk, lines);
-    // a few items at a time: their texts are made when the caller is about to use them (they stay young)
-    let items: InputItem[] = [];
-    for (const raw of lines) {
-      records.line(raw, items);
-      if (items.length >= BATCH_ITEMS) {
-        yield items;
-        items = [];
-      }
-    }
-    if (items.length > 0) yield items;
+    yield* batches(lines, records, false);
   }
   const lines: RawLine[] = [];
   splitter.finish(lines);
-  const items: InputItem[] = [];
-  for (const raw of lines) records.line(raw, items);
-  records.finish(items);
+  yield* batches(lines, records, true);
+}
+
+/**
+ * The items of `lines`, a few at a time: their texts are made when the caller is about to use them (they stay
+ * young). `end`: the input's last lines, after which what the assembler still holds is an item too.
+ */
+function* batches(lines: readonly RawLine[], records: RecordAssembler, end: boolean): Generator<InputItem[]> {
+  let items: InputItem[] = [];
+  for (const raw of lines) {
+    records.line(raw, items);
+    if (items.length >= BATCH_ITEMS) {
+      yield items;
+      items = [];
+    }
+  }
+  if (end) records.finish(items);
   if (items.length > 0) yield items;
 }
 

@@ -245,6 +245,22 @@ export class Aggregates {
   readonly doneRoots = new Map<string, Set<string> | "*">();
 
   /**
+   * Forgets the evaluated transactions remembered before `cutoff` (source time). `ordered`: they were remembered
+   * in source-time order (replay, whose source time only grows), so the walk stops at the first one to keep.
+   */
+  forgetDone(cutoff: number, ordered: boolean): void {
+    for (const [key, at] of this.done) {
+      if (at >= cutoff) {
+        if (ordered) break;
+        continue;
+      }
+      // deleting the entry being visited is safe while iterating a Map
+      this.done.delete(key);
+      this.doneRoots.delete(key);
+    }
+  }
+
+  /**
    * A root change that arrives after its transaction was evaluated (timed out before it came): evaluated alone,
    * partial, unless its row was part of the evaluation (a redelivery). Null when there is nothing to do.
    */

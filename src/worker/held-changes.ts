@@ -270,14 +270,10 @@ export class HeldChanges implements BatchHook {
       starts.map((s) => ({ topic: s.topic, partition: s.partition, below: s.first })),
     );
     // evaluated transactions are remembered for ten transaction timeouts (source time), then forgotten
-    if (this.aggregates.declarations.length && this.sourceNow > 0) {
-      const cutoff = this.sourceNow - DONE_TIMEOUTS * this.aggregates.timeoutMs;
+    const cutoff = this.doneCutoff();
+    if (cutoff !== null) {
       await store.forgetDone(cutoff);
-      for (const [key, at] of [...this.aggregates.done]) {
-        if (at >= cutoff) continue;
-        this.aggregates.done.delete(key);
-        this.aggregates.doneRoots.delete(key);
-      }
+      this.aggregates.forgetDone(cutoff, false);
     }
     // the same in memory: releases whose trigger lies below a batch start are final
     for (const [by, list] of [...this.byTrigger]) {
@@ -289,20 +285,10 @@ export class HeldChanges implements BatchHook {
     }
   }
 
-  /**
-   * replay: evaluated transactions are forgotten as in `run` (ten transaction timeouts of source time), else a
-   * long replay would remember every transaction it saw. After each record, so that the output does not depend
-   * on how the input was cut into batches. They were remembered in source-time order (replay's source time only
-   * grows): the walk stops at the first one to keep.
-   */
-  private forgetDoneInReplay(): void {
-    if (!this.aggregates.declarations.length || this.sourceNow <= 0) return;
-    const cutoff = this.sourceNow - DONE_TIMEOUTS * this.aggregates.timeoutMs;
-    for (const [key, at] of this.aggregates.done) {
-      if (at >= cutoff) break;
-      this.aggregates.done.delete(key);
-      this.aggregates.doneRoots.delete(key);
-    }
+  /** Evaluated transactions before this source time are forgotten (null: none yet, or no aggregates). */
+  private doneCutoff(): number | null {
+    if (!this.aggregates.declarations.length || this.sourceNow <= 0) return null;
+    return this.sourceNow - DONE_TIMEOUTS * this.aggregates.timeoutMs;
   }
 
   abandon(): void {
@@ -438,7 +424,12 @@ export class HeldChanges implements BatchHook {
       if (buffer.spilled) this.due.set(buffer.key, true);
       else this.evaluate(buffer, record, true);
     }
-    if (!this.options.store) this.forgetDoneInReplay();
+    // replay: forgotten as in `run` (else a long replay would remember every transaction), after each record so
+    // that the output does not depend on how the input was cut into batches
+    if (!this.options.store) {
+      const cutoff = this.doneCutoff();
+      if (cutoff !== null) this.aggregates.forgetDone(cutoff, true);
+    }
   }
 
   /** End of a replay: whatever is still held times out (parked changes per onTimeout; aggregates partial). */
